@@ -1,0 +1,35 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lab doctor bench down clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed: run make PYTHON=python3.11 (or newer)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+run: $(STAMP)  ## execute every notebook headless into build/
+	$(BIN)/labsupport run $(NOTEBOOKS)
+
+test: $(STAMP)  ## the whole test suite, notebooks included, on all cores
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+
+lab: $(STAMP)  ## start the server and open JupyterLab on notebooks/
+	$(BIN)/labsupport lab
+
+doctor: $(STAMP)
+	$(BIN)/labsupport doctor
+
+bench: $(STAMP)
+	$(BIN)/labsupport bench server
+
+down:
+	@test -x $(BIN)/labsupport && $(BIN)/labsupport down || true
+
+clean: down
+	rm -rf build .lab $(VENV)

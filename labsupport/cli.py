@@ -1,0 +1,164 @@
+"""The ``labsupport`` command: the lab's server, notebooks, checks and benchmarks.
+
+Every LabError ends as one line on stderr and exit status 2; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+
+from . import server
+from .errors import LabError
+
+__all__ = ["main"]
+
+
+def _describe(info: server.ServerInfo) -> str:
+    where = f"127.0.0.1:{info.port}" if info.tcp else (f"socket in {info.socket_dir}" if info.socket_dir else "")
+    parts = [f"PostgreSQL {info.version}" if info.version else "PostgreSQL", f"source: {info.source}"]
+    if where:
+        parts.append(where)
+    if info.pid:
+        parts.append(f"pid {info.pid}")
+    return ", ".join(parts)
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    info, started = server.up(tcp=args.tcp or args.port is not None, port=args.port)
+    print(f"{'started' if started else 'already running'}: {_describe(info)}")
+    return 0
+
+
+def _cmd_down(args: argparse.Namespace) -> int:
+    if os.environ.get("LAB_DATABASE_URL"):
+        print("LAB_DATABASE_URL names an existing server; the lab never stops it")
+        return 0
+    print("stopped" if server.down() else "not running")
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    info = server.status()
+    if info is None:
+        from . import binaries
+
+        print(f"not running (would use {binaries.find().source}; start it with 'labsupport up')")
+        return 3
+    print(f"running: {_describe(info)}")
+    return 0
+
+
+def _cmd_url(args: argparse.Namespace) -> int:
+    from .databases import validate_name
+
+    info = server.status()
+    if info is None:
+        raise LabError("the lab's server is not running: start it with 'labsupport up'")
+    print(info.url_for(validate_name(args.dbname)) if args.dbname else info.url)
+    return 0
+
+
+def _cmd_reset(args: argparse.Namespace) -> int:
+    info = server.reset()
+    print(f"recreated: {_describe(info)}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .notebooks import discover, run_all
+
+    notebooks = discover(args.notebooks)
+    if args.jobs < 1:
+        raise LabError("-j must be at least 1")
+    with server.ensure() as info:
+        results = run_all(notebooks, info.url, jobs=args.jobs)
+    passed = sum(r.ok for r in results)
+    print(f"{passed} of {len(results)} notebooks passed; report: build/index.html")
+    for r in results:
+        if not r.ok:
+            print(f"{r.name} failed: {r.error}", file=sys.stderr)
+    return 0 if passed == len(results) else 1
+
+
+def _cmd_lab(args: argparse.Namespace) -> int:
+    from .config import settings
+
+    info, started = server.up()
+    print(f"{'started' if started else 'using'} {_describe(info)}; it keeps running for the whole workshop "
+          "('labsupport down' stops it)")
+    cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={settings().notebooks}"]
+    if os.geteuid() == 0:
+        cmd.append("--allow-root")
+    if not shutil.which("xdg-open") and not os.environ.get("DISPLAY"):
+        cmd.append("--no-browser")
+    sys.stdout.flush()
+    os.execv(sys.executable, cmd)
+    return 0  # pragma: no cover
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import run_checks
+
+    return 0 if run_checks() else 1
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import bench_server
+
+    if args.repeat < 1:
+        raise LabError("--repeat must be at least 1")
+    bench_server(repeat=args.repeat)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labsupport", description="The Isolation Lab's server, notebooks and checks.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("up", help="start the lab's PostgreSQL (idempotent)")
+    p.add_argument("--tcp", action="store_true", help="also listen on 127.0.0.1 (a free port unless --port)")
+    p.add_argument("--port", type=int, help="TCP port on 127.0.0.1 (implies --tcp)")
+    p.set_defaults(func=_cmd_up)
+    sub.add_parser("down", help="stop the lab's PostgreSQL").set_defaults(func=_cmd_down)
+    sub.add_parser("status", help="say which server is in use and whether it answers").set_defaults(func=_cmd_status)
+    p = sub.add_parser("url", help="print an asyncpg URL for a database")
+    p.add_argument("dbname", nargs="?", help="database name (default: postgres)")
+    p.set_defaults(func=_cmd_url)
+    sub.add_parser("reset", help="delete and recreate the lab's cluster").set_defaults(func=_cmd_reset)
+    p = sub.add_parser("run", help="execute notebooks headless into build/")
+    p.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="e.g. 00 or 01_dev_database_purge (default: all)")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="notebooks to run at once")
+    p.set_defaults(func=_cmd_run)
+    sub.add_parser("lab", help="start the server and open JupyterLab on notebooks/").set_defaults(func=_cmd_lab)
+    sub.add_parser("doctor", help="check the environment, one PASS/FAIL line each").set_defaults(func=_cmd_doctor)
+    p = sub.add_parser("bench", help="measure speed targets (medians)")
+    p.add_argument("what", choices=["server"], help="what to measure")
+    p.add_argument("--repeat", type=int, default=5, help="rounds to take medians over")
+    p.set_defaults(func=_cmd_bench)
+    return parser
+
+
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed a one-line usage error
+        return int(exc.code or 0)
+    try:
+        return int(args.func(args))
+    except LabError as exc:
+        print(f"labsupport: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("labsupport: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Where the lab keeps its state and which server it talks to, decided in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Settings", "project_root", "settings"]
+
+_MARKERS = ("pyproject.toml", "notebooks")
+
+
+def project_root() -> Path:
+    """The checkout the lab runs from: the folder that holds pyproject.toml and notebooks/."""
+    here = Path(__file__).resolve().parent.parent
+    if all((here / m).exists() for m in _MARKERS):
+        return here
+    cwd = Path.cwd().resolve()
+    for candidate in (cwd, *cwd.parents):
+        if all((candidate / m).exists() for m in _MARKERS):
+            return candidate
+    return cwd
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The lab's configuration; ``source`` notes say where each value came from."""
+
+    home: Path
+    home_from: str
+    external_url: str | None
+    root: Path
+
+    @property
+    def notebooks(self) -> Path:
+        return self.root / "notebooks"
+
+    @property
+    def build(self) -> Path:
+        return self.root / "build"
+
+
+def settings() -> Settings:
+    """Read the environment now (not at import time), so tests and notebooks can change it."""
+    root = project_root()
+    home_env = os.environ.get("LAB_HOME")
+    if home_env:
+        home, home_from = Path(home_env).expanduser().resolve(), "LAB_HOME"
+    else:
+        home, home_from = root / ".lab", "default"
+    url = os.environ.get("LAB_DATABASE_URL") or None
+    return Settings(home=home, home_from=home_from, external_url=url, root=root)

@@ -1,0 +1,124 @@
+"""Create, clone and drop databases on the lab's server, one implementation, async.
+
+Cloning uses ``STRATEGY FILE_COPY`` (a ~20 ms file copy on a throwaway cluster
+instead of WAL-logging every page) and first ends the template's other sessions:
+PostgreSQL refuses to copy a database anyone is connected to (SQLSTATE 55006).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from .connection import connect
+from .errors import LabError
+
+__all__ = ["validate_name", "quote", "create", "drop", "clone", "exists", "names", "terminate_sessions"]
+
+MAX_NAME_BYTES = 63
+_CLONE_RETRIES = 20
+
+
+def validate_name(name: str) -> str:
+    """A database name PostgreSQL will keep as written: 1 to 63 bytes, no NUL."""
+    if not isinstance(name, str) or not name:
+        raise LabError("a database name must be a non-empty string")
+    size = len(name.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        raise LabError(
+            f"database name {name[:20]!r}... is {size} bytes; PostgreSQL would silently cut it to "
+            f"{MAX_NAME_BYTES}: choose a shorter prefix"
+        )
+    if "\x00" in name:
+        raise LabError("a database name cannot contain a NUL character")
+    return name
+
+
+def quote(name: str) -> str:
+    """Quote an identifier the way PostgreSQL's quote_ident does, always."""
+    return '"' + validate_name(name).replace('"', '""') + '"'
+
+
+async def exists(admin_url: str, name: str) -> bool:
+    conn = await connect(admin_url)
+    try:
+        return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", validate_name(name)))
+    finally:
+        await conn.close()
+
+
+async def names(admin_url: str, like: str = "%") -> list[str]:
+    """Databases whose name matches a LIKE pattern, sorted."""
+    conn = await connect(admin_url)
+    try:
+        rows = await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE $1 ORDER BY 1", like)
+        return [r["datname"] for r in rows]
+    finally:
+        await conn.close()
+
+
+async def terminate_sessions(conn: asyncpg.Connection, name: str) -> int:
+    """End every other session on a database; returns how many were ended."""
+    return int(await conn.fetchval(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE datname = $1 AND pid <> pg_backend_pid()", name))
+
+
+async def create(admin_url: str, name: str, *, template: str | None = None, replace: bool = False) -> str:
+    """Create an empty database (or a copy of ``template``); returns its name."""
+    if template is not None:
+        return await clone(admin_url, template, name, replace=replace)
+    conn = await connect(admin_url)
+    try:
+        if replace:
+            await conn.execute(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
+        try:
+            await conn.execute(f"CREATE DATABASE {quote(name)}")
+        except asyncpg.DuplicateDatabaseError:
+            raise LabError(f"database {name!r} already exists: drop it first or pass replace=True") from None
+    finally:
+        await conn.close()
+    return name
+
+
+async def drop(admin_url: str, name: str, *, missing_ok: bool = True) -> bool:
+    """Drop a database even while sessions are connected (``WITH (FORCE)``). True if it existed."""
+    conn = await connect(admin_url)
+    try:
+        present = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", validate_name(name))
+        if not present:
+            if missing_ok:
+                return False
+            raise LabError(f"database {name!r} does not exist")
+        await conn.execute(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
+        return True
+    finally:
+        await conn.close()
+
+
+async def clone(admin_url: str, template: str, name: str, *, replace: bool = False) -> str:
+    """Create ``name`` as a file copy of ``template``, retrying while the template is busy."""
+    conn = await connect(admin_url)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", validate_name(template)):
+            raise LabError(f"template database {template!r} does not exist: create it before cloning")
+        if replace:
+            await conn.execute(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
+        strategy = " STRATEGY FILE_COPY" if conn.get_server_version().major >= 15 else ""
+        sql = f"CREATE DATABASE {quote(name)} TEMPLATE {quote(template)}{strategy}"
+        for attempt in range(_CLONE_RETRIES):
+            await terminate_sessions(conn, template)
+            try:
+                await conn.execute(sql)
+                return name
+            except asyncpg.ObjectInUseError:  # 55006: someone connected between the two statements
+                await asyncio.sleep(0.05 * (attempt + 1))
+            except asyncpg.DuplicateDatabaseError:
+                raise LabError(f"database {name!r} already exists: drop it first or pass replace=True") from None
+        raise LabError(
+            f"template {template!r} stayed busy (SQLSTATE 55006) through {_CLONE_RETRIES} tries: "
+            "close the sessions connected to it"
+        )
+    finally:
+        await conn.close()

@@ -1,0 +1,151 @@
+"""``labsupport doctor``: the lab's verification script, one PASS/FAIL line per check with a remedy."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import binaries, databases, server
+from .config import settings
+from .connection import run_sync
+from .errors import LabError
+
+__all__ = ["Check", "run_checks", "REQUIRED"]
+
+REQUIRED = ("sqlalchemy", "asyncpg", "greenlet", "pytest", "pytest-asyncio", "pytest-xdist", "papermill",
+            "nbclient", "ipykernel", "ipytest", "jupyterlab", "fastapi", "httpx")
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    remedy: str = ""
+
+    def line(self) -> str:
+        text = f"[{'PASS' if self.ok else 'FAIL'}] {self.name}: {self.detail}"
+        return text if self.ok or not self.remedy else f"{text} -> {self.remedy}"
+
+
+def _python() -> Check:
+    ok = sys.version_info >= (3, 11)
+    return Check("python", ok, sys.version.split()[0], "install Python 3.11 or newer")
+
+
+def _packages() -> Check:
+    found, missing = [], []
+    for name in REQUIRED:
+        try:
+            found.append(f"{name} {importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(name)
+    if missing:
+        return Check("packages", False, "missing " + ", ".join(missing), "run 'make run' (or pip install -e '.[dev]')")
+    return Check("packages", True, ", ".join(found))
+
+
+def _source() -> Check:
+    cfg = settings()
+    if cfg.external_url:
+        return Check("server source", True, server.EXTERNAL)
+    bins = binaries.find()
+    return Check("server source", True, f"{bins.source}, PostgreSQL {bins.version}")
+
+
+async def _sqlalchemy_roundtrip(url: str) -> str:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return str((await conn.execute(text("SELECT version()"))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+async def _clone_roundtrip(admin_url: str) -> float:
+    template, copy = "lab_doctor_template", "lab_doctor_copy_test"
+    await databases.create(admin_url, template, replace=True)
+    try:
+        started = time.perf_counter()
+        await databases.clone(admin_url, template, copy, replace=True)
+        elapsed = time.perf_counter() - started
+        await databases.drop(admin_url, copy)
+        return elapsed
+    finally:
+        await databases.drop(admin_url, template)
+
+
+def _kernel() -> Check:
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        spec = KernelSpecManager().get_kernel_spec("python3")
+    except Exception as exc:  # noqa: BLE001 - any failure here means "no usable kernel"
+        return Check("python3 kernel", False, str(exc).splitlines()[0], "pip install ipykernel in the lab's environment")
+    return Check("python3 kernel", True, " ".join(spec.argv[:1]))
+
+
+def _notebooks() -> Check:
+    folder = settings().notebooks
+    found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not found:
+        return Check("notebooks", False, f"none in {folder}", "run from the lab's checkout")
+    dirty = []
+    for path in found:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        if any(c.get("outputs") or c.get("execution_count") for c in nb["cells"] if c["cell_type"] == "code"):
+            dirty.append(path.name)
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", *map(str, found)], cwd=folder,
+                             capture_output=True, text=True, check=False)
+    if dirty:
+        return Check("notebooks", False, "outputs saved in " + ", ".join(dirty),
+                     "clear outputs before committing (Kernel > Restart and Clear Outputs)")
+    note = "committed" if tracked.returncode == 0 else "not all tracked by git"
+    return Check("notebooks", True, f"{len(found)} found, without outputs, {note}")
+
+
+def run_checks(report: Callable[[str], None] = print) -> bool:
+    """Run every check, reporting each as it finishes; True only when all pass."""
+    checks: list[Check] = []
+
+    def add(check: Check) -> None:
+        checks.append(check)
+        report(check.line())
+
+    add(_python())
+    add(_packages())
+    try:
+        add(_source())
+        info, started = server.up()
+    except LabError as exc:
+        add(Check("server starts", False, str(exc), "see 'labsupport status' and README's troubleshooting"))
+        add(_kernel())
+        add(_notebooks())
+        return False
+    try:
+        add(Check("server starts", True, f"PostgreSQL {info.version} answers ({'started now' if started else 'already running'})"))
+        try:
+            version = run_sync(_sqlalchemy_roundtrip(info.url))
+            add(Check("SQLAlchemy + asyncpg", True, version.split(",")[0]))
+        except Exception as exc:  # noqa: BLE001
+            add(Check("SQLAlchemy + asyncpg", False, f"{type(exc).__name__}: {exc}", "reinstall with 'make run'"))
+        try:
+            seconds = run_sync(_clone_roundtrip(info.url))
+            add(Check("template clone", True, f"{seconds * 1000:.0f} ms"))
+        except Exception as exc:  # noqa: BLE001
+            add(Check("template clone", False, f"{type(exc).__name__}: {exc}", "run 'labsupport reset'"))
+    finally:
+        if started:
+            server.down()
+    add(_kernel())
+    add(_notebooks())
+    return all(c.ok for c in checks)
+

@@ -1,0 +1,318 @@
+"""What a lesson notebook uses: its server and databases, recorded outcomes, expected failures,
+and running a scenario's test suite for real in a subprocess."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import databases, server
+from .connection import run_sync
+from .errors import LabError  # re-exported for lesson code
+
+__all__ = [
+    "OUTCOME_MIME", "Lab", "open_lab", "record", "read_outcomes", "expect_failure", "ExpectedFailure",
+    "SuiteResult", "TestOutcome", "run_suite", "clean_env", "setup_ipytest", "show_file", "show_table",
+    "SCENARIOS",
+]
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "notebooks" / "scenarios"
+
+OUTCOME_MIME = "application/vnd.isolation-lab.outcome+json"
+_STRIPPED_ENV = ("FORCE_COLOR", "PY_COLORS", "NO_COLOR", "PYTEST_", "COV_CORE_", "COVERAGE_")
+
+
+# ---------------------------------------------------------------- the lesson's server and databases
+
+
+@dataclass
+class Lab:
+    """One lesson run: the server, and a name prefix so parallel runs never share a database."""
+
+    info: server.ServerInfo
+    prefix: str
+    started_server: bool = False
+    created: list[str] = field(default_factory=list)
+
+    @property
+    def admin_url(self) -> str:
+        return self.info.url
+
+    def name(self, suffix: str) -> str:
+        return databases.validate_name(f"{self.prefix}_{suffix}")
+
+    def url(self, database: str) -> str:
+        return self.info.url_for(database)
+
+    async def create_database(self, suffix: str, *, template: str | None = None) -> str:
+        name = self.name(suffix)
+        await databases.create(self.admin_url, name, template=template, replace=True)
+        self.created.append(name)
+        return name
+
+    async def server_version(self) -> str:
+        from .connection import fetchval
+
+        return str(await fetchval(self.admin_url, "SHOW server_version")).split()[0]
+
+    async def cleanup(self) -> list[str]:
+        """Drop every database this lesson's prefix owns; returns their names."""
+        dropped = []
+        for name in await databases.names(self.admin_url, self.prefix.replace("_", r"\_") + r"\_%"):
+            await databases.drop(self.admin_url, name)
+            dropped.append(name)
+        return dropped
+
+
+def open_lab(database_url: str | None = None, db_prefix: str | None = None) -> Lab:
+    """The lesson's server: the URL papermill passed in, else the lab's own, started if needed.
+
+    It also puts ``notebooks/scenarios`` on ``sys.path`` so the demo app imports as ``flashcards``.
+    """
+    if str(SCENARIOS) not in sys.path:
+        sys.path.insert(0, str(SCENARIOS))
+    prefix = db_prefix or f"lab_{secrets.token_hex(3)}"
+    databases.validate_name(prefix + "_" + "x" * 20)  # leave room for suffixes such as _gw12_test
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", prefix):
+        raise LabError(f"db_prefix {prefix!r} must be lower-case letters, digits and underscores, starting with a letter")
+    if database_url:
+        from . import urls
+
+        url = urls.parse(database_url, what="database_url").render_as_string(hide_password=False)
+        known = server.status()  # the lab's own server, or LAB_DATABASE_URL's, when the URL is theirs
+        if known is not None and urls.describe(known.url) == urls.describe(url):
+            return Lab(info=known, prefix=prefix)
+        return Lab(info=server.ServerInfo(source="database_url parameter", url=url, managed=False), prefix=prefix)
+    info, started = server.up()
+    return Lab(info=info, prefix=prefix, started_server=started)
+
+
+# ---------------------------------------------------------------- outcomes
+
+
+def record(key: str, value: Any) -> Any:
+    """Record an outcome in the notebook's own output, where ``read_outcomes`` finds it later."""
+    try:
+        json.dumps(value)
+    except TypeError:
+        raise LabError(f"outcome {key!r} must be JSON-serialisable, got {type(value).__name__}") from None
+    bundle = {OUTCOME_MIME: {"key": key, "value": value}, "text/plain": f"recorded {key} = {value!r}"}
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        if get_ipython() is not None:
+            display(bundle, raw=True)
+            return value
+    except ImportError:
+        pass
+    print(bundle["text/plain"])
+    return value
+
+
+def read_outcomes(notebook: str | os.PathLike[str]) -> dict[str, Any]:
+    """Every ``record``-ed outcome of an executed notebook; the last value of a key wins."""
+    nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
+    found: dict[str, Any] = {}
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if OUTCOME_MIME in data:
+                item = data[OUTCOME_MIME]
+                found[item["key"]] = item["value"]
+    return found
+
+
+# ---------------------------------------------------------------- expected failures
+
+
+@dataclass
+class ExpectedFailure:
+    """What ``expect_failure`` caught: the exception, its type name and its one-line message."""
+
+    error: BaseException | None = None
+
+    @property
+    def kind(self) -> str:
+        return type(self.error).__name__ if self.error else ""
+
+    @property
+    def message(self) -> str:
+        return str(self.error).strip().splitlines()[0] if self.error and str(self.error).strip() else ""
+
+
+@contextlib.contextmanager
+def expect_failure(kind: type[BaseException] | tuple[type[BaseException], ...],
+                   match: str | None = None) -> Iterator[ExpectedFailure]:
+    """A cell that must fail: catch the error, check its type and message, and show it readably.
+
+    papermill ignores the ``raises-exception`` tag, so a cell that shows an expected
+    error has to catch it itself and fail loudly if the error did not happen.
+    """
+    caught = ExpectedFailure()
+    names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+    try:
+        yield caught
+    except kind as exc:
+        caught.error = exc
+    if caught.error is None:
+        raise AssertionError(f"expected {names}, but the code ran without error: the bug did not reproduce")
+    text = str(caught.error)
+    if match is not None and not re.search(match, text):
+        raise AssertionError(f"expected {names} matching {match!r}, got: {caught.kind}: {text}")
+    print(f"As expected, it failed:\n  {caught.kind}: {caught.message}")
+
+
+# ---------------------------------------------------------------- running a scenario's suite
+
+
+@dataclass
+class TestOutcome:
+    name: str
+    outcome: str  # passed, failed, error, skipped
+    message: str
+    seconds: float
+
+
+@dataclass
+class SuiteResult:
+    """A pytest run of a scenario suite, read from its JUnit XML."""
+
+    returncode: int
+    tests: list[TestOutcome]
+    output: str
+    seconds: float
+
+    def count(self, outcome: str) -> int:
+        return sum(t.outcome == outcome for t in self.tests)
+
+    @property
+    def passed(self) -> int:
+        return self.count("passed")
+
+    @property
+    def failed(self) -> int:
+        return self.count("failed")
+
+    @property
+    def errors(self) -> int:
+        return self.count("error")
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and self.failed == 0 and self.errors == 0 and self.passed > 0
+
+    @property
+    def messages(self) -> list[str]:
+        return [t.message for t in self.tests if t.message and t.outcome in ("failed", "error")]
+
+    def summary(self) -> str:
+        return (f"{self.passed} passed, {self.failed} failed, {self.errors} errors "
+                f"in {self.seconds:.2f} s (exit {self.returncode})")
+
+    def __repr__(self) -> str:
+        return f"<SuiteResult {self.summary()}>"
+
+    def _repr_markdown_(self) -> str:
+        rows = ["| test | outcome | message |", "|---|---|---|"]
+        for t in self.tests:
+            rows.append(f"| `{t.name}` | {t.outcome} | {t.message[:140].replace('|', '/')} |")
+        return f"**{self.summary()}**\n\n" + "\n".join(rows)
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for a nested pytest: without the outer run's colour and PYTEST_* settings,
+    and with ``notebooks/scenarios`` importable (the demo app is ``flashcards``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_ENV)}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SCENARIOS), env.get("PYTHONPATH", "")) if p)
+    env.update(extra or {})
+    return env
+
+
+def _message_of(element: ET.Element) -> str:
+    text = element.get("message") or element.text or ""
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    for line in lines:  # prefer the exception line over source context
+        if re.match(r"^(E\s+)?[\w.]+(Error|Exception|Warning)\b", line):
+            return re.sub(r"^E\s+", "", line)
+    return lines[0] if lines else ""
+
+
+def _parse_junit(path: Path) -> list[TestOutcome]:
+    if not path.exists() or path.stat().st_size == 0:
+        return []
+    tests = []
+    for case in ET.parse(path).getroot().iter("testcase"):
+        outcome, message = "passed", ""
+        for tag in ("failure", "error", "skipped"):
+            child = case.find(tag)
+            if child is not None:
+                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
+                message = _message_of(child)
+                break
+        name = case.get("name", "?")
+        tests.append(TestOutcome(name=name, outcome=outcome, message=message, seconds=float(case.get("time", 0))))
+    return tests
+
+
+def run_suite(path: str | os.PathLike[str], *args: str, env: Mapping[str, str] | None = None,
+              cwd: str | os.PathLike[str] | None = None, timeout: float = 900) -> SuiteResult:
+    """Run pytest on a scenario suite in a subprocess and return what happened, test by test."""
+    target = Path(path).resolve()
+    if not target.exists():
+        raise LabError(f"no test suite at {target}")
+    workdir = Path(cwd) if cwd else (target if target.is_dir() else target.parent)
+    with tempfile.TemporaryDirectory(prefix="lab-suite-") as tmp:
+        junit = Path(tmp) / "junit.xml"
+        cmd = [sys.executable, "-m", "pytest", str(target), "-p", "no:cacheprovider", "-q",
+               "--color=no", f"--junitxml={junit}", "-o", "junit_family=xunit2", *args]
+        started = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=workdir, env=clean_env(env), capture_output=True, text=True,
+                              timeout=timeout, check=False)
+        seconds = time.perf_counter() - started
+        tests = _parse_junit(junit)
+    return SuiteResult(returncode=proc.returncode, tests=tests, output=proc.stdout + proc.stderr, seconds=seconds)
+
+
+# ---------------------------------------------------------------- notebook conveniences
+
+
+def setup_ipytest(*addopts: str) -> None:
+    """ipytest for async tests in a kernel: its own thread (the kernel runs a loop), failures raise."""
+    import ipytest
+
+    ipytest.autoconfig(run_in_thread=True, raise_on_error=True,
+                       addopts=["-q", "--color=no", "-p", "no:cacheprovider", *addopts])
+
+
+def show_table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> None:
+    """A small Markdown table: easier to read in a notebook than a list of tuples."""
+    from IPython.display import Markdown, display
+
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    display(Markdown("\n".join(lines)))
+
+
+def show_file(path: str | os.PathLike[str], lines: Sequence[int] | None = None) -> None:
+    """Show a scenario file (or some of its lines) with syntax highlighting."""
+    from IPython.display import Markdown, display
+
+    text = Path(path).read_text(encoding="utf-8")
+    if lines:
+        all_lines = text.splitlines()
+        text = "\n".join(all_lines[lines[0] - 1:lines[-1]])
+    display(Markdown(f"`{Path(path).as_posix()}`\n```python\n{text}\n```"))

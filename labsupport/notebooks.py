@@ -1,0 +1,189 @@
+"""Running the lesson notebooks headless with papermill, and reporting on them.
+
+Executed copies, their HTML renderings and ``build/index.html`` go to ``build/``;
+the committed notebooks stay without outputs.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import html
+import json
+import os
+import re
+import secrets
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import settings
+from .errors import LabError
+from .lesson import read_outcomes
+
+__all__ = ["NotebookResult", "discover", "execute", "run_all", "write_index"]
+
+_LESSON = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
+
+
+def _kernel_manager_class() -> type:
+    """Kernels over local IPC sockets: nothing listens on TCP, and ipykernel stays quiet about it."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum
+
+    class IpcKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    return IpcKernelManager
+
+
+@dataclass
+class NotebookResult:
+    name: str
+    ok: bool
+    seconds: float
+    output: Path
+    error: str = ""
+    outcomes: dict[str, Any] = field(default_factory=dict)
+    html: Path | None = None
+
+    def line(self) -> str:
+        verdict = "passed" if self.ok else "FAILED"
+        tail = f"  {self.error}" if self.error else ""
+        return f"{self.name:<34} {verdict:<6} {self.seconds:6.1f} s{tail}"
+
+
+def discover(names: Sequence[str] = (), folder: Path | None = None) -> list[Path]:
+    """The lesson notebooks, in order; ``names`` may be '01', a stem, or a file name."""
+    folder = folder or settings().notebooks
+    every = sorted(p for p in folder.glob("*.ipynb") if _LESSON.match(p.name))
+    if not names:
+        return every
+    chosen = []
+    for name in names:
+        stem = Path(name).name.removesuffix(".ipynb")
+        hits = [p for p in every if p.stem == stem or p.stem.split("_", 1)[0] == stem]
+        if len(hits) != 1:
+            known = ", ".join(p.stem for p in every) or "none"
+            raise LabError(f"unknown notebook {name!r}: choose from {known}")
+        chosen.append(hits[0])
+    return chosen
+
+
+def _error_line(exc: BaseException) -> str:
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        first = (exc.evalue or "").strip().splitlines()
+        return f"cell {exc.cell_index} (In [{exc.exec_count}]) raised {exc.ename}: {first[0] if first else ''}"
+    first = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {first[0] if first else ''}"
+
+
+def execute(notebook: Path, out_dir: Path, parameters: dict[str, Any], progress: bool = False,
+            timeout: int = 1800) -> NotebookResult:
+    """Execute one notebook with papermill in a fresh ``python3`` kernel, cwd = its folder."""
+    import papermill
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    output = out_dir / notebook.name
+    started = time.perf_counter()
+    error = ""
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(output), parameters=parameters, kernel_name="python3",
+            cwd=str(notebook.parent), progress_bar=progress, execution_timeout=timeout,
+            log_output=False, request_save_on_cell_execute=False,
+            kernel_manager_class=_kernel_manager_class(),
+        )
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line in the report
+        error = _error_line(exc)
+    seconds = time.perf_counter() - started
+    outcomes = read_outcomes(output) if output.exists() else {}
+    return NotebookResult(name=notebook.stem, ok=not error, seconds=seconds, output=output, error=error,
+                          outcomes=outcomes)
+
+
+def render_html(result: NotebookResult) -> Path | None:
+    try:
+        import nbformat
+        from nbconvert import HTMLExporter
+
+        body, _ = HTMLExporter().from_notebook_node(nbformat.read(result.output, as_version=4))
+    except Exception:  # noqa: BLE001 - a missing rendering must not hide the run's verdict
+        return None
+    target = result.output.with_suffix(".html")
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
+def _execute_job(args: tuple[Path, Path, dict[str, Any], bool]) -> NotebookResult:
+    result = execute(*args)
+    result.html = render_html(result)
+    return result
+
+
+def run_all(notebooks: Sequence[Path], database_url: str, jobs: int = 1, out_dir: Path | None = None,
+            extra: dict[str, Any] | None = None, report: Callable[[str], None] = print) -> list[NotebookResult]:
+    """Run notebooks (``jobs`` at a time), each with its own database prefix; report a line each."""
+    out_dir = out_dir or settings().build / "notebooks"
+    token = secrets.token_hex(2)
+    jobs_args = []
+    for nb in notebooks:
+        params = {"database_url": database_url, "db_prefix": f"lab{nb.stem[:2]}_{token}", **(extra or {})}
+        jobs_args.append((nb, out_dir, params, jobs == 1 and sys.stderr.isatty()))
+    results: list[NotebookResult] = []
+    total = len(jobs_args)
+    if jobs <= 1:
+        for i, job in enumerate(jobs_args, 1):
+            report(f"[{i}/{total}] running {job[0].stem} ...")
+            results.append(_execute_job(job))
+            report(f"[{i}/{total}] {results[-1].line()}")
+    else:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = {pool.submit(_execute_job, job): job[0] for job in jobs_args}
+            report(f"running {total} notebooks, {jobs} at a time ...")
+            for i, fut in enumerate(concurrent.futures.as_completed(futures), 1):
+                results.append(fut.result())
+                report(f"[{i}/{total}] {results[-1].line()}")
+        order = {nb.stem: i for i, nb in enumerate(notebooks)}
+        results.sort(key=lambda r: order[r.name])
+    write_index(results, out_dir.parent / "index.html")
+    return results
+
+
+def _fmt(value: Any) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return html.escape(text if len(text) <= 90 else text[:87] + "...")
+
+
+def write_index(results: Sequence[NotebookResult], target: Path) -> Path:
+    """``build/index.html``: each notebook, passed or failed, its duration and recorded outcomes."""
+    rows = []
+    for r in results:
+        link = os.path.relpath(r.html or r.output, target.parent)
+        outcomes = "<br>".join(f"<code>{html.escape(k)}</code> = {_fmt(v)}" for k, v in r.outcomes.items())
+        verdict = "passed" if r.ok else "failed"
+        rows.append(
+            f"<tr class='{verdict}'><td><a href='{html.escape(link)}'>{html.escape(r.name)}</a></td>"
+            f"<td>{verdict}</td><td>{r.seconds:.1f} s</td><td>{outcomes}"
+            f"{'<br><b>' + html.escape(r.error) + '</b>' if r.error else ''}</td></tr>"
+        )
+    passed = sum(r.ok for r in results)
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Isolation Lab: notebook run</title>
+<style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:72rem}}
+table{{border-collapse:collapse;width:100%}}td,th{{border:1px solid #ccc;padding:.4rem;vertical-align:top;text-align:left}}
+tr.passed td:nth-child(2){{color:#176f2c;font-weight:bold}}tr.failed td:nth-child(2){{color:#b00020;font-weight:bold}}
+code{{background:#f4f4f4}}</style></head><body>
+<h1>Isolation Lab: notebook run</h1>
+<p>{passed} of {len(results)} notebooks passed, {time.strftime('%Y-%m-%d %H:%M:%S')}.</p>
+<table><tr><th>notebook</th><th>result</th><th>duration</th><th>recorded outcomes</th></tr>
+{''.join(rows)}
+</table></body></html>
+"""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(page, encoding="utf-8")
+    return target

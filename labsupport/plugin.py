@@ -1,0 +1,52 @@
+"""labsupport's pytest plugin (entry point ``pytest11``): options, hooks and fixture registration only.
+
+The fixtures themselves live in ``labsupport.fixtures``. Nothing here starts a server
+unless a test asks for one, or the ini option ``lab_start_server`` is true, in which
+case the controlling process starts it once before any worker and stops it at the end
+only if it started it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from . import server
+from .errors import LabError
+from .fixtures import lab_server  # noqa: F401 - registered as fixtures
+
+_STARTED = pytest.StashKey[bool]()
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("lab_start_server", type="bool", default=False,
+                  help="start the lab's PostgreSQL for the whole run (stopped afterwards if started here)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_STARTED] = False
+    if _is_worker(config) or not config.getini("lab_start_server"):
+        return
+    try:
+        info, started = server.up()
+    except LabError as exc:
+        raise pytest.UsageError(f"labsupport: {exc}") from None
+    config.stash[_STARTED] = started
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.stash.get(_STARTED, False):
+        server.down()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    if _is_worker(config) or not config.getini("lab_start_server"):
+        return None
+    info = server.status()
+    if info is None:
+        return ["labsupport: server not running"]
+    started = "started for this run" if config.stash.get(_STARTED, False) else "already running"
+    return [f"labsupport: PostgreSQL {info.version} from {info.source} ({started})"]

@@ -1,0 +1,53 @@
+"""Schema helpers for lessons: build an app's tables in a database and describe what is there."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+__all__ = ["create_all", "columns", "row_counts"]
+
+
+async def create_all(url: str, metadata: MetaData) -> None:
+    """``metadata.create_all`` on one database, through a short-lived engine."""
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+    finally:
+        await engine.dispose()
+
+
+async def columns(url: str, schema: str = "public") -> list[tuple[str, str, str, str]]:
+    """(table, column, type, default) for every column, as the server reports them."""
+    query = text(
+        "SELECT table_name, column_name, "
+        "CASE WHEN data_type = 'USER-DEFINED' THEN udt_name ELSE data_type END, "
+        "coalesce(column_default, '') FROM information_schema.columns "
+        "WHERE table_schema = :schema ORDER BY table_name, ordinal_position"
+    )
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            return [tuple(r) for r in (await conn.execute(query, {"schema": schema})).all()]
+    finally:
+        await engine.dispose()
+
+
+async def row_counts(url: str, tables: list[str]) -> dict[str, int]:
+    """Rows per table; a table that does not exist counts as 0."""
+    engine = create_async_engine(url, poolclass=NullPool)
+    counts: dict[str, int] = {}
+    try:
+        async with engine.connect() as conn:
+            present = set((await conn.execute(text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"))).scalars())
+            for table in tables:
+                if table in present:
+                    counts[table] = int((await conn.execute(text(f'SELECT count(*) FROM "{table}"'))).scalar_one())
+                else:
+                    counts[table] = 0
+    finally:
+        await engine.dispose()
+    return counts

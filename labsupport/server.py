@@ -1,0 +1,526 @@
+"""The lab's PostgreSQL: a throwaway cluster in the state folder, or a server named by LAB_DATABASE_URL.
+
+The lab drives ``initdb`` and ``postgres`` itself. As root it never creates users and
+never changes permissions of folders it did not create: it runs the server as an
+existing unprivileged user. Health is judged by connecting, never by the pid file, and
+a pid is signalled only when it is a postgres serving this very data folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import binaries as _binaries
+from . import urls
+from .config import Settings, settings
+from .connection import connect, run_sync
+from .errors import LabError
+
+__all__ = ["ServerInfo", "up", "down", "status", "reset", "ensure", "current", "Cluster"]
+
+SUPERUSER = "postgres"
+EXTERNAL = "LAB_DATABASE_URL (an existing server; the lab never starts or stops it)"
+_SERVER_USERS = ("postgres", "nobody")
+_START_TIMEOUT = 30.0
+_SOCKET_PATH_MAX = 100  # the kernel limit is ~107 bytes including ".s.PGSQL.<port>"
+_FAST_SETTINGS = {  # a throwaway cluster: durability buys nothing here
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_connections": "200",
+    "shared_buffers": "64MB",
+}
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What a lesson needs to know about the server in use."""
+
+    source: str
+    url: str  # superuser, database "postgres", SQLAlchemy asyncpg form
+    managed: bool
+    version: str | None = None
+    pid: int | None = None
+    data_dir: str | None = None
+    socket_dir: str | None = None
+    port: int | None = None
+    tcp: bool = False
+
+    def url_for(self, database: str) -> str:
+        return urls.with_database(self.url, database)
+
+
+@dataclass
+class _State:
+    """What ``up`` wrote down in ``<home>/server.json`` for later commands."""
+
+    bindir: str
+    source: str
+    version: str
+    data_dir: str
+    socket_dir: str
+    port: int
+    tcp: bool
+    password: str
+    run_as: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- processes
+
+
+def _proc_argv(pid: int) -> list[str] | None:
+    """The argv of a live (non-zombie) process, or None."""
+    proc = Path(f"/proc/{pid}")
+    if proc.is_dir():
+        try:
+            stat = (proc / "stat").read_text()
+            if stat.rpartition(")")[2].split()[0] in ("Z", "X"):
+                return None
+            raw = (proc / "cmdline").read_bytes()
+        except OSError:
+            return None
+        return [a.decode(errors="replace") for a in raw.split(b"\0") if a] or None
+    if sys.platform == "linux":
+        return None
+    out = subprocess.run(["ps", "-o", "stat=,command=", "-p", str(pid)], capture_output=True, text=True, check=False)
+    line = out.stdout.strip()
+    if out.returncode or not line or line.startswith("Z"):
+        return None
+    return line.split()[1:]
+
+
+def _is_our_postmaster(pid: int, data_dir: Path) -> bool:
+    argv = _proc_argv(pid)
+    if not argv or Path(argv[0]).name not in ("postgres", "postmaster"):
+        return False
+    try:
+        given = argv[argv.index("-D") + 1]
+    except (ValueError, IndexError):
+        return False
+    return os.path.realpath(given) == os.path.realpath(data_dir)
+
+
+def _postmaster_pid(data_dir: Path) -> int | None:
+    try:
+        first = (data_dir / "postmaster.pid").read_text().splitlines()[0]
+        return int(first.strip())
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _wait_gone(pid: int, data_dir: Path, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _is_our_postmaster(pid, data_dir):
+            return True
+        time.sleep(0.05)
+    return not _is_our_postmaster(pid, data_dir)
+
+
+# ---------------------------------------------------------------- users
+
+
+def _server_user() -> tuple[int, int, str] | None:
+    """Who runs postgres: None for 'whoever we are', or an existing unprivileged user as root."""
+    if os.geteuid() != 0:
+        return None
+    wanted = os.environ.get("LAB_PG_USER")
+    for name in ([wanted] if wanted else _SERVER_USERS):
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        if entry.pw_uid == 0:
+            raise LabError(f"LAB_PG_USER={name} is root, and PostgreSQL refuses to run as root: name an unprivileged user")
+        return entry.pw_uid, entry.pw_gid, name
+    if wanted:
+        raise LabError(f"LAB_PG_USER={wanted} does not exist: name an existing unprivileged user (the lab creates none)")
+    raise LabError(
+        "running as root, PostgreSQL needs an unprivileged user and neither 'postgres' nor 'nobody' exists: "
+        "set LAB_PG_USER to an existing user (the lab creates none), or run as an ordinary user"
+    )
+
+
+def _as_user(user: tuple[int, int, str] | None) -> dict[str, object]:
+    if user is None:
+        return {}
+    uid, gid, _ = user
+    return {"user": uid, "group": gid, "extra_groups": []}
+
+
+def _reachable_by(path: Path, user: tuple[int, int, str] | None) -> bool:
+    if user is None:
+        return True
+    test = shutil.which("test") or "/usr/bin/test"
+    result = subprocess.run([test, "-x", str(path)], cwd="/", check=False, **_as_user(user))
+    return result.returncode == 0
+
+
+def _make_owned_dir(path: Path, user: tuple[int, int, str] | None, mode: int = 0o700) -> None:
+    """Create a folder of our own and hand it to the server user (we made it, so we may)."""
+    path.mkdir(mode=mode, parents=False, exist_ok=True)
+    os.chmod(path, mode)
+    if user is not None:
+        os.chown(path, user[0], user[1])
+
+
+# ---------------------------------------------------------------- the cluster
+
+
+class Cluster:
+    """One throwaway cluster rooted at a state folder; ``up``/``down`` drive it."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.state_file = home / "server.json"
+        self.log_file = home / "postgres.log"
+
+    # -- state on disk
+
+    def _load(self) -> _State | None:
+        try:
+            return _State(**json.loads(self.state_file.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def _save(self, state: _State) -> None:
+        tmp = self.state_file.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds the TCP password
+        with os.fdopen(fd, "w") as fh:
+            json.dump(asdict(state), fh, indent=2)
+        tmp.replace(self.state_file)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        with open(self.home / "lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _data_dir(self, user: tuple[int, int, str] | None) -> Path:
+        """``<home>/data``, unless the server user cannot reach it (a 0700 home as root)."""
+        state = self._load()
+        if state and Path(state.data_dir).exists():
+            return Path(state.data_dir)
+        if _reachable_by(self.home, user):
+            return self.home / "data"
+        digest = hashlib.sha256(str(self.home).encode()).hexdigest()[:10]
+        fallback = Path(tempfile.gettempdir()) / f"isolation-lab-{digest}"
+        fallback.mkdir(mode=0o755, exist_ok=True)
+        return fallback / "data"
+
+    # -- observing
+
+    def info(self, state: _State, pid: int | None = None) -> ServerInfo:
+        if state.tcp:
+            url = f"postgresql+asyncpg://{SUPERUSER}:{state.password}@127.0.0.1:{state.port}/postgres"
+        else:
+            url = f"postgresql+asyncpg://{SUPERUSER}@/postgres?host={state.socket_dir}&port={state.port}"
+        return ServerInfo(
+            source=state.source, url=url, managed=True, version=state.version, pid=pid,
+            data_dir=state.data_dir, socket_dir=state.socket_dir, port=state.port, tcp=state.tcp,
+        )
+
+    def _answers(self, state: _State) -> bool:
+        async def probe() -> bool:
+            try:
+                conn = await connect(self.info(state).url, timeout=2.0)
+            except LabError:
+                return False
+            await conn.close()
+            return True
+
+        return run_sync(probe())
+
+    def running(self) -> ServerInfo | None:
+        state = self._load()
+        if state is None or not self._answers(state):
+            return None
+        return self.info(state, _postmaster_pid(Path(state.data_dir)))
+
+    # -- starting
+
+    def _initdb(self, bins: _binaries.Binaries, data_dir: Path, user: tuple[int, int, str] | None, password: str) -> None:
+        _make_owned_dir(data_dir, user)
+        pwfile = Path(tempfile.mkstemp(prefix="lab-pw-")[1])
+        try:
+            pwfile.write_text(password + "\n")
+            if user is not None:
+                os.chown(pwfile, user[0], user[1])
+            result = subprocess.run(
+                [str(bins.exe("initdb")), "-D", str(data_dir), "-U", SUPERUSER, "--no-sync",
+                 "--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}",
+                 "-E", "UTF8", "--locale=C"],
+                capture_output=True, text=True, cwd="/", check=False, **_as_user(user),
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        if result.returncode:
+            last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+            raise LabError(f"initdb failed in {data_dir}: {last}")
+
+    def _check_version(self, bins: _binaries.Binaries, data_dir: Path) -> None:
+        try:
+            found = (data_dir / "PG_VERSION").read_text().strip()
+        except OSError:
+            return
+        if found != str(bins.major):
+            raise LabError(
+                f"the data folder {data_dir} was made by PostgreSQL {found}, but the lab now runs "
+                f"PostgreSQL {bins.version}: run 'labsupport reset' to recreate it (its databases are lost)"
+            )
+
+    def _clear_stale_pid(self, data_dir: Path) -> None:
+        pid = _postmaster_pid(data_dir)
+        if pid is None:
+            return
+        if _is_our_postmaster(pid, data_dir):
+            return
+        # Dead, a zombie, or a recycled pid of an unrelated process: the file is stale.
+        (data_dir / "postmaster.pid").unlink(missing_ok=True)
+
+    def _spawn(self, bins: _binaries.Binaries, state: _State, user: tuple[int, int, str] | None) -> subprocess.Popen[bytes]:
+        args = [str(bins.exe("postgres")), "-D", state.data_dir, "-p", str(state.port),
+                "-k", f'"{state.socket_dir}"', "-c", f"listen_addresses={'127.0.0.1' if state.tcp else ''}"]
+        for key, value in _FAST_SETTINGS.items():
+            args += ["-c", f"{key}={value}"]
+        log = open(self.log_file, "ab")
+        try:
+            return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    cwd="/", start_new_session=True, **_as_user(user))
+        finally:
+            log.close()
+
+    def _log_since(self, since: int) -> str:
+        try:
+            with open(self.log_file, "rb") as fh:
+                fh.seek(since)
+                return fh.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    @staticmethod
+    def _reason(log: str) -> str:
+        lines = log.strip().splitlines()
+        important = [ln for ln in lines if "FATAL" in ln or "ERROR" in ln] or lines
+        return important[-1] if important else ""
+
+    def _start(self, bins: _binaries.Binaries, state: _State, user: tuple[int, int, str] | None) -> int:
+        """Start postgres and wait until it answers; returns its pid."""
+        deadline = time.monotonic() + _START_TIMEOUT
+        while True:
+            self._clear_stale_pid(Path(state.data_dir))
+            offset = self.log_file.stat().st_size if self.log_file.exists() else 0
+            proc = self._spawn(bins, state, user)
+            while time.monotonic() < deadline:
+                if self._answers(state):
+                    return proc.pid
+                if proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+            else:
+                if _is_our_postmaster(proc.pid, Path(state.data_dir)):
+                    os.kill(proc.pid, signal.SIGQUIT)
+                raise LabError(f"PostgreSQL did not answer within {_START_TIMEOUT:g} s: see {self.log_file}")
+            log = self._log_since(offset)
+            reason = self._reason(log)
+            retry = "still in use" in reason or "lock file" in reason  # leftovers of a killed postmaster
+            if "Address already in use" in log and state.tcp:
+                raise _PortBusy(state.port)
+            if not retry or time.monotonic() > deadline:
+                raise LabError(f"PostgreSQL did not start: {reason or 'no message'} (log: {self.log_file})")
+            time.sleep(0.2)
+
+    def up(self, tcp: bool = False, port: int | None = None) -> tuple[ServerInfo, bool]:
+        """Start the cluster unless it already answers. Returns (info, started_now)."""
+        with self._locked():
+            state = self._load()
+            if state and state.tcp == tcp and (port is None or port == state.port) and self._answers(state):
+                return self.info(state, _postmaster_pid(Path(state.data_dir))), False
+            if state and self._answers(state):
+                raise LabError(
+                    f"the lab's server is already running {'on TCP port ' + str(state.port) if state.tcp else 'on a Unix socket'}: "
+                    "run 'labsupport down' first to change how it listens"
+                )
+            user = _server_user()
+            bins = _binaries.find()
+            if user is not None:
+                bins = _binaries.readable_by(bins, user[0], user[1])
+            data_dir = self._data_dir(user)
+            password = state.password if state else secrets.token_urlsafe(18)
+            if state is None or not (data_dir / "PG_VERSION").exists():
+                if data_dir.exists() and any(data_dir.iterdir()):
+                    if not (data_dir / "PG_VERSION").exists():
+                        raise LabError(f"{data_dir} exists but holds no cluster: run 'labsupport reset' to recreate it")
+                else:
+                    self._initdb(bins, data_dir, user, password)
+            self._check_version(bins, data_dir)
+            socket_dir = self._socket_dir(user, state)
+            for attempt in range(5):
+                chosen = port if port is not None else (_free_port() if tcp else 5432)
+                if port is not None and tcp and not _port_free(chosen):
+                    raise LabError(f"port {chosen} on 127.0.0.1 is in use: choose another with --port, or leave --port out")
+                new = _State(bindir=str(bins.bindir), source=bins.source, version=bins.version,
+                             data_dir=str(data_dir), socket_dir=str(socket_dir), port=chosen, tcp=tcp,
+                             password=password, run_as=user[2] if user else None)
+                self._save(new)
+                try:
+                    pid = self._start(bins, new, user)
+                except _PortBusy:
+                    if port is not None:
+                        raise LabError(f"port {chosen} on 127.0.0.1 is in use: choose another with --port, or leave --port out") from None
+                    continue  # someone took the free port between our check and the bind
+                return self.info(new, pid), True
+            raise LabError("could not find a free TCP port on 127.0.0.1 after 5 tries: free some ports or drop --tcp")
+
+    def _socket_dir(self, user: tuple[int, int, str] | None, state: _State | None) -> Path:
+        if state and Path(state.socket_dir).is_dir():
+            return Path(state.socket_dir)
+        base = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
+        path = Path(tempfile.mkdtemp(prefix="lab-", dir=base))
+        if len(str(path / ".s.PGSQL.65535")) > _SOCKET_PATH_MAX:
+            path.rmdir()
+            raise LabError(f"the socket folder {path} makes too long a socket path: set TMPDIR to a short folder such as /tmp")
+        _make_owned_dir(path, user)
+        return path
+
+    # -- stopping
+
+    def down(self) -> bool:
+        """Stop the cluster if it runs; True when something was stopped."""
+        with self._locked():
+            state = self._load()
+            if state is None:
+                return False
+            data_dir = Path(state.data_dir)
+            pid = _postmaster_pid(data_dir)
+            stopped = False
+            if pid is not None and _is_our_postmaster(pid, data_dir):
+                for sig, wait in ((signal.SIGINT, 15.0), (signal.SIGQUIT, 5.0), (signal.SIGKILL, 5.0)):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, sig)
+                    if _wait_gone(pid, data_dir, wait):
+                        break
+                stopped = True
+            if Path(state.socket_dir).is_dir() and not any(Path(state.socket_dir).iterdir()):
+                Path(state.socket_dir).rmdir()
+            return stopped
+
+    def destroy(self) -> None:
+        """Stop and delete the cluster and its state (only folders the lab made)."""
+        self.down()
+        with self._locked():
+            state = self._load()
+            if state:
+                shutil.rmtree(state.data_dir, ignore_errors=True)
+                shutil.rmtree(state.socket_dir, ignore_errors=True)
+            shutil.rmtree(self.home / "data", ignore_errors=True)
+            self.state_file.unlink(missing_ok=True)
+
+
+class _PortBusy(Exception):
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as postgres binds: TIME_WAIT is no conflict
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# ---------------------------------------------------------------- module API
+
+
+def _external(cfg: Settings) -> ServerInfo | None:
+    if not cfg.external_url:
+        return None
+    url = urls.parse(cfg.external_url)
+    return ServerInfo(source=EXTERNAL, url=url.render_as_string(hide_password=False), managed=False)
+
+
+def _check_external(info: ServerInfo) -> ServerInfo:
+    async def probe() -> str:
+        conn = await connect(info.url, what="LAB_DATABASE_URL")
+        try:
+            return str(await conn.fetchval("SHOW server_version"))
+        finally:
+            await conn.close()
+
+    version = run_sync(probe()).split()[0]
+    return ServerInfo(source=info.source, url=info.url, managed=False, version=version)
+
+
+def current() -> Cluster:
+    return Cluster(settings().home)
+
+
+def up(tcp: bool = False, port: int | None = None) -> tuple[ServerInfo, bool]:
+    """The server to use, started if needed. Returns (info, started_now)."""
+    external = _external(settings())
+    if external:
+        return _check_external(external), False
+    return current().up(tcp=tcp, port=port)
+
+
+def down() -> bool:
+    if settings().external_url:
+        return False
+    return current().down()
+
+
+def status() -> ServerInfo | None:
+    """The server in use if it answers, else None (an external one that fails raises LabError)."""
+    external = _external(settings())
+    if external:
+        return _check_external(external)
+    return current().running()
+
+
+def reset() -> ServerInfo:
+    if settings().external_url:
+        raise LabError("LAB_DATABASE_URL names an existing server, which the lab never recreates: unset it to reset the lab's own")
+    cluster = current()
+    cluster.destroy()
+    return cluster.up()[0]
+
+
+@contextlib.contextmanager
+def ensure(tcp: bool = False) -> Iterator[ServerInfo]:
+    """A running server for the duration; stopped afterwards only if this call started it."""
+    info, started = up(tcp=tcp)
+    try:
+        yield info
+    finally:
+        if started:
+            down()

@@ -1,0 +1,64 @@
+"""PostgreSQL URLs: validate what a user typed, and build the asyncpg URLs the lab hands out."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from .errors import LabError
+
+__all__ = ["parse", "with_database", "asyncpg_kwargs", "describe", "redact"]
+
+_EXAMPLE = "postgresql://user:password@host:5432/dbname"
+_ACCEPTED = {"postgresql", "postgres", "postgresql+asyncpg"}
+
+
+def parse(text: str, what: str = "LAB_DATABASE_URL") -> URL:
+    """Parse a PostgreSQL URL into SQLAlchemy's asyncpg form, or explain in one line what is wrong."""
+    text = text.strip()
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError):
+        raise LabError(f"{what} is not a URL ({text!r}): write it as {_EXAMPLE}") from None
+    if url.drivername not in _ACCEPTED:
+        raise LabError(
+            f"{what} uses {url.drivername!r}, but the lab needs PostgreSQL through asyncpg: "
+            f"write it as {_EXAMPLE}"
+        )
+    if not url.host and "host" not in url.query:
+        raise LabError(f"{what} names no host ({redact(url)}): write it as {_EXAMPLE}")
+    try:
+        url.port  # noqa: B018 - make_url defers port validation to this property
+    except ValueError:
+        raise LabError(f"{what} has a port that is not a number ({text!r}): write it as {_EXAMPLE}") from None
+    return url.set(drivername="postgresql+asyncpg")
+
+
+def with_database(url: URL | str, database: str) -> str:
+    """The same server and user, another database, as a string with the password kept."""
+    base = make_url(url) if isinstance(url, str) else url
+    return base.set(database=database).render_as_string(hide_password=False)
+
+
+def asyncpg_kwargs(url: URL | str) -> dict[str, object]:
+    """Arguments for ``asyncpg.connect`` from a SQLAlchemy URL (a socket folder travels as ``?host=``)."""
+    u = make_url(url) if isinstance(url, str) else url
+    kwargs: dict[str, object] = {
+        "user": u.username,
+        "password": u.password,
+        "database": u.database or "postgres",
+        "host": u.host or u.query.get("host"),
+        "port": u.port or int(u.query.get("port", 5432)),
+    }
+    return {k: v for k, v in kwargs.items() if v is not None}
+
+
+def describe(url: URL | str) -> str:
+    """Where a URL points, for messages: ``127.0.0.1:5432`` or the socket folder."""
+    kw = asyncpg_kwargs(url)
+    return f"{kw.get('host')}:{kw.get('port')}"
+
+
+def redact(url: URL | str) -> str:
+    u = make_url(url) if isinstance(url, str) else url
+    return u.render_as_string(hide_password=True)

@@ -1,0 +1,83 @@
+"""The command line: every bad input is one line on stderr, exit status 2, and no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from labsupport.server import Cluster
+
+
+def labsupport(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "labsupport", *args], capture_output=True, text=True,
+                          env=full_env, timeout=120, check=False)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert result.returncode == 2, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+@pytest.mark.parametrize(("url", "needle"), [
+    ("postgresql://x@127.0.0.1:1/db", "nothing is listening at 127.0.0.1:1"),
+    ("mysql://x@localhost/db", "needs PostgreSQL"),
+    ("not a url", "is not a URL"),
+    ("postgresql://x@localhost:port/db", "is not a URL"),
+    ("postgresql:///db", "names no host"),
+    ("postgresql://x@host.invalid/db", "cannot resolve"),
+])
+def test_bad_lab_database_url(url: str, needle: str) -> None:
+    assert_one_line_error(labsupport("status", env={"LAB_DATABASE_URL": url}), needle, "LAB_DATABASE_URL")
+
+
+def test_wrong_password(cluster: Cluster) -> None:
+    info, _ = cluster.up(tcp=True)
+    url = f"postgresql://postgres:not-the-password@127.0.0.1:{info.port}/postgres"
+    assert_one_line_error(labsupport("status", env={"LAB_DATABASE_URL": url}), "wrong password")
+
+
+def test_unknown_notebook() -> None:
+    assert_one_line_error(labsupport("run", "99_no_such_lesson"), "unknown notebook", "00_start_here")
+
+
+def test_busy_port(cluster: Cluster) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = labsupport("up", "--port", str(port), env={"LAB_HOME": str(cluster.home)})
+    assert_one_line_error(result, f"port {port}", "in use")
+
+
+def test_invalid_database_name_for_url(lab_server: object) -> None:
+    assert_one_line_error(labsupport("url", "x" * 64), "64 bytes")
+
+
+def test_status_of_a_stopped_lab_says_so(cluster: Cluster) -> None:
+    result = labsupport("status", env={"LAB_HOME": str(cluster.home)})
+    assert result.returncode == 3
+    assert "not running" in result.stdout
+
+
+def test_usage_error_exits_2() -> None:
+    result = labsupport("frobnicate")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_doctor_passes_every_check(lab_server: object) -> None:
+    result = labsupport("doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) >= 8
+    assert all(line.startswith("[PASS]") for line in lines), result.stdout

@@ -1,0 +1,86 @@
+"""Create, clone and drop on the lab's real server."""
+
+from __future__ import annotations
+
+import secrets
+
+import asyncpg
+import pytest
+
+from labsupport import databases, urls
+from labsupport.errors import LabError
+from labsupport.server import ServerInfo
+
+@pytest.fixture
+def name() -> str:
+    return f"t_{secrets.token_hex(4)}"
+
+
+async def test_create_clone_drop(lab_server: ServerInfo, name: str) -> None:
+    admin = lab_server.url
+    await databases.create(admin, f"{name}_tmpl")
+    conn = await asyncpg.connect(**urls.asyncpg_kwargs(lab_server.url_for(f"{name}_tmpl")))
+    await conn.execute("CREATE TABLE marker (v int); INSERT INTO marker VALUES (42)")
+    await conn.close()
+    try:
+        await databases.clone(admin, f"{name}_tmpl", f"{name}_copy")
+        copy = await asyncpg.connect(**urls.asyncpg_kwargs(lab_server.url_for(f"{name}_copy")))
+        assert await copy.fetchval("SELECT v FROM marker") == 42
+        await copy.close()
+    finally:
+        assert await databases.drop(admin, f"{name}_copy")
+        assert await databases.drop(admin, f"{name}_tmpl")
+    assert not await databases.exists(admin, f"{name}_copy")
+
+
+async def test_clone_succeeds_while_someone_is_connected_to_the_template(lab_server: ServerInfo, name: str) -> None:
+    admin = lab_server.url
+    await databases.create(admin, f"{name}_busy")
+    squatter = await asyncpg.connect(**urls.asyncpg_kwargs(lab_server.url_for(f"{name}_busy")))
+    try:
+        await databases.clone(admin, f"{name}_busy", f"{name}_c")  # would be SQLSTATE 55006 without ending it
+        assert await databases.exists(admin, f"{name}_c")
+        assert squatter.is_closed() or not await _alive(squatter)
+    finally:
+        await databases.drop(admin, f"{name}_c")
+        await databases.drop(admin, f"{name}_busy")
+
+
+async def _alive(conn: asyncpg.Connection) -> bool:
+    try:
+        await conn.fetchval("SELECT 1")
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, ConnectionError):
+        return False
+    return True
+
+
+async def test_drop_with_force_while_connected(lab_server: ServerInfo, name: str) -> None:
+    await databases.create(lab_server.url, name)
+    conn = await asyncpg.connect(**urls.asyncpg_kwargs(lab_server.url_for(name)))
+    assert await databases.drop(lab_server.url, name)
+    assert not await _alive(conn)
+
+
+async def test_odd_names_are_quoted(lab_server: ServerInfo) -> None:
+    odd = f'we"ird {secrets.token_hex(2)} ü'
+    await databases.create(lab_server.url, odd)
+    try:
+        assert await databases.exists(lab_server.url, odd)
+    finally:
+        await databases.drop(lab_server.url, odd)
+
+
+async def test_clone_of_a_missing_template_is_one_clear_error(lab_server: ServerInfo, name: str) -> None:
+    with pytest.raises(LabError, match="does not exist"):
+        await databases.clone(lab_server.url, f"{name}_nope", name)
+
+
+@pytest.mark.parametrize("bad", ["", "x" * 64, "é" * 32, "a\x00b"])
+def test_invalid_names_are_refused(bad: str) -> None:
+    with pytest.raises(LabError):
+        databases.validate_name(bad)
+
+
+def test_63_bytes_is_allowed() -> None:
+    assert databases.validate_name("x" * 63)
+    assert databases.quote('a"b') == '"a""b"'

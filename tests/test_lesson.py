@@ -1,0 +1,87 @@
+"""The lesson helpers: outcomes, expected failures, and nested pytest runs."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from labsupport import lesson
+from labsupport.notebooks import NotebookResult, write_index
+
+
+def test_expect_failure_catches_and_checks_the_message(capsys: pytest.CaptureFixture[str]) -> None:
+    with lesson.expect_failure(RuntimeError, match="different loop") as caught:
+        raise RuntimeError("got Future attached to a different loop")
+    assert caught.kind == "RuntimeError"
+    assert "different loop" in capsys.readouterr().out
+
+
+def test_expect_failure_fails_when_nothing_fails() -> None:
+    with pytest.raises(AssertionError, match="did not reproduce"):
+        with lesson.expect_failure(RuntimeError):
+            pass
+
+
+def test_expect_failure_fails_on_the_wrong_message() -> None:
+    with pytest.raises(AssertionError, match="matching"):
+        with lesson.expect_failure(RuntimeError, match="different loop"):
+            raise RuntimeError("something else")
+
+
+def test_expect_failure_lets_other_errors_through() -> None:
+    with pytest.raises(KeyError):
+        with lesson.expect_failure(RuntimeError):
+            raise KeyError("x")
+
+
+def _suite(tmp_path: Path) -> Path:
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_demo.py").write_text(textwrap.dedent("""
+        import os
+        def test_passes():
+            assert True
+        def test_fails():
+            raise RuntimeError("boom: expected")
+        def test_env_is_clean():
+            assert "FORCE_COLOR" not in os.environ
+            assert not any(k.startswith("PYTEST_ADDOPTS") for k in os.environ)
+    """))
+    return tmp_path
+
+
+def test_run_suite_reports_each_test_and_strips_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("PYTEST_ADDOPTS", "-x")  # would stop the nested run at its first failure
+    result = lesson.run_suite(_suite(tmp_path))
+    outcomes = {t.name: t.outcome for t in result.tests}
+    assert outcomes == {"test_passes": "passed", "test_fails": "failed", "test_env_is_clean": "passed"}
+    assert result.returncode == 1 and not result.ok
+    assert result.messages == ["RuntimeError: boom: expected"]
+
+
+def test_read_outcomes_reads_recorded_values(tmp_path: Path) -> None:
+    nb = {"cells": [{"cell_type": "code", "outputs": [
+        {"output_type": "display_data", "data": {lesson.OUTCOME_MIME: {"key": "a", "value": 1}}},
+        {"output_type": "display_data", "data": {lesson.OUTCOME_MIME: {"key": "a", "value": 2}}},
+        {"output_type": "stream", "text": "noise"},
+    ]}]}
+    path = tmp_path / "nb.ipynb"
+    import json
+
+    path.write_text(json.dumps(nb))
+    assert lesson.read_outcomes(path) == {"a": 2}
+
+
+def test_record_refuses_values_it_could_not_read_back() -> None:
+    with pytest.raises(lesson.LabError, match="JSON"):
+        lesson.record("x", object())
+
+
+def test_index_lists_results(tmp_path: Path) -> None:
+    ok = NotebookResult("00_start_here", True, 1.5, tmp_path / "a.ipynb", outcomes={"server.version": "18.6"})
+    bad = NotebookResult("01_x", False, 2.0, tmp_path / "b.ipynb", error="cell 3 raised ValueError: no")
+    page = write_index([ok, bad], tmp_path / "index.html").read_text()
+    assert "00_start_here" in page and "passed" in page and "18.6" in page
+    assert "failed" in page and "cell 3 raised ValueError" in page
