@@ -218,16 +218,29 @@ class Cluster:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
     def _data_dir(self, user: tuple[int, int, str] | None) -> Path:
-        """``<home>/data``, unless the server user cannot reach it (a 0700 home as root)."""
+        """Where the cluster's files go: ``<home>/data``, or a folder of ours linked from there.
+
+        In memory (``/dev/shm``) when there is room: a throwaway cluster loses nothing
+        there, and a template clone drops from ~250 ms on a disk to ~6 ms. On disk when
+        the server user cannot reach ``<home>`` (a 0700 home as root), a folder under the
+        temp directory instead.
+        """
         state = self._load()
-        if state and Path(state.data_dir).exists():
+        if state and (Path(state.data_dir) / "PG_VERSION").exists():
             return Path(state.data_dir)
-        if _reachable_by(self.home, user):
-            return self.home / "data"
         digest = hashlib.sha256(str(self.home).encode()).hexdigest()[:10]
-        fallback = Path(tempfile.gettempdir()) / f"isolation-lab-{digest}"
-        fallback.mkdir(mode=0o755, exist_ok=True)
-        return fallback / "data"
+        if _memory_ok():
+            outside = Path(_SHM) / f"isolation-lab-{digest}"
+        elif _reachable_by(self.home, user):
+            return self.home / "data"
+        else:
+            outside = Path(tempfile.gettempdir()) / f"isolation-lab-{digest}"
+        outside.mkdir(mode=0o755, exist_ok=True)
+        link = self.home / "data"
+        if link.is_symlink() or not link.exists():
+            link.unlink(missing_ok=True)
+            link.symlink_to(outside / "data")  # so the cluster still shows up in <home>
+        return outside / "data"
 
     # -- observing
 
@@ -432,10 +445,36 @@ class Cluster:
         with self._locked():
             state = self._load()
             if state:
-                shutil.rmtree(state.data_dir, ignore_errors=True)
+                data = Path(state.data_dir)
+                shutil.rmtree(data, ignore_errors=True)
+                if data.parent.name.startswith("isolation-lab-"):  # the folder of ours outside <home>
+                    shutil.rmtree(data.parent, ignore_errors=True)
                 shutil.rmtree(state.socket_dir, ignore_errors=True)
-            shutil.rmtree(self.home / "data", ignore_errors=True)
+            link = self.home / "data"
+            if link.is_symlink():
+                link.unlink()
+            else:
+                shutil.rmtree(link, ignore_errors=True)
             self.state_file.unlink(missing_ok=True)
+
+
+_SHM = "/dev/shm"
+_SHM_MIN_FREE = 1 << 30  # Docker's default 64 MB /dev/shm is far too small for a cluster
+
+
+def _memory_ok() -> bool:
+    """Whether the cluster may live in memory: LAB_DATA_IN_MEMORY=0/1, else if /dev/shm has room."""
+    choice = os.environ.get("LAB_DATA_IN_MEMORY", "").strip().lower()
+    if choice in ("0", "no", "false", "off"):
+        return False
+    try:
+        stats = os.statvfs(_SHM)
+    except OSError:
+        return False
+    roomy = stats.f_bavail * stats.f_frsize >= _SHM_MIN_FREE and os.access(_SHM, os.W_OK | os.X_OK)
+    if choice in ("1", "yes", "true", "on") and not roomy:
+        raise LabError(f"LAB_DATA_IN_MEMORY is set but {_SHM} is missing, read-only or under 1 GiB free: unset it")
+    return roomy
 
 
 class _PortBusy(Exception):
