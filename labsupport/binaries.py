@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 from .errors import LabError
+from .paths import own_dir
 
 __all__ = ["Binaries", "find", "readable_by"]
 
@@ -133,8 +134,7 @@ def readable_by(binaries: Binaries, uid: int, gid: int) -> Binaries:
     cache_root = Path(tempfile.gettempdir()) / "isolation-lab-pg"
     target = cache_root / f"{binaries.version}-{digest}"
     if not (target / "bin" / "postgres").is_file():
-        cache_root.mkdir(mode=0o755, exist_ok=True)
-        os.chmod(cache_root, 0o755)  # ours: made just above, or by an earlier run
+        own_dir(cache_root)
         staging = Path(tempfile.mkdtemp(prefix="copy-", dir=cache_root))
         for part in ("bin", "lib", "share"):
             if (install / part).is_dir():

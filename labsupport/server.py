@@ -31,6 +31,7 @@ from . import urls
 from .config import Settings, settings
 from .connection import connect, run_sync
 from .errors import LabError
+from .paths import own_dir
 
 __all__ = ["ServerInfo", "up", "down", "status", "reset", "ensure", "current", "Cluster"]
 
@@ -174,8 +175,14 @@ def _reachable_by(path: Path, user: tuple[int, int, str] | None) -> bool:
 
 
 def _make_owned_dir(path: Path, user: tuple[int, int, str] | None, mode: int = 0o700) -> None:
-    """Create a folder of our own and hand it to the server user (we made it, so we may)."""
-    path.mkdir(mode=mode, parents=False, exist_ok=True)
+    """Create a folder of our own and hand it to the server user (we made it, so we may).
+
+    A folder that already exists is left exactly as it is: initdb then says whether it can use it.
+    """
+    try:
+        path.mkdir(mode=mode, parents=False)
+    except FileExistsError:
+        return
     os.chmod(path, mode)
     if user is not None:
         os.chown(path, user[0], user[1])
@@ -235,7 +242,7 @@ class Cluster:
             return self.home / "data"
         else:
             outside = Path(tempfile.gettempdir()) / f"isolation-lab-{digest}"
-        outside.mkdir(mode=0o755, exist_ok=True)
+        own_dir(outside)
         link = self.home / "data"
         if link.is_symlink() or not link.exists():
             link.unlink(missing_ok=True)
@@ -357,7 +364,7 @@ class Cluster:
                 raise LabError(f"PostgreSQL did not answer within {_START_TIMEOUT:g} s: see {self.log_file}")
             log = self._log_since(offset)
             reason = self._reason(log)
-            retry = "still in use" in reason or "lock file" in reason  # leftovers of a killed postmaster
+            retry = "still in use" in reason or "already exists" in reason  # leftovers of a killed postmaster
             if "Address already in use" in log and state.tcp:
                 raise _PortBusy(state.port)
             if not retry or time.monotonic() > deadline:
@@ -375,6 +382,8 @@ class Cluster:
                     f"the lab's server is already running {'on TCP port ' + str(state.port) if state.tcp else 'on a Unix socket'}: "
                     "run 'labsupport down' first to change how it listens"
                 )
+            if port is not None and tcp and not _port_free(port):
+                raise LabError(f"port {port} on 127.0.0.1 is in use: choose another with --port, or leave --port out")
             user = _server_user()
             bins = _binaries.find()
             if user is not None:
@@ -391,8 +400,6 @@ class Cluster:
             socket_dir = self._socket_dir(user, state)
             for attempt in range(5):
                 chosen = port if port is not None else (_free_port() if tcp else 5432)
-                if port is not None and tcp and not _port_free(chosen):
-                    raise LabError(f"port {chosen} on 127.0.0.1 is in use: choose another with --port, or leave --port out")
                 new = _State(bindir=str(bins.bindir), source=bins.source, version=bins.version,
                              data_dir=str(data_dir), socket_dir=str(socket_dir), port=chosen, tcp=tcp,
                              password=password, run_as=user[2] if user else None)
@@ -414,7 +421,8 @@ class Cluster:
         if len(str(path / ".s.PGSQL.65535")) > _SOCKET_PATH_MAX:
             path.rmdir()
             raise LabError(f"the socket folder {path} makes too long a socket path: set TMPDIR to a short folder such as /tmp")
-        _make_owned_dir(path, user)
+        if user is not None:  # mkdtemp made it 0700 for us; the server user must own it
+            os.chown(path, user[0], user[1])
         return path
 
     # -- stopping
@@ -444,17 +452,18 @@ class Cluster:
         self.down()
         with self._locked():
             state = self._load()
-            if state:
-                data = Path(state.data_dir)
+            link = self.home / "data"
+            places = {Path(state.data_dir)} if state else set()
+            if link.is_symlink():
+                places.add(Path(os.readlink(link)))
+                link.unlink()
+            places.add(link)
+            for data in places:
                 shutil.rmtree(data, ignore_errors=True)
                 if data.parent.name.startswith("isolation-lab-"):  # the folder of ours outside <home>
                     shutil.rmtree(data.parent, ignore_errors=True)
+            if state:
                 shutil.rmtree(state.socket_dir, ignore_errors=True)
-            link = self.home / "data"
-            if link.is_symlink():
-                link.unlink()
-            else:
-                shutil.rmtree(link, ignore_errors=True)
             self.state_file.unlink(missing_ok=True)
 
 
