@@ -28,13 +28,23 @@ __all__ = ["NotebookResult", "discover", "execute", "run_all", "write_index"]
 _LESSON = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 
 
-def _kernel_manager_class() -> type:
-    """Kernels over local IPC sockets: nothing listens on TCP, and ipykernel stays quiet about it."""
+def _kernel_manager_class(log: Path) -> type:
+    """Kernels over local IPC sockets (nothing listens on TCP), their own stderr kept in ``log``.
+
+    A kernel's process-level stderr carries only its housekeeping (jupyter_client
+    interrupts every kernel before shutting it down, and ipykernel says so); cell
+    output travels over the protocol into the notebook as usual.
+    """
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import CaselessStrEnum
 
     class IpcKernelManager(AsyncKernelManager):
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            with open(log, "ab") as sink:
+                kw.update(stdout=sink, stderr=sink)
+                await super()._async_launch_kernel(kernel_cmd, **kw)
 
     return IpcKernelManager
 
@@ -89,6 +99,8 @@ def execute(notebook: Path, out_dir: Path, parameters: dict[str, Any], progress:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / notebook.name
+    kernel_log = output.with_suffix(".kernel.log")
+    kernel_log.unlink(missing_ok=True)
     started = time.perf_counter()
     error = ""
     try:
@@ -96,10 +108,12 @@ def execute(notebook: Path, out_dir: Path, parameters: dict[str, Any], progress:
             str(notebook), str(output), parameters=parameters, kernel_name="python3",
             cwd=str(notebook.parent), progress_bar=progress, execution_timeout=timeout,
             log_output=False, request_save_on_cell_execute=False,
-            kernel_manager_class=_kernel_manager_class(),
+            kernel_manager_class=_kernel_manager_class(kernel_log),
         )
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line in the report
         error = _error_line(exc)
+        if "Dead" in type(exc).__name__ or "kernel died" in error.lower():
+            error += f" (kernel log: {kernel_log})"
     seconds = time.perf_counter() - started
     outcomes = read_outcomes(output) if output.exists() else {}
     return NotebookResult(name=notebook.stem, ok=not error, seconds=seconds, output=output, error=error,
