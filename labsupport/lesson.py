@@ -102,7 +102,7 @@ def open_lab(database_url: str | None = None, db_prefix: str | None = None) -> L
 # ---------------------------------------------------------------- outcomes
 
 
-def record(key: str, value: Any) -> Any:
+def record(key: str, value: Any) -> None:
     """Record an outcome in the notebook's own output, where ``read_outcomes`` finds it later."""
     try:
         json.dumps(value)
@@ -115,11 +115,10 @@ def record(key: str, value: Any) -> Any:
 
         if get_ipython() is not None:
             display(bundle, raw=True)
-            return value
+            return
     except ImportError:
         pass
     print(bundle["text/plain"])
-    return value
 
 
 def read_outcomes(notebook: str | os.PathLike[str]) -> dict[str, Any]:
@@ -311,8 +310,12 @@ def show_file(path: str | os.PathLike[str], lines: Sequence[int] | None = None) 
     """Show a scenario file (or some of its lines) with syntax highlighting."""
     from IPython.display import Markdown, display
 
-    text = Path(path).read_text(encoding="utf-8")
+    shown = Path(path)
+    text = shown.read_text(encoding="utf-8")
     if lines:
         all_lines = text.splitlines()
         text = "\n".join(all_lines[lines[0] - 1:lines[-1]])
-    display(Markdown(f"`{Path(path).as_posix()}`\n```python\n{text}\n```"))
+    with contextlib.suppress(ValueError):  # a learner knows the file from the notebooks folder
+        shown = shown.resolve().relative_to(Path.cwd().resolve())
+    language = "ini" if shown.suffix in (".ini", ".cfg", ".toml") else "python"
+    display(Markdown(f"`{shown.as_posix()}`\n```{language}\n{text}\n```"))

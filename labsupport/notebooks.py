@@ -93,8 +93,12 @@ def _error_line(exc: BaseException) -> str:
 
 
 def execute(notebook: Path, out_dir: Path, parameters: dict[str, Any], progress: bool = False,
-            timeout: int = 1800) -> NotebookResult:
-    """Execute one notebook with papermill in a fresh ``python3`` kernel, cwd = its folder."""
+            timeout: int = 1800, start_timeout: int = 300) -> NotebookResult:
+    """Execute one notebook with papermill in a fresh ``python3`` kernel, cwd = its folder.
+
+    ``start_timeout`` is generous: on a busy 2-core machine a kernel has been seen to
+    take longer than papermill's default 60 s to answer.
+    """
     import papermill
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -107,7 +111,7 @@ def execute(notebook: Path, out_dir: Path, parameters: dict[str, Any], progress:
         papermill.execute_notebook(
             str(notebook), str(output), parameters=parameters, kernel_name="python3",
             cwd=str(notebook.parent), progress_bar=progress, execution_timeout=timeout,
-            log_output=False, request_save_on_cell_execute=False,
+            log_output=False, request_save_on_cell_execute=False, start_timeout=start_timeout,
             kernel_manager_class=_kernel_manager_class(kernel_log),
         )
     except Exception as exc:  # noqa: BLE001 - every failure becomes one line in the report
@@ -149,6 +153,33 @@ def run_all(notebooks: Sequence[Path], database_url: str, jobs: int = 1, out_dir
         params = {"database_url": database_url, "db_prefix": f"lab{nb.stem[:2]}_{token}", **(extra or {})}
         jobs_args.append((nb, out_dir, params, jobs == 1 and sys.stderr.isatty()))
     results: list[NotebookResult] = []
+    try:
+        _run_jobs(jobs_args, jobs, results, report)
+    finally:  # also on Ctrl-C: drop what this run's notebooks left behind
+        _drop_run_databases(database_url, token)
+    order = {nb.stem: i for i, nb in enumerate(notebooks)}
+    results.sort(key=lambda r: order[r.name])
+    write_index(results, out_dir.parent / "index.html")
+    return results
+
+
+def _drop_run_databases(database_url: str, token: str) -> None:
+    from . import databases
+    from .connection import run_sync
+    from .errors import LabError
+
+    async def sweep() -> None:
+        for name in await databases.names(database_url, f"lab__\\_{token}\\_%"):
+            await databases.drop(database_url, name)
+
+    try:
+        run_sync(sweep())
+    except LabError:
+        pass  # the server is gone already: nothing is left on it
+
+
+def _run_jobs(jobs_args: list[tuple[Path, Path, dict[str, Any], bool]], jobs: int,
+              results: list[NotebookResult], report: Callable[[str], None]) -> None:
     total = len(jobs_args)
     if jobs <= 1:
         for i, job in enumerate(jobs_args, 1):
@@ -162,10 +193,6 @@ def run_all(notebooks: Sequence[Path], database_url: str, jobs: int = 1, out_dir
             for i, fut in enumerate(concurrent.futures.as_completed(futures), 1):
                 results.append(fut.result())
                 report(f"[{i}/{total}] {results[-1].line()}")
-        order = {nb.stem: i for i, nb in enumerate(notebooks)}
-        results.sort(key=lambda r: order[r.name])
-    write_index(results, out_dir.parent / "index.html")
-    return results
 
 
 def _fmt(value: Any) -> str:

@@ -13,6 +13,8 @@ import pytest
 from . import server
 from .errors import LabError
 from .fixtures import lab_server  # noqa: F401 - registered as fixtures
+from .transactional import *  # noqa: F401,F403 - rollback-isolation fixtures (lesson 02), see transactional.__all__
+pytest_plugins = ["labsupport.guard_plugin"]  # lesson 01's guard; inert unless lab_guard_url/lab_guard_engines is set
 
 _STARTED = pytest.StashKey[bool]()
 

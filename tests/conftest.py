@@ -41,13 +41,29 @@ def run_notebook(lab_server, tmp_path: Path):  # type: ignore[no-untyped-def]
 
     from labsupport.notebooks import discover, execute
 
+    prefixes: list[str] = []
+
     def run(name: str, **parameters: object) -> dict[str, object]:
         (notebook,) = discover([name])
-        params = {"database_url": lab_server.url, "db_prefix": f"t{notebook.stem[:2]}_{secrets.token_hex(3)}",
-                  **parameters}
+        prefix = f"t{notebook.stem[:2]}_{secrets.token_hex(3)}"
+        prefixes.append(prefix)
+        params = {"database_url": lab_server.url, "db_prefix": prefix, **parameters}
         result = execute(notebook, tmp_path, params)
         if not result.ok:
             pytest.fail(f"{notebook.stem}: {result.error}", pytrace=False)
         return result.outcomes
 
-    return run
+    yield run
+    _drop_prefixed(lab_server.url, prefixes)  # what a failed notebook could not clean up itself
+
+
+def _drop_prefixed(admin_url: str, prefixes: list[str]) -> None:
+    from labsupport import databases
+    from labsupport.connection import run_sync
+
+    async def sweep() -> None:
+        for prefix in prefixes:
+            for name in await databases.names(admin_url, prefix.replace("_", "\\_") + "\\_%"):
+                await databases.drop(admin_url, name)
+
+    run_sync(sweep())

@@ -1,0 +1,260 @@
+"""What lesson 01's notebook does in more than a line: seed and fingerprint the dev database,
+visit the app, run the lesson's suites with their environment, compare SQLite with PostgreSQL
+and check the exercise."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from flashcards import seed as seed_module
+from flashcards import settings
+from flashcards.models import Base
+from labsupport import databases, guard, lesson, schema
+
+HERE = Path(__file__).resolve().parent
+BUGGY, SQLITE, FIXED, EXERCISE = (HERE / s for s in ("buggy", "sqlite", "fixed", "exercise"))
+TABLES = [t.name for t in Base.metadata.sorted_tables]  # users, decks, cards
+
+
+# ---------------------------------------------------------------- the developer's database
+
+
+def engine(url: str) -> AsyncEngine:
+    """A short-lived engine that keeps no connection open (so databases can be cloned or dropped)."""
+    return create_async_engine(url, poolclass=NullPool)
+
+
+async def seed(url: str) -> dict[str, int]:
+    """Build the app's schema on ``url`` (dropping a previous one) and insert the known dev data."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    e = engine(url)
+    try:
+        async with e.begin() as conn:
+            await conn.run_sync(Base.metadata.drop_all)
+            await conn.run_sync(Base.metadata.create_all)
+        async with async_sessionmaker(e, expire_on_commit=False)() as session:
+            return await seed_module.seed(session)
+    finally:
+        await e.dispose()
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Rows per table and a checksum of every row: equal checksums mean identical data."""
+
+    counts: dict[str, int]
+    checksum: str
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+async def snapshot(url: str) -> Snapshot:
+    counts = await schema.row_counts(url, TABLES)
+    digest = hashlib.sha256()
+    e = engine(url)
+    try:
+        async with e.connect() as conn:
+            for table in TABLES:
+                if counts[table]:
+                    rows = await conn.scalar(text(
+                        f"SELECT md5(string_agg(t::text, E'\\n' ORDER BY t::text)) FROM \"{table}\" AS t"))
+                else:
+                    rows = "-"
+                digest.update(f"{table}:{rows};".encode())
+    finally:
+        await e.dispose()
+    return Snapshot(counts=counts, checksum=digest.hexdigest()[:16])
+
+
+def compare(before: Snapshot, after: Snapshot) -> list[tuple[str, object, object]]:
+    """Rows for a before/after table: each table's count, the total and the checksum."""
+    rows: list[tuple[str, object, object]] = [(t, before.counts[t], after.counts[t]) for t in TABLES]
+    rows.append(("**all tables**", before.total, after.total))
+    rows.append(("checksum of the rows", f"`{before.checksum}`", f"`{after.checksum}`"))
+    return rows
+
+
+async def drop_all(e: AsyncEngine) -> None:
+    """What ``drop_db()`` does, on any engine."""
+    async with e.begin() as conn:
+        await conn.run_sync(Base.metadata.drop_all)
+
+
+# ---------------------------------------------------------------- visiting the app
+
+
+@dataclass
+class Visit:
+    status: int
+    body: str
+    error: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.body}" + (f"\n  server log: {self.error}" if self.error else "")
+
+
+async def visit(url: str, path: str) -> Visit:
+    """GET ``path`` from the app running on ``url``, as a browser would see it (a 500 is an answer)."""
+    from asgi_lifespan import LifespanManager
+    from httpx import ASGITransport, AsyncClient
+
+    from flashcards.api import app
+
+    errors: list[BaseException] = []
+
+    async def recording(scope, receive, send):  # type: ignore[no-untyped-def]
+        try:
+            await app(scope, receive, send)
+        except Exception as exc:  # what the server's log would show
+            errors.append(exc)
+            raise
+
+    previous = os.environ.get(settings.ENV_VAR)
+    os.environ[settings.ENV_VAR] = url
+    try:
+        async with LifespanManager(app):
+            transport = ASGITransport(app=recording, raise_app_exceptions=False)
+            async with AsyncClient(transport=transport, base_url="http://dev") as client:
+                response = await client.get(path)
+    finally:
+        if previous is None:
+            os.environ.pop(settings.ENV_VAR, None)
+        else:
+            os.environ[settings.ENV_VAR] = previous
+    error = ""
+    if errors:
+        lines = str(errors[-1]).strip().splitlines()
+        error = f"{type(errors[-1]).__name__}: {lines[0] if lines else ''}"
+    return Visit(response.status_code, response.text, error)
+
+
+# ---------------------------------------------------------------- running the suites
+
+
+@dataclass
+class Runner:
+    """Runs the lesson's suites as the developer would: FLASHCARDS_DATABASE_URL names the dev database."""
+
+    env: dict[str, str]
+    report: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="lab01-")) / "database.txt")
+
+    @classmethod
+    def for_lab(cls, lab: lesson.Lab, dev: str) -> Runner:
+        return cls(env={
+            settings.ENV_VAR: lab.url(dev),  # the developer's shell
+            "LESSON01_ADMIN_URL": lab.admin_url,
+            "LESSON01_PREFIX": lab.prefix,
+            "LESSON01_TEMPLATE": lab.name("template"),
+        })
+
+    def run(self, suite: Path, *args: str) -> lesson.SuiteResult:
+        self.report.unlink(missing_ok=True)
+        return lesson.run_suite(suite, *args, env={**self.env, "LESSON01_REPORT": str(self.report)})
+
+    @property
+    def database_seen(self) -> str | None:
+        """What ``current_database()`` said inside the last suite run (None if that test did not run)."""
+        return self.report.read_text(encoding="utf-8") if self.report.exists() else None
+
+    def run_exercise(self, solution: bool) -> lesson.SuiteResult:
+        """The exercise suite with the learner's conftest.py, or with the reference answer."""
+        with tempfile.TemporaryDirectory(prefix="lab01-exercise-") as tmp:
+            shutil.copy(EXERCISE / "pytest.ini", tmp)
+            shutil.copytree(EXERCISE / "tests", Path(tmp) / "tests")
+            if solution:
+                shutil.copy(EXERCISE / "solution_conftest.py", Path(tmp) / "tests" / "conftest.py")
+            return self.run(Path(tmp))
+
+
+def refusal(result: lesson.SuiteResult) -> str:
+    """The one line pytest printed when a session was stopped at its start ('' if it was not)."""
+    for line in result.output.splitlines():
+        if line.startswith("ERROR: "):
+            return line.removeprefix("ERROR: ")
+    return ""
+
+
+def stopped_at_start(result: lesson.SuiteResult, database: str) -> bool:
+    """A usage error (exit 4) before any test ran, naming the database."""
+    return result.returncode == 4 and not result.tests and repr(database) in refusal(result)
+
+
+def refused_by_engines(result: lesson.SuiteResult, database: str) -> bool:
+    """Every test stopped by the guard at setup, each message naming the database."""
+    return bool(result.tests) and all(
+        t.outcome == "error" and "GuardError" in t.message and repr(database) in t.message for t in result.tests)
+
+
+# ---------------------------------------------------------------- SQLite against PostgreSQL
+
+
+def divergence(postgres: lesson.SuiteResult, sqlite: lesson.SuiteResult) -> str:
+    """The tests that passed on PostgreSQL and not on SQLite, with what SQLite said."""
+    passed = {t.name for t in postgres.tests if t.outcome == "passed"}
+    lines = [f"{t.name}: {t.message[:150]}" for t in sqlite.tests if t.name in passed and t.outcome != "passed"]
+    return "; ".join(lines)
+
+
+async def decks_columns(postgres_url: str) -> list[tuple[str, str, str]]:
+    """The ``decks`` table as each database built it from the same models: (column, PostgreSQL, SQLite)."""
+    pg = {col: (typ, default) for table, col, typ, default in await schema.columns(postgres_url) if table == "decks"}
+    lite = create_async_engine("sqlite+aiosqlite:///:memory:")
+    try:
+        async with lite.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+            ddl = await conn.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'decks'"))
+            info = (await conn.execute(text("PRAGMA table_info(decks)"))).all()
+    finally:
+        await lite.dispose()
+    checks = "CHECK" in ddl.upper()
+    rows = []
+    for _, col, typ, _notnull, default, _pk in info:
+        pg_type, pg_default = pg.get(col, ("-", ""))
+        sqlite_cell = f"{typ}{' default ' + default if default else ''}"
+        if col == "visibility" and not checks:
+            sqlite_cell += " (no CHECK: any text goes in)"
+        rows.append((col, f"{pg_type}{' default ' + pg_default if pg_default else ''}", sqlite_cell))
+    return rows
+
+
+# ---------------------------------------------------------------- the exercise
+
+
+@dataclass
+class Check:
+    passed: bool
+    message: str
+
+    def __str__(self) -> str:
+        return ("PASS: " if self.passed else "FAIL: ") + self.message
+
+
+def check_exercise(result: lesson.SuiteResult, seen: str | None, before: Snapshot, after: Snapshot) -> Check:
+    """Pass when the suite passed on a database the server calls a test database and dev is untouched."""
+    untouched = before.checksum == after.checksum
+    if result.ok and seen and guard.is_test_database(seen) and untouched:
+        return Check(True, f"{result.passed} tests passed on {seen!r}; the dev database is untouched.")
+    stopped = refusal(result)
+    if stopped:
+        hint = ("set os.environ['FLASHCARDS_DATABASE_URL'] to a database named ..._test ABOVE the app's import"
+                if "not a test database" in stopped else
+                "create the database in pytest_sessionstart (clone LESSON01_TEMPLATE) before the guard asks for it")
+        return Check(False, f"the session was stopped before any test ran: {stopped}\nHint: {hint}.")
+    if not untouched:
+        return Check(False, "the dev database changed during the run.\nHint: the app must never see the dev URL.")
+    if seen and not guard.is_test_database(seen):
+        return Check(False, f"the tests ran on {seen!r}.\nHint: its name must end in '_test'.")
+    first = result.messages[0] if result.messages else result.summary()
+    return Check(False, f"{result.summary()}: {first[:200]}\nHint: compare with the fixed suite's conftest.py.")
