@@ -42,13 +42,19 @@ def _cmd_down(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
+    from .config import settings
+
     info = server.status()
+    cfg = settings()
     if info is None:
         from . import binaries
 
         print(f"not running (would use {binaries.find().source}; start it with 'labsupport up')")
+        print(f"state folder: {cfg.home} ({cfg.home_from})")
         return 3
     print(f"running: {_describe(info)}")
+    if info.managed:
+        print(f"state folder: {cfg.home} ({cfg.home_from}); data: {info.data_dir}")
     return 0
 
 

@@ -90,7 +90,7 @@ def _kernel() -> Check:
         spec = KernelSpecManager().get_kernel_spec("python3")
     except Exception as exc:  # noqa: BLE001 - any failure here means "no usable kernel"
         return Check("python3 kernel", False, str(exc).splitlines()[0], "pip install ipykernel in the lab's environment")
-    return Check("python3 kernel", True, " ".join(spec.argv[:1]))
+    return Check("python3 kernel", True, f"{spec.display_name} ({spec.argv[0]})")
 
 
 def _notebooks() -> Check:
