@@ -29,24 +29,22 @@ _LESSON = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 
 
 def _kernel_manager_class(log: Path) -> type:
-    """Kernels over local IPC sockets (nothing listens on TCP), their own stderr kept in ``log``.
+    """Kernels whose own stderr goes to ``log`` instead of the terminal.
 
-    A kernel's process-level stderr carries only its housekeeping (jupyter_client
-    interrupts every kernel before shutting it down, and ipykernel says so); cell
-    output travels over the protocol into the notebook as usual.
+    A kernel's process-level stderr carries only housekeeping (ipykernel's warning about
+    unencrypted local TCP, and the KeyboardInterrupt that jupyter_client's shutdown sends);
+    cell output travels over the protocol into the notebook as usual. (IPC transport would
+    silence the first, but two kernels started in one folder then share socket names.)
     """
     from jupyter_client.manager import AsyncKernelManager
-    from traitlets import CaselessStrEnum
 
-    class IpcKernelManager(AsyncKernelManager):
-        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
-
+    class LoggedKernelManager(AsyncKernelManager):
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
             with open(log, "ab") as sink:
                 kw.update(stdout=sink, stderr=sink)
                 await super()._async_launch_kernel(kernel_cmd, **kw)
 
-    return IpcKernelManager
+    return LoggedKernelManager
 
 
 @dataclass
