@@ -12,9 +12,11 @@ import pytest
 
 from . import server
 from .errors import LabError
+from .engines import lab_nullpool_engine, lab_pooled_engine  # noqa: F401 - loop-aware engines (lesson 03)
 from .fixtures import lab_server  # noqa: F401 - registered as fixtures
 from .transactional import *  # noqa: F401,F403 - rollback-isolation fixtures (lesson 02), see transactional.__all__
 pytest_plugins = ["labsupport.guard_plugin"]  # lesson 01's guard; inert unless lab_guard_url/lab_guard_engines is set
+pytest_plugins += ["labsupport.worker_plugin"]  # lesson 04's database per xdist worker; inert unless lab_metadata is set
 
 _STARTED = pytest.StashKey[bool]()
 

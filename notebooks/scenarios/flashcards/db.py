@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -12,10 +13,13 @@ engine: AsyncEngine | None = None
 async_session_maker: async_sessionmaker[AsyncSession] | None = None
 
 
-def configure(url: str) -> AsyncEngine:
-    """Build the global engine and session factory (the app's lifespan calls this)."""
+def configure(url: str, **engine_options: Any) -> AsyncEngine:
+    """Build the global engine and session factory (the app's lifespan calls this).
+
+    ``engine_options`` go to ``create_async_engine`` (tests pass e.g. ``poolclass=NullPool``).
+    """
     global engine, async_session_maker
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, **engine_options)
     async_session_maker = async_sessionmaker(engine, expire_on_commit=False)
     return engine
 

@@ -1,0 +1,163 @@
+"""Engines for async tests that know which event loop they belong to (lesson 03).
+
+An asyncpg connection belongs to the event loop that opened it, and a pooled engine keeps
+its connections from one test to the next. pytest-asyncio gives every test a fresh loop
+by default, so a pooled engine shared between tests hands test 2 a connection of test 1's
+loop: ``RuntimeError: ... got Future <Future pending ...> attached to a different loop``,
+then asyncpg's ``cannot perform operation: another operation is in progress``.
+
+Two fixtures that avoid it, registered by labsupport's pytest plugin::
+
+    lab_pooled_engine     session  the recommended one: a pooled engine born in the session
+                                   loop and disposed at the end; the tests must run in that
+                                   loop too (asyncio_default_test_loop_scope = session)
+    lab_nullpool_engine   session  NullPool: a new connection per checkout, so any loop works;
+                                   a few ms more per test
+
+Both take their URL from ``lab_database_url`` (``labsupport.transactional``: your own fixture
+of that name, else ``LAB_TEST_DATABASE_URL``). A loop-bound engine used from another loop
+fails before it touches a connection, with one line that names both loop scopes and the fix,
+instead of the raw RuntimeError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import pytest_asyncio
+
+from .errors import LabError
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+__all__ = ["LoopMismatchError", "LoopGuard", "loop_bound_engine", "loop_scope_of",
+           "lab_pooled_engine", "lab_nullpool_engine"]
+
+
+class LoopMismatchError(LabError):
+    """A loop-bound engine was used from an event loop other than the one it was born in."""
+
+
+@dataclass
+class LoopGuard:
+    """The loop an engine was born in, and how to describe the loop that uses it instead."""
+
+    loop: asyncio.AbstractEventLoop
+    owner: str = "this engine"
+    loop_scope: str = "session"
+    describe_user: Callable[[], str | None] = field(default=lambda: None)
+
+    def check(self) -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:  # sync use (e.g. dispose at interpreter exit): no loop to compare
+            return
+        if running is self.loop:
+            return
+        user = self.describe_user() or "it is used from a different event loop"
+        raise LoopMismatchError(
+            f"{self.owner} was born in the {self.loop_scope}-scoped event loop, but {user}, where its pooled "
+            f"asyncpg connections would fail with 'attached to a different loop': run the test in the "
+            f"{self.loop_scope} loop (asyncio_default_test_loop_scope = {self.loop_scope} in pytest.ini, or "
+            f"@pytest.mark.asyncio(loop_scope=\"{self.loop_scope}\")), or use lab_nullpool_engine"
+        )
+
+
+@functools.cache
+def _guarded_pool_class() -> type:
+    """A queue pool that refuses to hand out a connection outside its engine's loop.
+
+    The check runs in ``connect()``, before any checkout, so a refused test leaves the pool
+    exactly as it was; ``recreate()`` (what ``dispose()`` calls) keeps the guard. Built on
+    first use so that loading the plugin does not import SQLAlchemy.
+    """
+    from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+    class LoopGuardedPool(AsyncAdaptedQueuePool):
+        lab_guard: LoopGuard | None = None
+
+        def connect(self):  # type: ignore[no-untyped-def]
+            if self.lab_guard is not None:
+                self.lab_guard.check()
+            return super().connect()
+
+        def recreate(self) -> LoopGuardedPool:
+            new = super().recreate()
+            new.lab_guard = self.lab_guard
+            return new
+
+    return LoopGuardedPool
+
+
+def loop_bound_engine(url: str, *, owner: str = "this engine", loop_scope: str = "session",
+                      describe_user: Callable[[], str | None] | None = None, **options: Any) -> AsyncEngine:
+    """A pooled AsyncEngine tied to the running loop: use from any other loop raises LoopMismatchError.
+
+    Call it from inside the loop that will use it (an async fixture with the right ``loop_scope``).
+    """
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        raise LabError("loop_bound_engine() needs a running event loop: call it from an async fixture") from None
+    engine = create_async_engine(url, poolclass=_guarded_pool_class(), **options)
+    guard = LoopGuard(loop=loop, owner=owner, loop_scope=loop_scope)
+    if describe_user is not None:
+        guard.describe_user = describe_user
+    engine.sync_engine.pool.lab_guard = guard  # type: ignore[attr-defined]
+    return engine
+
+
+def loop_scope_of(item: pytest.Item) -> str:
+    """The loop scope pytest-asyncio runs a test in: its marker's, else the ini default, else function."""
+    marker = item.get_closest_marker("asyncio")
+    scope = marker.kwargs.get("loop_scope") if marker is not None else None
+    if not scope:
+        try:
+            scope = item.config.getini("asyncio_default_test_loop_scope")
+        except ValueError:  # pytest-asyncio not loaded
+            scope = None
+    return str(scope or "function")
+
+
+def _current_test(session: pytest.Session, born_scope: str) -> Callable[[], str | None]:
+    """Describe the test running now for the guard: "test_x.py::test_y runs in its function-scoped loop"."""
+
+    def describe() -> str | None:
+        current = os.environ.get("PYTEST_CURRENT_TEST", "")
+        nodeid = current.rsplit(" ", 1)[0] if current else ""
+        item = next((i for i in session.items if i.nodeid == nodeid), None)
+        if item is None:
+            return None
+        scope = loop_scope_of(item)
+        return f"{item.nodeid} runs in {'another' if scope == born_scope else 'its'} {scope}-scoped loop"
+
+    return describe
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def lab_pooled_engine(lab_database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+    """The recommended engine: pooled, born in the session loop, disposed at the end of the run."""
+    engine = loop_bound_engine(lab_database_url, owner="lab_pooled_engine", loop_scope="session",
+                               describe_user=_current_test(request.session, "session"))
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def lab_nullpool_engine(lab_database_url: str) -> Iterator[AsyncEngine]:
+    """An engine that pools nothing: every checkout opens a connection in the loop that asks for it."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_async_engine(lab_database_url, poolclass=NullPool)
+    yield engine
+    engine.sync_engine.dispose()  # nothing is open, so no loop is needed

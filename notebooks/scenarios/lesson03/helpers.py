@@ -1,0 +1,253 @@
+"""What lesson 03's notebook calls: its databases, real runs of the suites, the loop trace as a
+table, the measurement of the three fixes, the chart, and the exercise's two conftests."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import shutil
+import statistics
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labsupport import lesson, schema
+from labsupport.lesson import Lab, SuiteResult
+
+HERE = Path(__file__).resolve().parent
+BUGGY = HERE / "buggy"
+FIXES = {
+    "engine_per_test": HERE / "fixes" / "engine_per_test",
+    "nullpool": HERE / "fixes" / "nullpool",
+    "session_loop": HERE / "fixes" / "session_loop",
+}
+BASELINE = HERE / "fixes" / "baseline"
+TRAP = HERE / "trap_scope"
+EXERCISE = HERE / "exercise"
+SOLUTION = HERE / "exercise_solution" / "conftest.py"
+SMALL_TESTS = HERE / "small_db_tests.py"
+
+CASE_FILE_ESTIMATE_MS = 2000.0  # "Accept ~2s overhead per test"
+DIFFERENT_LOOP = r"got Future .* attached to a different loop"
+ANOTHER_OPERATION = r"another operation is in progress"
+LABELS = {"engine_per_test": "(a) engine per test", "nullpool": "(b) NullPool",
+          "session_loop": "(c) session loop"}
+
+
+# ---------------------------------------------------------------- databases and runs
+
+
+async def make_template(lab: Lab) -> str:
+    """A database with the Flashcards schema, to clone a fresh one per suite from."""
+    from flashcards import models
+
+    name = await lab.create_database("template")
+    await schema.create_all(lab.url(name), models.Base.metadata)
+    return name
+
+
+async def fresh_database(lab: Lab, template: str, suffix: str) -> str:
+    """A clone of the template (a file copy, ~20 ms); returns its URL."""
+    return lab.url(await lab.create_database(suffix, template=template))
+
+
+def run(suite: Path, url: str, *args: str, **env: str) -> SuiteResult:
+    """Run one suite for real (its own pytest.ini), the app's database URL passed through env."""
+    return lesson.run_suite(suite, *args, env={"FLASHCARDS_DATABASE_URL": url, **env})
+
+
+def clean(message: str) -> str:
+    """A JUnit message without pytest's 'failed on setup with "..."' wrapper."""
+    return re.sub(r'^failed on (?:setup|teardown) with "(.*?)"?$', r"\1", message.strip())
+
+
+def first_message(result: SuiteResult, pattern: str) -> str:
+    """The first failure message that matches ``pattern`` (a regex), or ''."""
+    return next((clean(m) for m in result.messages if re.search(pattern, m)), "")
+
+
+def short(message: str) -> str:
+    """A failure message cut to what tells the errors apart."""
+    for pattern, text in ((DIFFERENT_LOOP, "RuntimeError: ... attached to a different loop"),
+                          (ANOTHER_OPERATION, "InterfaceError: another operation is in progress"),
+                          (r"ScopeMismatch", "ScopeMismatch: function-scoped runner, session-scoped fixture"),
+                          (r"Event loop is closed", "RuntimeError: Event loop is closed")):
+        if re.search(pattern, message):
+            return text
+    return clean(message)[:90]
+
+
+def outcomes_table(result: SuiteResult) -> list[tuple[str, str, str]]:
+    """(test, outcome, short message) for every test of a run."""
+    return [(t.name, t.outcome, short(t.message)) for t in result.tests]
+
+
+# ---------------------------------------------------------------- the loop trace (section 2)
+
+
+def run_traced(suite: Path, url: str, **env: str) -> tuple[SuiteResult, list[dict[str, Any]]]:
+    """Run a suite with the loop_trace plugin; returns the result and the events it logged."""
+    with tempfile.TemporaryDirectory(prefix="lab03-trace-") as tmp:
+        log = Path(tmp) / "trace.jsonl"
+        log.touch()
+        result = run(suite, url, "-p", "lesson03.loop_trace", LESSON03_TRACE=str(log), **env)
+        events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines() if line]
+    return result, events
+
+
+def trace_rows(events: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """One row per test: its loop, the engine, the pooled connection(s) it got and their loop, outcome."""
+    rows: dict[str, dict[str, Any]] = {}
+    born: dict[str, str] = {}
+    for e in events:
+        row = rows.setdefault(e["test"], {"loop": "", "engine": "", "conns": [], "result": "passed"})
+        if e["event"] == "test":
+            row["loop"] = e["loop"]
+        elif e["event"] == "engine":
+            row["engine"] = e["engine"]
+        elif e["event"] == "connect":
+            born[e["conn"]] = e["loop"]
+        elif e["event"] == "checkout":
+            pair = f"{e['conn']} (opened in loop {e['conn_loop']})"
+            if pair not in row["conns"]:
+                row["conns"].append(pair)
+        elif e["event"] == "result" and e["outcome"] == "failed":
+            kind = "error" if e["when"] != "call" else "failed"
+            row["result"] = f"{kind}: {short(e['message'])}"
+    return [(test, f"loop {r['loop']}", r["engine"], ", ".join(r["conns"]) or "-", r["result"])
+            for test, r in rows.items() if test]
+
+
+# ---------------------------------------------------------------- the measurement (section 5)
+
+
+@dataclass
+class Measurement:
+    """Overhead per test (ms) of each fix, one value per repetition, and whether every run passed."""
+
+    tests: int
+    overhead_ms: dict[str, list[float]] = field(default_factory=dict)
+    baseline_ms: list[float] = field(default_factory=list)
+    junit_ms: dict[str, list[float]] = field(default_factory=dict)
+    all_passed: dict[str, bool] = field(default_factory=dict)
+
+    def median(self, fix: str) -> float:
+        return round(statistics.median(self.overhead_ms[fix]), 2)
+
+    def rows(self) -> list[tuple[str, ...]]:
+        return [(LABELS[f], " / ".join(f"{v:.2f}" for v in values), f"{self.median(f):.2f}",
+                 f"{statistics.median(self.junit_ms[f]):.1f}", "yes" if self.all_passed[f] else "NO")
+                for f, values in self.overhead_ms.items()]
+
+
+def timed_run(suite: Path, url: str, tests: int) -> tuple[SuiteResult, list[float]]:
+    """Run a suite with the timing plugin; returns the result and every test's duration in ms."""
+    with tempfile.TemporaryDirectory(prefix="lab03-times-") as tmp:
+        times = Path(tmp) / "times.json"
+        result = run(suite, url, "-p", "lesson03.timing", LESSON03_TESTS=str(tests), LESSON03_TIMES=str(times))
+        durations = json.loads(times.read_text(encoding="utf-8")) if times.exists() else {}
+    return result, [1000 * seconds for seconds in durations.values()]
+
+
+def junit_ms_per_test(result: SuiteResult) -> float:
+    """The suite's duration from its JUnit per-test times, per test (a cross-check)."""
+    return 1000 * sum(t.seconds for t in result.tests) / max(len(result.tests), 1)
+
+
+def measure(url: str, repeats: int = 3, tests: int = 120,
+            report: Callable[[str], None] = print) -> Measurement:
+    """Run the no-DB baseline and the three fixes, interleaved, ``repeats`` times each.
+
+    Overhead per test = the suite's duration from its per-test times (setup + call + teardown),
+    divided by the number of tests, minus the same for the no-DB baseline in that repetition,
+    so pytest's own cost per test cancels out. The fixes' order rotates from one repetition to the next, so a slow spell on
+    a shared machine does not always land on the same fix.
+    """
+    if repeats < 1 or tests < 1:
+        raise lesson.LabError(f"repeats and tests must be at least 1, got {repeats} and {tests}")
+    m = Measurement(tests=tests, all_passed={f: True for f in FIXES})
+    names = list(FIXES)
+    for i in range(repeats):
+        base, base_ms = timed_run(BASELINE, url, tests)
+        if not (base.ok and base.passed == tests and len(base_ms) == tests):
+            raise lesson.LabError(f"the no-DB baseline did not pass: {base.summary()}")
+        m.baseline_ms.append(statistics.fmean(base_ms))
+        for fix in names[i % 3:] + names[:i % 3]:
+            result, durations = timed_run(FIXES[fix], url, tests)
+            m.all_passed[fix] &= result.ok and result.passed == tests and len(durations) == tests
+            m.overhead_ms.setdefault(fix, []).append(statistics.fmean(durations or [0.0]) - m.baseline_ms[-1])
+            m.junit_ms.setdefault(fix, []).append(junit_ms_per_test(result))
+        report(f"repetition {i + 1}/{repeats}: " + ", ".join(
+            f"{f} {m.overhead_ms[f][-1]:.2f} ms" for f in FIXES) + f" (baseline {m.baseline_ms[-1]:.2f} ms)")
+    return m
+
+
+def plot(m: Measurement) -> Any:
+    """Bars (log scale): median overhead per test of each fix, next to the case file's 2 s guess."""
+    import matplotlib.pyplot as plt
+
+    names = [LABELS[f] for f in FIXES] + ["case file's estimate"]
+    values = [m.median(f) for f in FIXES] + [CASE_FILE_ESTIMATE_MS]
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    bars = ax.bar(names, values, color=["#4c72b0", "#55a868", "#c44e52", "#bbbbbb"])
+    bars[-1].set_hatch("//")
+    ax.set_yscale("log")
+    ax.set_ylabel("overhead per test (ms, log scale)")
+    ax.set_title(f"{m.tests} small DB tests, median of {len(m.baseline_ms)} runs")
+    for bar, value in zip(bars, values):
+        ax.annotate(f"{value:g} ms", (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom")
+    ax.set_ylim(0.5, CASE_FILE_ESTIMATE_MS * 4)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------- the kernel (section 6)
+
+
+def ipytest_run(*args: str) -> tuple[int, str]:
+    """Run the notebook's tests with ipytest (its own thread and loop); returns (exit code, output).
+
+    ``raise_on_error`` is off here so the notebook can show a failing run and read its output.
+    """
+    import ipytest
+
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code = ipytest.run(*args, raise_on_error=False)
+    return int(code), buffer.getvalue()
+
+
+def error_lines(output: str, pattern: str) -> list[str]:
+    """Lines of a pytest output that match ``pattern``, without the leading 'E   '."""
+    return sorted({re.sub(r"^E\s+", "", line).strip() for line in output.splitlines() if re.search(pattern, line)})
+
+
+# ---------------------------------------------------------------- the exercise (section 7)
+
+
+@contextlib.contextmanager
+def exercise_suite(solution: bool) -> Iterator[Path]:
+    """The exercise suite to run: your exercise/ as it is, or a copy with the reference conftest."""
+    if not solution:
+        yield EXERCISE
+        return
+    with tempfile.TemporaryDirectory(prefix="lab03-exercise-") as tmp:
+        copy = Path(tmp) / "exercise"
+        shutil.copytree(EXERCISE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copyfile(SOLUTION, copy / "conftest.py")
+        yield copy
+
+
+def check_exercise(result: SuiteResult, expected: int) -> bool:
+    """Passed if every one of the exercise's tests passed; prints what to look at if not."""
+    passed = result.ok and result.passed == expected
+    if passed:
+        print(f"Exercise passed: {result.summary()}")
+    else:
+        print(f"Not yet: {result.summary()}; first message: {short(result.messages[0]) if result.messages else '-'}")
+        print("Edit scenarios/lesson03/exercise/conftest.py and run this cell again.")
+    return passed
