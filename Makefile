@@ -32,5 +32,6 @@ bench: $(STAMP)
 down:
 	@test -x $(BIN)/labsupport && $(BIN)/labsupport down || true
 
-clean: down
+clean:  ## stop and delete the lab's cluster (also its files in /dev/shm), build/ and .venv
+	@test -x $(BIN)/python && $(BIN)/python -c "from labsupport import server; server.current().destroy()" || true
 	rm -rf build .lab $(VENV)

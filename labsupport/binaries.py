@@ -133,8 +133,10 @@ def readable_by(binaries: Binaries, uid: int, gid: int) -> Binaries:
     digest = hashlib.sha256(str(install).encode()).hexdigest()[:10]
     cache_root = Path(tempfile.gettempdir()) / "isolation-lab-pg"
     target = cache_root / f"{binaries.version}-{digest}"
+    own_dir(cache_root)  # first: a planted cache folder must never be trusted
+    if target.exists():
+        own_dir(target)
     if not (target / "bin" / "postgres").is_file():
-        own_dir(cache_root)
         staging = Path(tempfile.mkdtemp(prefix="copy-", dir=cache_root))
         for part in ("bin", "lib", "share"):
             if (install / part).is_dir():

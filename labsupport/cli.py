@@ -107,6 +107,10 @@ def _cmd_lab(args: argparse.Namespace) -> int:
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
+    if args.parallel:
+        from .parallel_doctor import run_parallel_checks
+
+        return 0 if run_parallel_checks() else 1
     from .doctor import run_checks
 
     return 0 if run_checks() else 1
@@ -121,13 +125,23 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 < port < 65536:
+        raise argparse.ArgumentTypeError(f"{port} is outside 1-65535")
+    return port
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labsupport", description="The Isolation Lab's server, notebooks and checks.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("up", help="start the lab's PostgreSQL (idempotent)")
     p.add_argument("--tcp", action="store_true", help="also listen on 127.0.0.1 (a free port unless --port)")
-    p.add_argument("--port", type=int, help="TCP port on 127.0.0.1 (implies --tcp)")
+    p.add_argument("--port", type=_port, help="TCP port on 127.0.0.1 (implies --tcp)")
     p.set_defaults(func=_cmd_up)
     sub.add_parser("down", help="stop the lab's PostgreSQL").set_defaults(func=_cmd_down)
     sub.add_parser("status", help="say which server is in use and whether it answers").set_defaults(func=_cmd_status)
@@ -140,7 +154,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--jobs", type=int, default=1, help="notebooks to run at once")
     p.set_defaults(func=_cmd_run)
     sub.add_parser("lab", help="start the server and open JupyterLab on notebooks/").set_defaults(func=_cmd_lab)
-    sub.add_parser("doctor", help="check the environment, one PASS/FAIL line each").set_defaults(func=_cmd_doctor)
+    p = sub.add_parser("doctor", help="check the environment, one PASS/FAIL line each")
+    p.add_argument("--parallel", action="store_true", help="check parallel test runs instead (lesson 04's fixed suite)")
+    p.set_defaults(func=_cmd_doctor)
     p = sub.add_parser("bench", help="measure speed targets (medians)")
     p.add_argument("what", choices=["server"], help="what to measure")
     p.add_argument("--repeat", type=int, default=5, help="rounds to take medians over")
@@ -164,6 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("labsupport: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a folder or file the lab needs: say which, and stop
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"labsupport: {exc.strerror or exc}{where}: check LAB_HOME and the permissions there", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -103,13 +103,18 @@ def _notebooks() -> Check:
         nb = json.loads(path.read_text(encoding="utf-8"))
         if any(c.get("outputs") or c.get("execution_count") for c in nb["cells"] if c["cell_type"] == "code"):
             dirty.append(path.name)
-    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", *map(str, found)], cwd=folder,
-                             capture_output=True, text=True, check=False)
     if dirty:
         return Check("notebooks", False, "outputs saved in " + ", ".join(dirty),
                      "clear outputs before committing (Kernel > Restart and Clear Outputs)")
-    note = "committed" if tracked.returncode == 0 else "not all tracked by git"
-    return Check("notebooks", True, f"{len(found)} found, without outputs, {note}")
+    try:
+        tracked = subprocess.run(["git", "ls-files", "--error-unmatch", *map(str, found)], cwd=folder,
+                                 capture_output=True, text=True, check=False).returncode == 0
+    except FileNotFoundError:
+        return Check("notebooks", False, f"{len(found)} found, without outputs; git is missing", "install git")
+    if not tracked:
+        return Check("notebooks", False, f"{len(found)} found, without outputs, not all committed",
+                     "git add notebooks/ and commit them")
+    return Check("notebooks", True, f"{len(found)} found, without outputs, committed")
 
 
 def run_checks(report: Callable[[str], None] = print) -> bool:

@@ -17,6 +17,7 @@ import pwd
 import secrets
 import shutil
 import signal
+import stat
 import socket
 import subprocess
 import sys
@@ -87,7 +88,7 @@ class _State:
 
 
 def _proc_argv(pid: int) -> list[str] | None:
-    """The argv of a live (non-zombie) process, or None."""
+    """The argv of a live (non-zombie) process, or None (where there is no /proc: ps's whole line as one item)."""
     proc = Path(f"/proc/{pid}")
     if proc.is_dir():
         try:
@@ -104,12 +105,18 @@ def _proc_argv(pid: int) -> list[str] | None:
     line = out.stdout.strip()
     if out.returncode or not line or line.startswith("Z"):
         return None
-    return line.split()[1:]
+    return [line.split(None, 1)[1]] if " " in line else None
 
 
 def _is_our_postmaster(pid: int, data_dir: Path) -> bool:
     argv = _proc_argv(pid)
-    if not argv or Path(argv[0]).name not in ("postgres", "postmaster"):
+    if not argv:
+        return False
+    if len(argv) == 1:  # ps's command line: paths may hold spaces, so match what we launched
+        command = argv[0]
+        return any(f" -D {d} " in command + " " for d in {str(data_dir), os.path.realpath(data_dir)}) and \
+            Path(command.split(" -D ", 1)[0]).name in ("postgres", "postmaster")
+    if Path(argv[0]).name not in ("postgres", "postmaster"):
         return False
     try:
         given = argv[argv.index("-D") + 1]
@@ -235,19 +242,24 @@ class Cluster:
         state = self._load()
         if state and (Path(state.data_dir) / "PG_VERSION").exists():
             return Path(state.data_dir)
-        digest = hashlib.sha256(str(self.home).encode()).hexdigest()[:10]
+        in_memory, on_disk = self._outside_candidates()
         if _memory_ok():
-            outside = Path(_SHM) / f"isolation-lab-{digest}"
+            outside = in_memory
         elif _reachable_by(self.home, user):
             return self.home / "data"
         else:
-            outside = Path(tempfile.gettempdir()) / f"isolation-lab-{digest}"
+            outside = on_disk
         own_dir(outside)
         link = self.home / "data"
         if link.is_symlink() or not link.exists():
             link.unlink(missing_ok=True)
             link.symlink_to(outside / "data")  # so the cluster still shows up in <home>
         return outside / "data"
+
+    def _outside_candidates(self) -> tuple[Path, Path]:
+        """The two folders outside ``<home>`` this cluster may keep its files in: memory, then disk."""
+        digest = hashlib.sha256(str(self.home).encode()).hexdigest()[:10]
+        return Path(_SHM) / f"isolation-lab-{digest}", Path(tempfile.gettempdir()) / f"isolation-lab-{digest}"
 
     # -- observing
 
@@ -282,7 +294,9 @@ class Cluster:
 
     def _initdb(self, bins: _binaries.Binaries, data_dir: Path, user: tuple[int, int, str] | None, password: str) -> None:
         _make_owned_dir(data_dir, user)
-        pwfile = Path(tempfile.mkstemp(prefix="lab-pw-")[1])
+        fd, name = tempfile.mkstemp(prefix="lab-pw-", dir=data_dir.parent)  # a folder the server user reaches
+        os.close(fd)
+        pwfile = Path(name)
         try:
             pwfile.write_text(password + "\n")
             if user is not None:
@@ -375,7 +389,9 @@ class Cluster:
         """Start the cluster unless it already answers. Returns (info, started_now)."""
         with self._locked():
             state = self._load()
-            if state and state.tcp == tcp and (port is None or port == state.port) and self._answers(state):
+            wanted = (state is not None and (state.tcp or not tcp)  # a TCP server also has its socket
+                      and (port is None or port == state.port))
+            if state and wanted and self._answers(state):
                 return self.info(state, _postmaster_pid(Path(state.data_dir))), False
             if state and self._answers(state):
                 raise LabError(
@@ -414,7 +430,11 @@ class Cluster:
             raise LabError("could not find a free TCP port on 127.0.0.1 after 5 tries: free some ports or drop --tcp")
 
     def _socket_dir(self, user: tuple[int, int, str] | None, state: _State | None) -> Path:
-        if state and Path(state.socket_dir).is_dir():
+        """A private folder for the socket: the last one if it is still ours and private, else a new one.
+
+        Local logins are trusted, so whoever can enter this folder is a superuser.
+        """
+        if state and _private_to(Path(state.socket_dir), user[0] if user else os.geteuid()):
             return Path(state.socket_dir)
         base = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
         path = Path(tempfile.mkdtemp(prefix="lab-", dir=base))
@@ -438,6 +458,8 @@ class Cluster:
             stopped = False
             if pid is not None and _is_our_postmaster(pid, data_dir):
                 for sig, wait in ((signal.SIGINT, 15.0), (signal.SIGQUIT, 5.0), (signal.SIGKILL, 5.0)):
+                    if not _is_our_postmaster(pid, data_dir):  # gone, or the pid was reused meanwhile
+                        break
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, sig)
                     if _wait_gone(pid, data_dir, wait):
@@ -458,13 +480,22 @@ class Cluster:
                 places.add(Path(os.readlink(link)))
                 link.unlink()
             places.add(link)
+            ours_outside = set(self._outside_candidates())
             for data in places:
                 shutil.rmtree(data, ignore_errors=True)
-                if data.parent.name.startswith("isolation-lab-"):  # the folder of ours outside <home>
+                if data.parent in ours_outside:  # the folder _data_dir made for us outside <home>
                     shutil.rmtree(data.parent, ignore_errors=True)
             if state:
                 shutil.rmtree(state.socket_dir, ignore_errors=True)
             self.state_file.unlink(missing_ok=True)
+
+
+def _private_to(path: Path, uid: int) -> bool:
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == uid and not info.st_mode & 0o077
 
 
 _SHM = "/dev/shm"

@@ -28,9 +28,11 @@ def parse(text: str, what: str = "LAB_DATABASE_URL") -> URL:
     if not url.host and "host" not in url.query:
         raise LabError(f"{what} names no host ({redact(url)}): write it as {_EXAMPLE}")
     try:
-        url.port  # noqa: B018 - make_url defers port validation to this property
-    except ValueError:
-        raise LabError(f"{what} has a port that is not a number ({text!r}): write it as {_EXAMPLE}") from None
+        ports = [url.port, int(url.query["port"]) if "port" in url.query else None]
+    except (ValueError, TypeError):
+        raise LabError(f"{what} has a port that is not a number ({redact(url)}): write it as {_EXAMPLE}") from None
+    if any(p is not None and not 0 < p < 65536 for p in ports):
+        raise LabError(f"{what} has a port outside 1-65535 ({redact(url)}): write it as {_EXAMPLE}")
     return url.set(drivername="postgresql+asyncpg")
 
 

@@ -33,6 +33,8 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: st
     ("postgresql://x@localhost:port/db", "is not a URL"),
     ("postgresql:///db", "names no host"),
     ("postgresql://x@host.invalid/db", "cannot resolve"),
+    ("postgresql://x@127.0.0.1:99999/db", "outside 1-65535"),
+    ("postgresql://x@/db?host=/tmp&port=abc", "not a number"),
 ])
 def test_bad_lab_database_url(url: str, needle: str) -> None:
     assert_one_line_error(labsupport("status", env={"LAB_DATABASE_URL": url}), needle, "LAB_DATABASE_URL")
@@ -57,6 +59,17 @@ def test_busy_port(cluster: Cluster) -> None:
         port = busy.getsockname()[1]
         result = labsupport("up", "--port", str(port), env={"LAB_HOME": str(cluster.home)})
     assert_one_line_error(result, f"port {port}", "in use")
+
+
+def test_port_out_of_range_is_a_usage_error() -> None:
+    result = labsupport("up", "--port", "70000")
+    assert result.returncode == 2 and "outside 1-65535" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unusable_state_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert_one_line_error(labsupport("up", env={"LAB_HOME": str(blocker / "state")}), "LAB_HOME")
 
 
 def test_invalid_database_name_for_url(lab_server: object) -> None:

@@ -33,6 +33,25 @@ def test_up_is_idempotent_and_down_stops(cluster: Cluster) -> None:
     assert cluster.down() is False
 
 
+def test_a_socket_folder_others_could_enter_is_not_reused(cluster: Cluster) -> None:
+    info, _ = cluster.up()
+    cluster.down()
+    stale = Path(info.socket_dir or "")
+    stale.mkdir(exist_ok=True)
+    os.chmod(stale, 0o777)  # as if someone else had made it under the recorded name
+    try:
+        again, _ = cluster.up()
+        assert again.socket_dir != info.socket_dir
+    finally:
+        stale.rmdir()
+
+
+def test_a_plain_up_accepts_a_running_tcp_server(cluster: Cluster) -> None:
+    tcp, _ = cluster.up(tcp=True)
+    plain, started = cluster.up()
+    assert not started and plain.pid == tcp.pid
+
+
 def test_throwaway_settings_are_in_force(cluster: Cluster) -> None:
     info, _ = cluster.up()
     for name in ("fsync", "synchronous_commit", "full_page_writes"):
@@ -65,7 +84,9 @@ def test_binaries_in_a_private_folder_are_copied_not_chmodded(tmp_path: Path) ->
         return
     private = tmp_path / "home"  # pytest's tmp_path is 0700 as root: the server user cannot enter
     private.mkdir(mode=0o700)
-    subprocess.run(["cp", "-al", str(found.bindir.parent), str(private / "pginstall")], check=True)
+    import shutil
+
+    shutil.copytree(found.bindir.parent, private / "pginstall", symlinks=True)
     hidden = binaries.Binaries(private / "pginstall" / "bin", found.source, found.version)
     entry = pwd.getpwnam("nobody")
     usable = binaries.readable_by(hidden, entry.pw_uid, entry.pw_gid)
@@ -77,8 +98,6 @@ def test_binaries_in_a_private_folder_are_copied_not_chmodded(tmp_path: Path) ->
                              capture_output=True, text=True, cwd="/", check=True)
         assert found.version in out.stdout
     finally:
-        import shutil
-
         shutil.rmtree(usable.bindir.parent)  # this test's copy only: its name comes from tmp_path
 
 
