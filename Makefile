@@ -16,9 +16,8 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## execute every notebook headless into build/
 	$(BIN)/labsupport run $(NOTEBOOKS)
 
-# --dist loadgroup: tests marked xdist_group("timing") measure speed, so they share one worker
 test: $(STAMP)  ## the whole test suite, notebooks included, on all cores
-	$(BIN)/python -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 lab: $(STAMP)  ## start the server and open JupyterLab on notebooks/
 	$(BIN)/labsupport lab

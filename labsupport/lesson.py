@@ -183,6 +183,7 @@ class TestOutcome:
     outcome: str  # passed, failed, error, skipped
     message: str
     seconds: float
+    properties: dict[str, str] = field(default_factory=dict)  # record_property(), e.g. the xdist worker
 
 
 @dataclass
@@ -263,7 +264,9 @@ def _parse_junit(path: Path) -> list[TestOutcome]:
                 message = _message_of(child)
                 break
         name = case.get("name", "?")
-        tests.append(TestOutcome(name=name, outcome=outcome, message=message, seconds=float(case.get("time", 0))))
+        properties = {p.get("name", ""): p.get("value", "") for p in case.iter("property")}
+        tests.append(TestOutcome(name=name, outcome=outcome, message=message, seconds=float(case.get("time", 0)),
+                                 properties=properties))
     return tests
 
 

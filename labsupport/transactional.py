@@ -4,6 +4,7 @@ SQLAlchemy documents "Joining a Session into an External Transaction" for sync c
 the async version, as a chain of pytest fixtures (labsupport's plugin registers them)::
 
     lab_database_url       session   which database (precedence below)
+    lab_engine_options     session   extra create_async_engine options ({}; lesson 04 names the worker)
     lab_engine             session   an AsyncEngine with NullPool: bound to no event loop
     lab_connection         function  one connection per test, inside an outer transaction
     lab_session_factory    function  sessions on that connection, join_transaction_mode="create_savepoint"
@@ -55,8 +56,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 __all__ = [
-    "URL_ENV", "lab_database_url", "lab_engine", "lab_connection", "lab_session_factory", "lab_session",
-    "lab_app", "lab_session_dependency", "lab_app_override", "lab_run_lifespan", "lab_client",
+    "URL_ENV", "lab_database_url", "lab_engine_options", "lab_engine", "lab_connection", "lab_session_factory",
+    "lab_session", "lab_app", "lab_session_dependency", "lab_app_override", "lab_run_lifespan", "lab_client",
 ]
 
 URL_ENV = "LAB_TEST_DATABASE_URL"
@@ -84,12 +85,18 @@ def lab_database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def lab_engine(lab_database_url: str) -> Iterator[AsyncEngine]:
+def lab_engine_options() -> dict[str, Any]:
+    """Extra ``create_async_engine`` options for ``lab_engine``, e.g. ``connect_args``: override to add some."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def lab_engine(lab_database_url: str, lab_engine_options: dict[str, Any]) -> Iterator[AsyncEngine]:
     """One engine per test session; NullPool keeps it free of any event loop (see the module doc)."""
     from sqlalchemy.ext.asyncio import create_async_engine
     from sqlalchemy.pool import NullPool
 
-    engine = create_async_engine(lab_database_url, poolclass=NullPool)
+    engine = create_async_engine(lab_database_url, poolclass=NullPool, **lab_engine_options)
     yield engine
     engine.sync_engine.dispose()  # NullPool holds nothing open: no await, so no loop needed
 

@@ -32,6 +32,24 @@ def cluster(cluster_home: Path) -> Iterator[Cluster]:
 
 
 @pytest.fixture
+def timing_alone() -> Iterator[None]:
+    """Hold the lab's timing lock: notebooks that measure speed never run beside each other.
+
+    An flock, not xdist_group: with pytest 9.2 and pytest-xdist 3.8, ``--dist loadgroup``
+    silently ignores the mark (pytest-xdist issue #1386; lesson 04 shows it).
+    """
+    import fcntl
+
+    lock = Path(tempfile.gettempdir()) / "isolation-lab-timing.lock"
+    with open(lock, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@pytest.fixture
 def run_notebook(lab_server, tmp_path: Path):  # type: ignore[no-untyped-def]
     """Execute a lesson notebook with papermill on the lab's server; returns its outcomes.
 

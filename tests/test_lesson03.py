@@ -19,7 +19,7 @@ FIXES = {"engine_per_test", "nullpool", "session_loop"}
 
 
 @pytest.mark.notebook
-@pytest.mark.xdist_group("timing")  # with --dist loadgroup: never measured beside another timing notebook
+@pytest.mark.usefixtures("timing_alone")  # never measured beside another timing notebook
 def test_03_reproduces_fixes_and_measures(run_notebook) -> None:  # type: ignore[no-untyped-def]
     outcomes = run_notebook(NOTEBOOK, solution=True, repeats=5, tests=100)
     assert re.search(DIFFERENT_LOOP, outcomes["different_loop_message"]), outcomes["different_loop_message"]
@@ -32,7 +32,6 @@ def test_03_reproduces_fixes_and_measures(run_notebook) -> None:  # type: ignore
 
 
 @pytest.mark.notebook
-@pytest.mark.xdist_group("timing")
 def test_03_learner_version_fails_its_check_without_breaking_the_run(run_notebook) -> None:  # type: ignore[no-untyped-def]
     outcomes = run_notebook(NOTEBOOK, solution=False, repeats=1, tests=100)
     assert outcomes["exercise_passed"] is False

@@ -1,0 +1,172 @@
+"""Evidence for lesson 04: who is connected during a run, a run killed half-way, coverage per
+worker, and wall-clock times of sequential and parallel runs. The notebook calls these so its
+cells stay short; each one runs or reads something real."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import workers
+from .connection import connect
+from .errors import LabError
+from .lesson import SuiteResult, clean_env, run_suite
+
+__all__ = ["messages", "worker_counts", "outcomes_by_worker", "header", "watch_activity", "start_suite", "kill_run",
+           "coverage_by_worker", "time_suites", "medians", "speedups", "plot_speedups"]
+
+
+def messages(result: SuiteResult) -> list[str]:
+    """The distinct error lines of a run, without JUnit's 'failed on setup with "..."' wrapping."""
+    found = []
+    for message in result.messages:
+        line = re.sub(r'^failed on (setup|teardown) with "', "", message)
+        if line != message and line.endswith('"') and line.count('"') % 2:
+            line = line[:-1]  # the wrapper's closing quote, when the message fits on its line
+        if line not in found:
+            found.append(line)
+    return found
+
+
+def worker_counts(result: SuiteResult) -> dict[str, int]:
+    """Tests per worker, from the ``worker`` property each test recorded (JUnit XML)."""
+    return dict(sorted(Counter(t.properties.get("worker", "?") for t in result.tests).items()))
+
+
+def outcomes_by_worker(result: SuiteResult) -> list[tuple[str, str]]:
+    """(worker, "5 passed, 10 failed") rows: what each worker's share of the suite did."""
+    by: dict[str, Counter[str]] = defaultdict(Counter)
+    for t in result.tests:
+        by[t.properties.get("worker", "?")][t.outcome] += 1
+    return [(w, ", ".join(f"{n} {o}" for o, n in sorted(c.items()))) for w, c in sorted(by.items())]
+
+
+def header(result: SuiteResult, marker: str = "labsupport workers:") -> str:
+    """The report-header lines a plugin wrote (the run needs verbosity 0, e.g. ``-v`` after ``-q``)."""
+    return "\n".join(line for line in result.output.splitlines() if line.startswith(marker))
+
+
+async def watch_activity(admin_url: str, prefix: str, job: asyncio.Future[Any] | subprocess.Popen[Any],
+                         until_workers: int | None = None, every: float = 0.05,
+                         timeout: float = 300) -> list[tuple[str, str]]:
+    """Poll ``pg_stat_activity`` from a connection of our own until ``job`` ends (or, with
+    ``until_workers``, until that many ``pytest-gw*`` applications were seen): every
+    (application_name, database) seen on the databases of ``prefix``'s runs."""
+    like = prefix.replace("_", "\\_") + "\\_%"
+    seen: set[tuple[str, str]] = set()
+    conn = await connect(admin_url)
+    deadline = time.monotonic() + timeout
+
+    def running() -> bool:
+        return job.poll() is None if isinstance(job, subprocess.Popen) else not job.done()
+
+    def enough() -> bool:
+        return until_workers is not None and len({a for a, _ in seen if a.startswith("pytest-gw")}) >= until_workers
+
+    try:
+        while running() and not enough() and time.monotonic() < deadline:
+            rows = await conn.fetch("SELECT application_name, datname FROM pg_stat_activity "
+                                    "WHERE datname LIKE $1 AND pid <> pg_backend_pid()", like)
+            seen.update((r["application_name"], r["datname"]) for r in rows if workers.owns(prefix, r["datname"]))
+            await asyncio.sleep(every)
+    finally:
+        await conn.close()
+    return sorted(seen)
+
+
+def start_suite(path: str | os.PathLike[str], *args: str,
+                env: Mapping[str, str] | None = None) -> subprocess.Popen[Any]:
+    """Start a suite like ``lesson.run_suite`` does, but in the background and in a process group
+    of its own, so that the whole run (controller and workers) can be killed at once."""
+    target = Path(path).resolve()
+    cmd = [sys.executable, "-m", "pytest", str(target), "-p", "no:cacheprovider", "-q", "--color=no", *args]
+    return subprocess.Popen(cmd, cwd=target if target.is_dir() else target.parent, env=clean_env(env),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def kill_run(proc: subprocess.Popen[Any]) -> int:
+    """Kill a run started by ``start_suite``, controller and workers, with SIGKILL, as a crash or a
+    CI timeout would: no clean-up code of theirs runs. Returns the exit status (negative: a signal)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    return proc.wait()
+
+
+def coverage_by_worker(data_file: str | os.PathLike[str], result: SuiteResult) -> dict[str, set[tuple[str, int]]]:
+    """The lines each worker's tests covered, from a combined coverage file measured with
+    ``--cov-context=test`` and the worker each test recorded."""
+    from coverage import CoverageData
+
+    data = CoverageData(basename=str(data_file))
+    data.read()
+    worker_of = {t.name: t.properties.get("worker", "?") for t in result.tests}
+    lines: dict[str, set[tuple[str, int]]] = defaultdict(set)
+    for path in data.measured_files():
+        for lineno, contexts in (data.contexts_by_lineno(path) or {}).items():
+            for context in contexts:
+                test = context.split("|")[0].rsplit("::", 1)[-1]  # "test_x.py::test_y[1]|run" -> "test_y[1]"
+                if test in worker_of:
+                    lines[worker_of[test]].add((path, lineno))
+    return dict(sorted(lines.items()))
+
+
+def time_suites(path: str | os.PathLike[str], work_ms: Sequence[int], worker_counts: Sequence[int],
+                repeats: int, prefix: str, env: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Wall-clock seconds of whole pytest runs (start-up included), sequential and with each
+    worker count, for each amount of database work per test; the modes take turns."""
+    rows = []
+    for repeat in range(repeats):
+        for work in work_ms:
+            for n in (0, *worker_counts):
+                run = run_suite(path, "-n", str(n), "--lab-db-prefix", prefix,
+                                env={**env, "LESSON04_WORK_MS": str(work)})
+                if not run.ok:
+                    raise LabError(f"the timing run with -n {n} and {work} ms per test failed: {run.summary()}: "
+                                   f"{(run.messages or [run.output[-300:]])[0]}")
+                rows.append({"repeat": repeat, "work_ms": work, "workers": n, "seconds": run.seconds,
+                             "tests": run.passed})
+    return rows
+
+
+def medians(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[int, int], float]:
+    """Median seconds per (work per test, workers); workers 0 is the sequential run."""
+    keys = sorted({(r["work_ms"], r["workers"]) for r in rows})
+    return {k: statistics.median(r["seconds"] for r in rows if (r["work_ms"], r["workers"]) == k) for k in keys}
+
+
+def speedups(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Median sequential time over median parallel time, per work per test and worker count."""
+    m = medians(rows)
+    return {f"{work} ms/test, -n {n}": round(m[(work, 0)] / m[(work, n)], 2) for work, n in m if n}
+
+
+def plot_speedups(found: Mapping[str, float], title: str = "") -> Any:
+    """Speedup against database work per test, one line per worker count; 1.0 is break-even."""
+    import matplotlib.pyplot as plt
+
+    series: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for key, value in found.items():
+        work, n = key.split(" ms/test, ")
+        series[n].append((int(work), value))
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for n, points in sorted(series.items()):
+        xs, ys = zip(*sorted(points))
+        ax.plot(xs, ys, marker="o", label=n)
+    ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
+    ax.set_xlabel("database work per test (ms)")
+    ax.set_ylabel("speedup over -n 0 (x)")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
