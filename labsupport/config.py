@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-__all__ = ["Settings", "project_root", "settings"]
+from .errors import LabError
+
+__all__ = ["Settings", "project_root", "settings", "import_object"]
 
 _MARKERS = ("pyproject.toml", "notebooks")
 
@@ -51,3 +55,20 @@ def settings() -> Settings:
         home, home_from = root / ".lab", "default"
     url = os.environ.get("LAB_DATABASE_URL") or None
     return Settings(home=home, home_from=home_from, external_url=url, root=root)
+
+
+def import_object(spec: str, what: str, example: str, hint: str = "") -> Any:
+    """The object a ``module:attribute.path`` setting names, or a LabError naming the setting."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise LabError(f"{what} {spec!r} is not module:attribute, e.g. {example}")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise LabError(f"{what} {spec!r}: cannot import {module_name} ({exc}){hint}") from None
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise LabError(f"{what} {spec!r}: {module_name} has no attribute {attr!r}") from None
+    return obj

@@ -14,7 +14,8 @@ import asyncpg
 from .connection import connect
 from .errors import LabError
 
-__all__ = ["validate_name", "quote", "create", "drop", "clone", "exists", "names", "terminate_sessions"]
+__all__ = ["validate_name", "quote", "create", "drop", "clone", "exists", "names", "names_under", "drop_under",
+           "like_prefix", "terminate_sessions"]
 
 MAX_NAME_BYTES = 63
 _CLONE_RETRIES = 20
@@ -56,6 +57,25 @@ async def names(admin_url: str, like: str = "%") -> list[str]:
         return [r["datname"] for r in rows]
     finally:
         await conn.close()
+
+
+def like_prefix(prefix: str) -> str:
+    """A LIKE pattern for ``<prefix>_<anything>``, with the prefix's own ``_``, ``%`` and ``\\`` taken literally."""
+    return prefix.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "\\_%"
+
+
+async def names_under(admin_url: str, prefix: str) -> list[str]:
+    """The databases named ``<prefix>_...``: everything one lesson run or test created."""
+    return await names(admin_url, like_prefix(prefix))
+
+
+async def drop_under(admin_url: str, prefix: str) -> list[str]:
+    """Drop every database named ``<prefix>_...``; returns the names dropped."""
+    dropped = []
+    for name in await names_under(admin_url, prefix):
+        if await drop(admin_url, name):
+            dropped.append(name)
+    return dropped
 
 
 async def terminate_sessions(conn: asyncpg.Connection, name: str) -> int:

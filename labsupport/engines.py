@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -153,11 +153,10 @@ async def lab_pooled_engine(lab_database_url: str, request: pytest.FixtureReques
 
 
 @pytest.fixture(scope="session")
-def lab_nullpool_engine(lab_database_url: str) -> Iterator[AsyncEngine]:
-    """An engine that pools nothing: every checkout opens a connection in the loop that asks for it."""
-    from sqlalchemy.ext.asyncio import create_async_engine
-    from sqlalchemy.pool import NullPool
+def lab_nullpool_engine(lab_engine: AsyncEngine) -> AsyncEngine:
+    """An engine that pools nothing: every checkout opens a connection in the loop that asks for it.
 
-    engine = create_async_engine(lab_database_url, poolclass=NullPool)
-    yield engine
-    engine.sync_engine.dispose()  # nothing is open, so no loop is needed
+    It is lesson 02's ``lab_engine`` (NullPool, bound to no loop) under the name of fix (b),
+    so it also carries ``lab_engine_options`` such as lesson 04's per-worker application_name.
+    """
+    return lab_engine

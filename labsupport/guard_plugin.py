@@ -15,7 +15,6 @@ name carries the test marker of ``labsupport.guard``.
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import Any
 
@@ -61,6 +60,7 @@ def resolve_url(source: str) -> str:
     """The URL a source names: ``env:VAR``, ``pkg.module:attr`` (URL, callable or engine), or a URL itself."""
     from sqlalchemy.engine import URL
 
+    from .config import import_object
     from .errors import LabError
 
     if source.startswith("env:"):
@@ -71,18 +71,9 @@ def resolve_url(source: str) -> str:
         return value
     if "://" in source:
         return source
-    module_name, _, attr = source.partition(":")
-    if not module_name or not attr:
+    if ":" not in source:
         raise LabError(f"lab_guard_url {source!r} is not env:VARIABLE, module:attribute or a URL")
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise LabError(f"lab_guard_url {source!r}: cannot import {module_name} ({exc})") from None
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise LabError(f"lab_guard_url {source!r}: {module_name} has no attribute {attr!r}") from None
+    obj: Any = import_object(source, "lab_guard_url", "flashcards.db:engine")
     engine = getattr(obj, "sync_engine", obj)
     if hasattr(engine, "url") and hasattr(engine, "dialect"):
         obj = engine.url

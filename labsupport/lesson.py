@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from . import databases, server
-from .connection import run_sync
 from .errors import LabError  # re-exported for lesson code
 
 __all__ = [
@@ -69,11 +68,7 @@ class Lab:
 
     async def cleanup(self) -> list[str]:
         """Drop every database this lesson's prefix owns; returns their names."""
-        dropped = []
-        for name in await databases.names(self.admin_url, self.prefix.replace("_", r"\_") + r"\_%"):
-            await databases.drop(self.admin_url, name)
-            dropped.append(name)
-        return dropped
+        return await databases.drop_under(self.admin_url, self.prefix)
 
 
 def open_lab(database_url: str | None = None, db_prefix: str | None = None) -> Lab:

@@ -154,21 +154,22 @@ def run_all(notebooks: Sequence[Path], database_url: str, jobs: int = 1, out_dir
     try:
         _run_jobs(jobs_args, jobs, results, report)
     finally:  # also on Ctrl-C: drop what this run's notebooks left behind
-        _drop_run_databases(database_url, token)
+        _drop_databases(database_url, [job[2]["db_prefix"] for job in jobs_args])
     order = {nb.stem: i for i, nb in enumerate(notebooks)}
     results.sort(key=lambda r: order[r.name])
     write_index(results, out_dir.parent / "index.html")
     return results
 
 
-def _drop_run_databases(database_url: str, token: str) -> None:
+def _drop_databases(database_url: str, prefixes: Sequence[str]) -> None:
+    """Drop what the run's notebooks left under their prefixes (a failed or interrupted cell skips clean-up)."""
     from . import databases
     from .connection import run_sync
     from .errors import LabError
 
     async def sweep() -> None:
-        for name in await databases.names(database_url, f"lab__\\_{token}\\_%"):
-            await databases.drop(database_url, name)
+        for prefix in prefixes:
+            await databases.drop_under(database_url, prefix)
 
     try:
         run_sync(sweep())

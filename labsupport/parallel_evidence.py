@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import workers
+from . import databases, workers
 from .connection import connect
 from .errors import LabError
 from .lesson import SuiteResult, clean_env, run_suite
@@ -62,7 +62,7 @@ async def watch_activity(admin_url: str, prefix: str, job: asyncio.Future[Any] |
     """Poll ``pg_stat_activity`` from a connection of our own until ``job`` ends (or, with
     ``until_workers``, until that many ``pytest-gw*`` applications were seen): every
     (application_name, database) seen on the databases of ``prefix``'s runs."""
-    like = prefix.replace("_", "\\_") + "\\_%"
+    like = databases.like_prefix(prefix)
     seen: set[tuple[str, str]] = set()
     conn = await connect(admin_url)
     deadline = time.monotonic() + timeout

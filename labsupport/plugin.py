@@ -1,6 +1,7 @@
 """labsupport's pytest plugin (entry point ``pytest11``): options, hooks and fixture registration only.
 
-The fixtures themselves live in ``labsupport.fixtures``. Nothing here starts a server
+The fixtures live in ``fixtures`` (the server), ``transactional`` (rollback isolation, lesson 02)
+and ``engines`` (loop-aware engines, lesson 03); two sub-plugins add lessons 01 and 04. Nothing here starts a server
 unless a test asks for one, or the ini option ``lab_start_server`` is true, in which
 case the controlling process starts it once before any worker and stops it at the end
 only if it started it.
@@ -15,8 +16,11 @@ from .errors import LabError
 from .engines import lab_nullpool_engine, lab_pooled_engine  # noqa: F401 - loop-aware engines (lesson 03)
 from .fixtures import lab_server  # noqa: F401 - registered as fixtures
 from .transactional import *  # noqa: F401,F403 - rollback-isolation fixtures (lesson 02), see transactional.__all__
-pytest_plugins = ["labsupport.guard_plugin"]  # lesson 01's guard; inert unless lab_guard_url/lab_guard_engines is set
-pytest_plugins += ["labsupport.worker_plugin"]  # lesson 04's database per xdist worker; inert unless lab_metadata is set
+
+pytest_plugins = [
+    "labsupport.guard_plugin",  # lesson 01's guard; inert unless lab_guard_url/lab_guard_engines is set
+    "labsupport.worker_plugin",  # lesson 04's database per xdist worker; inert unless lab_metadata is set
+]
 
 _STARTED = pytest.StashKey[bool]()
 

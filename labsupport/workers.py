@@ -42,7 +42,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import importlib
 import inspect
 import re
 import threading
@@ -58,6 +57,7 @@ import pytest
 
 from . import databases, urls
 from .connection import connect, run_sync
+from .config import import_object
 from .errors import LabError
 
 __all__ = [
@@ -137,19 +137,8 @@ def load_schema(spec: str) -> Any:
     """``package.module:attr``: a MetaData, a declarative Base (its ``metadata``) or a callable(url)."""
     from sqlalchemy import MetaData
 
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise LabError(f"lab_metadata {spec!r} is not module:attribute, e.g. flashcards.models:Base.metadata")
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise LabError(f"lab_metadata {spec!r}: cannot import {module_name} ({exc}); is your project on "
-                       "sys.path (pytest's pythonpath ini option)?") from None
-    for part in attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise LabError(f"lab_metadata {spec!r}: {module_name} has no attribute {attr!r}") from None
+    obj = import_object(spec, "lab_metadata", "flashcards.models:Base.metadata",
+                        hint="; is your project on sys.path (pytest's pythonpath ini option)?")
     if isinstance(getattr(obj, "metadata", None), MetaData):
         obj = obj.metadata
     if isinstance(obj, MetaData) or callable(obj):
@@ -184,8 +173,7 @@ async def build_template(admin_url: str, prefix: str, schema: Any) -> str:
 
 async def owned_databases(admin_url: str, prefix: str) -> list[str]:
     """The databases on the server that a run of ``prefix`` makes (see ``owns``)."""
-    like = prefix.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "\\_%"
-    return [n for n in await databases.names(admin_url, like) if owns(prefix, n)]
+    return [n for n in await databases.names_under(admin_url, prefix) if owns(prefix, n)]
 
 
 async def drop_owned(admin_url: str, prefix: str) -> list[str]:

@@ -72,16 +72,8 @@ def run_notebook(lab_server, tmp_path: Path):  # type: ignore[no-untyped-def]
         return result.outcomes
 
     yield run
-    _drop_prefixed(lab_server.url, prefixes)  # what a failed notebook could not clean up itself
-
-
-def _drop_prefixed(admin_url: str, prefixes: list[str]) -> None:
-    from labsupport import databases
     from labsupport.connection import run_sync
+    from labsupport.databases import drop_under
 
-    async def sweep() -> None:
-        for prefix in prefixes:
-            for name in await databases.names(admin_url, prefix.replace("_", "\\_") + "\\_%"):
-                await databases.drop(admin_url, name)
-
-    run_sync(sweep())
+    for prefix in prefixes:  # what a failed notebook could not clean up itself
+        run_sync(drop_under(lab_server.url, prefix))

@@ -84,3 +84,16 @@ def test_invalid_names_are_refused(bad: str) -> None:
 def test_63_bytes_is_allowed() -> None:
     assert databases.validate_name("x" * 63)
     assert databases.quote('a"b') == '"a""b"'
+
+
+async def test_names_under_takes_the_prefix_literally(lab_server: ServerInfo) -> None:
+    base = f"p_{secrets.token_hex(3)}"
+    made = [f"{base}_a", f"{base}_b_test", f"{base}x_c"]  # the last only looks alike: '_' is a LIKE wildcard
+    for name in made:
+        await databases.create(lab_server.url, name)
+    try:
+        assert await databases.names_under(lab_server.url, base) == made[:2]
+        assert await databases.drop_under(lab_server.url, base) == made[:2]
+        assert await databases.exists(lab_server.url, made[2])
+    finally:
+        await databases.drop(lab_server.url, made[2])

@@ -24,7 +24,7 @@ SMALL = {"work_ms": [0, 50], "worker_counts": [2], "measure_tests": 20, "measure
 
 
 def _left(admin_url: str, prefix: str) -> list[str]:
-    return run_sync(databases.names(admin_url, prefix.replace("_", "\\_") + "\\_%"))
+    return run_sync(databases.names_under(admin_url, prefix))
 
 
 @pytest.mark.usefixtures("timing_alone")  # its measurement must not overlap lesson 03's
