@@ -213,6 +213,28 @@ class SuiteResult:
     def messages(self) -> list[str]:
         return [t.message for t in self.tests if t.message and t.outcome in ("failed", "error")]
 
+    @property
+    def problems(self) -> list[str]:
+        """The distinct failure messages, without JUnit's 'failed on setup with "..."' wrapping."""
+        found: dict[str, None] = {}
+        for message in self.messages:
+            line = re.sub(r'^failed on (setup|teardown) with "', "", message)
+            if line != message and line.endswith('"') and line.count('"') % 2:
+                line = line[:-1]  # the wrapper's closing quote, when the message fits on its line
+            found.setdefault(line)
+        return list(found)
+
+    def expect(self, pattern: str, what: str) -> str:
+        """The first failure message matching ``pattern`` (a regular expression): the evidence a
+        reproduction promised. If the run shows none, fail saying what was expected and what the
+        run did instead, so a reproduction that stopped reproducing is never a bare ``StopIteration``."""
+        found = next((m for m in self.problems if re.search(pattern, m)), None)
+        if found is None:
+            seen = "\n  ".join(self.problems) or "no failure at all"
+            raise AssertionError(f"the run did not reproduce {what}: expected a failure matching {pattern!r}.\n"
+                                 f"It gave: {self.summary()}\n  {seen}")
+        return found
+
     def summary(self) -> str:
         return (f"{self.passed} passed, {self.failed} failed, {self.errors} errors "
                 f"in {self.seconds:.2f} s (exit {self.returncode})")

@@ -9,7 +9,6 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from flashcards.models import Base
 from lesson04.buggy import lineup
 
 TEST_DATABASE_URL = os.environ["TEST_DATABASE_URL"]  # the same database for every worker
@@ -25,8 +24,7 @@ async def session_db_engine(worker_id, tmp_path_factory):
     engine = create_test_engine(worker_id)
     await lineup.create_schema(engine, worker_id, tmp_path_factory)  # create_all (see lineup.py)
     yield engine
-    async with engine.begin() as conn:  # this worker is done: drop every table
-        await conn.run_sync(Base.metadata.drop_all)
+    await lineup.drop_schema(engine, worker_id, tmp_path_factory)  # this worker is done: drop_all
     await engine.dispose()
 
 
@@ -40,3 +38,4 @@ async def db_session(session_db_engine):
 def pytest_runtest_setup(item):
     """Note the worker in the JUnit XML, even for tests whose fixtures fail (for the lesson's tables)."""
     item.user_properties.append(("worker", os.environ.get("PYTEST_XDIST_WORKER", "master")))
+    lineup.before_test(item)  # LESSON04_LINE_UP=1 only: see lineup.py
