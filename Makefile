@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lab doctor bench down clean
+.PHONY: run test test-slow lab doctor bench down clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed: run make PYTHON=python3.11 (or newer)")'
@@ -18,6 +18,11 @@ run: $(STAMP)  ## execute every notebook headless into build/
 
 test: $(STAMP)  ## the whole test suite, notebooks included, on all cores
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+
+test-slow: $(STAMP)  ## every reproduction 20 times in a row beside a CPU hog (CI runs it after make test)
+	@rm -f build/reproductions.txt
+	$(BIN)/python -m pytest -n 2 -m slow $(PYTEST_ARGS)
+	@cat build/reproductions.txt
 
 lab: $(STAMP)  ## start the server and open JupyterLab on notebooks/
 	$(BIN)/labsupport lab
