@@ -3,6 +3,9 @@
 Cloning uses ``STRATEGY FILE_COPY`` (a ~20 ms file copy on a throwaway cluster
 instead of WAL-logging every page) and first ends the template's other sessions:
 PostgreSQL refuses to copy a database anyone is connected to (SQLSTATE 55006).
+
+Every database made here is marked with its owner (see ``owners``); ``reap`` drops the
+ones whose owner is certainly gone, and nothing else.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ import asyncio
 
 import asyncpg
 
+from . import owners
 from .connection import connect
 from .errors import LabError
 
 __all__ = ["validate_name", "quote", "create", "drop", "clone", "exists", "names", "names_under", "drop_under",
-           "like_prefix", "terminate_sessions"]
+           "like_prefix", "terminate_sessions", "reap"]
 
 MAX_NAME_BYTES = 63
 _CLONE_RETRIES = 20
@@ -97,6 +101,7 @@ async def create(admin_url: str, name: str, *, template: str | None = None, repl
             await conn.execute(f"CREATE DATABASE {quote(name)}")
         except asyncpg.DuplicateDatabaseError:
             raise LabError(f"database {name!r} already exists: drop it first or pass replace=True") from None
+        await _mark(conn, name)
     finally:
         await conn.close()
     return name
@@ -131,6 +136,7 @@ async def clone(admin_url: str, template: str, name: str, *, replace: bool = Fal
             await terminate_sessions(conn, template)
             try:
                 await conn.execute(sql)
+                await _mark(conn, name)
                 return name
             except asyncpg.ObjectInUseError:  # 55006: someone connected between the two statements
                 await asyncio.sleep(0.05 * (attempt + 1))
@@ -140,5 +146,29 @@ async def clone(admin_url: str, template: str, name: str, *, replace: bool = Fal
             f"template {template!r} stayed busy (SQLSTATE 55006) through {_CLONE_RETRIES} tries: "
             "close the sessions connected to it"
         )
+    finally:
+        await conn.close()
+
+
+async def _mark(conn: asyncpg.Connection, name: str) -> None:
+    owner = owners.current().comment.replace("'", "''")
+    await conn.execute(f"COMMENT ON DATABASE {quote(name)} IS '{owner}'")
+
+
+async def reap(admin_url: str) -> list[str]:
+    """Drop the lab's databases whose owner is gone (a killed run, a restarted kernel); returns their names.
+
+    Only databases carrying the lab's owner comment for this host and boot are candidates,
+    and only those whose process no longer exists are dropped.
+    """
+    conn = await connect(admin_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT datname, shobj_description(oid, 'pg_database') AS owner FROM pg_database "
+            "WHERE shobj_description(oid, 'pg_database') LIKE $1 ORDER BY 1", owners.MARK + "%")
+        gone = [r["datname"] for r in rows if (o := owners.parse(r["owner"])) is not None and o.is_gone()]
+        for name in gone:
+            await conn.execute(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
+        return gone
     finally:
         await conn.close()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import databases, server
+from . import databases, owners, server
 from .errors import LabError  # re-exported for lesson code
 
 __all__ = [
@@ -254,6 +254,7 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     and with ``notebooks/scenarios`` importable (the demo app is ``flashcards``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_ENV)}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env.setdefault(owners.ENV_VAR, str(owners.current()))  # what the suite creates stays ours to reap
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SCENARIOS), env.get("PYTHONPATH", "")) if p)
     env.update(extra or {})
     return env

@@ -1,0 +1,93 @@
+"""Who made a database, and whether they still live: how the lab reaps what killed runs left.
+
+Every database the lab creates carries a comment naming its owner: the process that made it
+(a notebook's kernel, a pytest process, a worker), or the one named by ``LAB_OWNER`` when a
+parent hands its ownership down (a notebook runs a scenario suite whose databases it then
+reads). An owner is ``host``, the kernel's boot id, the pid and the process's start time, so
+a pid reused after a reboot or by another program never passes for the owner.
+
+Reaping drops a database only when its comment is the lab's, names this host and boot, and
+its process is gone. A database without the lab's comment, or made on another host, is never
+touched: the lab cannot tell whether its owner lives.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+__all__ = ["Owner", "MARK", "current", "parse", "ENV_VAR"]
+
+MARK = "isolation-lab owner "
+ENV_VAR = "LAB_OWNER"
+
+
+@cache
+def _boot_id() -> str:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _start_time(pid: int) -> str | None:
+    """A process's start time, as the kernel counts it; None if there is no such process."""
+    if sys.platform.startswith("linux"):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return None
+        fields = stat[stat.rindex(")") + 2:].split()
+        return None if fields[0] in ("Z", "X") else fields[19]  # a zombie is gone; field 22: starttime
+    out = subprocess.run(["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True, text=True, check=False)
+    return "-".join(out.stdout.split()) or None
+
+
+@dataclass(frozen=True)
+class Owner:
+    """A process on a host, identified so that its death can be told for sure."""
+
+    host: str
+    boot: str
+    pid: int
+    started: str
+
+    def __str__(self) -> str:
+        return f"{self.host} {self.boot or '-'} {self.pid} {self.started}"
+
+    @property
+    def comment(self) -> str:
+        return MARK + str(self)
+
+    def is_here(self) -> bool:
+        """Made on this host since its last boot: only then can the lab tell if it lives."""
+        return self.host == socket.gethostname() and self.boot == _boot_id()
+
+    def is_gone(self) -> bool:
+        """True only when certain: on this host and boot, and no process with that pid and start time."""
+        return self.is_here() and _start_time(self.pid) != self.started
+
+
+def parse(text: str | None) -> Owner | None:
+    """The owner a database comment names, or None if the comment is not the lab's."""
+    if not text or not text.startswith(MARK):
+        return None
+    parts = text[len(MARK):].split(" ")
+    if len(parts) != 4 or not parts[2].isdigit():
+        return None
+    host, boot, pid, started = parts
+    return Owner(host, "" if boot == "-" else boot, int(pid), started)
+
+
+def current() -> Owner:
+    """The owner of what this process creates: ``LAB_OWNER`` if a parent handed it down, else this process."""
+    handed = parse(MARK + os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else None
+    if handed is not None:
+        return handed
+    pid = os.getpid()
+    return Owner(socket.gethostname(), _boot_id(), pid, _start_time(pid) or "?")

@@ -1,0 +1,68 @@
+"""Reaping: a database whose owner died is dropped; one whose owner lives, one the lab did not
+make and one made on another host are left alone. On the lab's real server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from labsupport import databases, owners
+from labsupport.connection import fetchval, run_sync
+
+CREATE_AND_EXIT = (
+    "import os, sys; os.environ.pop('LAB_OWNER', None)\n"
+    "from labsupport import databases; from labsupport.connection import run_sync\n"
+    "run_sync(databases.create(sys.argv[1], sys.argv[2], replace=True))"
+)
+
+
+@pytest.fixture
+def names(lab_server, request):  # type: ignore[no-untyped-def]
+    made: list[str] = []
+
+    def name(suffix: str) -> str:
+        made.append(f"town_{os.getpid()}_{suffix}")
+        return made[-1]
+
+    yield name
+    for n in made:
+        run_sync(databases.drop(lab_server.url, n))
+
+
+def test_reap_drops_only_databases_whose_owner_is_gone(lab_server, names) -> None:  # type: ignore[no-untyped-def]
+    url = lab_server.url
+    dead, live, unmarked, elsewhere = names("dead"), names("live"), names("unmarked"), names("elsewhere")
+    subprocess.run([sys.executable, "-c", CREATE_AND_EXIT, url, dead], check=True)
+    run_sync(databases.create(url, live))
+    run_sync(databases.create(url, unmarked))
+    run_sync(fetchval(url, f"COMMENT ON DATABASE {databases.quote(unmarked)} IS NULL"))
+    run_sync(databases.create(url, elsewhere))
+    other = owners.Owner("another-host", "boot", 1, "1")
+    run_sync(fetchval(url, f"COMMENT ON DATABASE {databases.quote(elsewhere)} IS '{other.comment}'"))
+
+    reaped = run_sync(databases.reap(url))
+
+    assert dead in reaped
+    left = set(run_sync(databases.names(url, f"town_{os.getpid()}_%")))
+    assert left == {live, unmarked, elsewhere}
+
+
+def test_an_owner_handed_down_owns_what_the_child_makes(lab_server, names, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    mine = names("handed")
+    env = {**os.environ, owners.ENV_VAR: str(owners.current())}
+    code = CREATE_AND_EXIT.replace("os.environ.pop('LAB_OWNER', None)", "pass")
+    subprocess.run([sys.executable, "-c", code, lab_server.url, mine], check=True, env=env)
+
+    assert mine not in run_sync(databases.reap(lab_server.url))  # the child is gone, its owner (us) is not
+    assert run_sync(databases.exists(lab_server.url, mine))
+
+
+def test_a_reused_pid_is_not_the_owner() -> None:
+    me = owners.current()
+    assert not me.is_gone()
+    assert owners.Owner(me.host, me.boot, me.pid, "0").is_gone()
+    assert owners.parse(me.comment) == me
+    assert owners.parse("made by hand") is None
