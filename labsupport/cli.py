@@ -1,6 +1,8 @@
 """The ``labsupport`` command: the lab's server, notebooks, checks and benchmarks.
 
 Every LabError ends as one line on stderr and exit status 2; no traceback reaches the user.
+Which server is in use is ``server.current()``'s decision; the teaching room (notebooks,
+doctor, bench) is imported by the subcommands that need it.
 """
 
 from __future__ import annotations
@@ -34,22 +36,22 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
 
 def _cmd_down(args: argparse.Namespace) -> int:
-    if os.environ.get("LAB_DATABASE_URL"):
-        print("LAB_DATABASE_URL names an existing server; the lab never stops it")
+    chosen = server.current()
+    if not chosen.managed:
+        print(f"{chosen.source()}: the lab never stops it")
         return 0
-    print("stopped" if server.down() else "not running")
+    print("stopped" if chosen.down() else "not running")
     return 0
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from .config import settings
+    from .settings import settings
 
-    info = server.status()
+    chosen = server.current()
+    info = chosen.status()
     cfg = settings()
     if info is None:
-        from . import binaries
-
-        print(f"not running (would use {binaries.find().source}; start it with 'labsupport up')")
+        print(f"not running (would use {chosen.source()}; start it with 'labsupport up')")
         print(f"state folder: {cfg.home} ({cfg.home_from})")
         return 3
     print(f"running: {_describe(info)}")
@@ -75,7 +77,7 @@ def _cmd_reset(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .notebooks import discover, run_all
+    from .teaching.notebooks import discover, run_all
 
     notebooks = discover(args.notebooks)
     if args.jobs < 1:
@@ -91,7 +93,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_lab(args: argparse.Namespace) -> int:
-    from .config import settings
+    from .settings import settings
 
     info, started = server.up()
     print(f"{'started' if started else 'using'} {_describe(info)}; it keeps running for the whole workshop "
@@ -107,17 +109,17 @@ def _cmd_lab(args: argparse.Namespace) -> int:
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
-    if args.parallel:
-        from .parallel_doctor import run_parallel_checks
+    if args.parallel is not None:
+        from .teaching.parallel_doctor import run_parallel_checks
 
-        return 0 if run_parallel_checks() else 1
-    from .doctor import run_checks
+        return 0 if run_parallel_checks(args.parallel, cov=args.cov) else 1
+    from .teaching.doctor import run_checks
 
     return 0 if run_checks() else 1
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench_server
+    from .teaching.bench import bench_server
 
     if args.repeat < 1:
         raise LabError("--repeat must be at least 1")
@@ -155,15 +157,16 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_run)
     sub.add_parser("lab", help="start the server and open JupyterLab on notebooks/").set_defaults(func=_cmd_lab)
     p = sub.add_parser("doctor", help="check the environment, one PASS/FAIL line each")
-    p.add_argument("--parallel", action="store_true", help="check parallel test runs instead (lesson 04's fixed suite)")
+    p.add_argument("--parallel", nargs="?", const=".", default=None, metavar="SUITE",
+                   help="check parallel runs of a test suite instead (default: the current directory)")
+    p.add_argument("--cov", default="", metavar="PACKAGE",
+                   help="with --parallel: the package to measure coverage of (default: what pytest-cov measures)")
     p.set_defaults(func=_cmd_doctor)
     p = sub.add_parser("bench", help="measure speed targets (medians)")
     p.add_argument("what", choices=["server"], help="what to measure")
     p.add_argument("--repeat", type=int, default=5, help="rounds to take medians over")
     p.set_defaults(func=_cmd_bench)
     return parser
-
-
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,6 +11,8 @@ ones whose owner is certainly gone, and nothing else.
 from __future__ import annotations
 
 import asyncio
+import re
+from collections.abc import Callable
 
 import asyncpg
 
@@ -18,10 +20,11 @@ from . import owners
 from .connection import connect
 from .errors import LabError
 
-__all__ = ["validate_name", "quote", "create", "drop", "clone", "exists", "names", "names_under", "drop_under",
+__all__ = ["validate_name", "validate_prefix", "MAX_PREFIX_BYTES", "quote", "create", "drop", "clone", "exists", "names", "names_under", "drop_under",
            "like_prefix", "terminate_sessions", "reap"]
 
 MAX_NAME_BYTES = 63
+MAX_PREFIX_BYTES = 40  # leaves room for "_template_test" or "_gw12_test" within 63 bytes
 _CLONE_RETRIES = 20
 
 
@@ -38,6 +41,18 @@ def validate_name(name: str) -> str:
     if "\x00" in name:
         raise LabError("a database name cannot contain a NUL character")
     return name
+
+
+def validate_prefix(prefix: str, where: str = "the database prefix") -> str:
+    """The one rule for a prefix that a run's or a lesson's databases start with: lower case, short,
+    safe in any SQL and in a LIKE pattern's eyes (``names_under`` escapes its ``_`` anyway)."""
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", prefix or "") or prefix.endswith("_"):
+        raise LabError(f"{where} {prefix!r} must be lower-case letters, digits and underscores, "
+                       "start with a letter and not end with '_'")
+    if len(prefix.encode()) > MAX_PREFIX_BYTES:
+        raise LabError(f"{where} {prefix!r} is longer than {MAX_PREFIX_BYTES} bytes: PostgreSQL cuts names "
+                       "at 63 bytes, choose a shorter prefix")
+    return prefix
 
 
 def quote(name: str) -> str:
@@ -68,15 +83,16 @@ def like_prefix(prefix: str) -> str:
     return prefix.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "\\_%"
 
 
-async def names_under(admin_url: str, prefix: str) -> list[str]:
-    """The databases named ``<prefix>_...``: everything one lesson run or test created."""
-    return await names(admin_url, like_prefix(prefix))
+async def names_under(admin_url: str, prefix: str, only: Callable[[str], bool] | None = None) -> list[str]:
+    """The databases named ``<prefix>_...`` (and accepted by ``only``): what one run or lesson created."""
+    found = await names(admin_url, like_prefix(prefix))
+    return [n for n in found if only is None or only(n)]
 
 
-async def drop_under(admin_url: str, prefix: str) -> list[str]:
-    """Drop every database named ``<prefix>_...``; returns the names dropped."""
+async def drop_under(admin_url: str, prefix: str, only: Callable[[str], bool] | None = None) -> list[str]:
+    """Drop every database named ``<prefix>_...`` (and accepted by ``only``); returns the names dropped."""
     dropped = []
-    for name in await names_under(admin_url, prefix):
+    for name in await names_under(admin_url, prefix, only):
         if await drop(admin_url, name):
             dropped.append(name)
     return dropped

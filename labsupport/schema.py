@@ -1,22 +1,35 @@
-"""Schema helpers for lessons: build an app's tables in a database and describe what is there."""
+"""Schemas: build an app's tables in a database (the plugin's template, the lessons) and describe what is there."""
 
 from __future__ import annotations
+
+import inspect
+from typing import Any
 
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-__all__ = ["create_all", "columns", "row_counts"]
+__all__ = ["create_all", "build", "columns", "row_counts"]
 
 
-async def create_all(url: str, metadata: MetaData) -> None:
+async def create_all(url: str, metadata: MetaData, **engine_options: Any) -> None:
     """``metadata.create_all`` on one database, through a short-lived engine."""
-    engine = create_async_engine(url, poolclass=NullPool)
+    engine = create_async_engine(url, poolclass=NullPool, **engine_options)
     try:
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
     finally:
         await engine.dispose()
+
+
+async def build(url: str, schema: Any, **engine_options: Any) -> None:
+    """Build a schema in one database: a MetaData (``create_all``) or a callable(url), sync or async."""
+    if isinstance(schema, MetaData):
+        await create_all(url, schema, **engine_options)
+        return
+    result = schema(url)
+    if inspect.isawaitable(result):
+        await result
 
 
 async def columns(url: str, schema: str = "public") -> list[tuple[str, str, str, str]]:

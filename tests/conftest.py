@@ -57,7 +57,7 @@ def run_notebook(lab_server, tmp_path: Path):  # type: ignore[no-untyped-def]
     """
     import secrets
 
-    from labsupport.notebooks import discover, execute
+    from labsupport.teaching.notebooks import discover, execute
 
     prefixes: list[str] = []
 

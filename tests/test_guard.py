@@ -27,9 +27,11 @@ from sqlalchemy import Column, Integer, MetaData, Table, Text, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from labsupport import databases, guard, lesson, urls
+from labsupport import databases, urls
+from labsupport.pytest_plugin import guard
+from labsupport.teaching import lesson
 from labsupport.connection import run_sync
-from labsupport.guard_plugin import resolve_url
+from labsupport.pytest_plugin.options import resolve_url
 from labsupport.server import ServerInfo
 
 # ---------------------------------------------------------------- names
@@ -391,7 +393,7 @@ def test_the_plugin_is_inert_unless_configured(tmp_path: Path) -> None:
 
 
 def test_the_plugin_enabled_without_a_source_says_what_to_set(tmp_path: Path) -> None:
-    result = lesson.run_suite(_suite(tmp_path), "-p", "labsupport.guard_plugin")
+    result = lesson.run_suite(_suite(tmp_path), "-p", "labsupport.pytest_plugin.guard_hooks")
     assert result.returncode == 4 and not result.tests
     assert "--lab-guard-url" in result.output
 

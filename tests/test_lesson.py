@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from labsupport import lesson
-from labsupport.notebooks import NotebookResult, write_index
+from labsupport.teaching import lesson
+from labsupport.teaching.notebooks import NotebookResult, write_index
 
 
 def test_expect_failure_catches_and_checks_the_message(capsys: pytest.CaptureFixture[str]) -> None:

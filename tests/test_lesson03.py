@@ -1,4 +1,4 @@
-"""Lesson 03 run headless (its outcomes), and labsupport.engines' one-line misuse message."""
+"""Lesson 03 run headless (its outcomes), and labsupport.pytest_plugin.engines' one-line misuse message."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from labsupport import engines, lesson
+from labsupport.pytest_plugin import engines
+from labsupport.teaching import lesson
 
 NOTEBOOK = "03_different_loop_future"
 DIFFERENT_LOOP = r"RuntimeError: Task <Task pending .*> got Future <Future pending .*> attached to a different loop"
@@ -114,7 +115,7 @@ def test_plugin_engines_in_a_real_suite_name_the_loop_scopes(lab_server, tmp_pat
     outcomes = {t.name: t for t in result.tests}
     assert outcomes["test_pooled_from_a_function_loop"].outcome == "failed"
     assert outcomes["test_pooled_from_a_function_loop"].message.startswith(
-        "labsupport.engines.LoopMismatchError: lab_pooled_engine was born in the session-scoped event loop, "
+        "labsupport.pytest_plugin.engines.LoopMismatchError: lab_pooled_engine was born in the session-scoped event loop, "
         "but test_engines.py::test_pooled_from_a_function_loop runs in its function-scoped loop")
     assert "attached to a different loop" not in result.output.replace("'attached to a different loop'", "")
     for name in ("test_pooled_from_the_session_loop", "test_nullpool_first_loop", "test_nullpool_second_loop"):

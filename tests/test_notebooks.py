@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from labsupport import binaries
-from labsupport.notebooks import discover
+from labsupport.server import binaries
+from labsupport.teaching.notebooks import discover
 
 pytestmark = pytest.mark.notebook
 

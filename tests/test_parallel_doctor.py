@@ -1,20 +1,48 @@
-"""``labsupport doctor --parallel`` runs lesson 04's fixed suite for real and passes every check."""
+"""``labsupport doctor --parallel [SUITE]`` runs a suite for real, as a user would on their own, and reads
+structured data (JUnit XML properties, the probe's JSON, pytest-cov's JSON), never header text."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import textwrap
+from pathlib import Path
 
-from labsupport.lesson import clean_env
+from labsupport.teaching.lesson import SCENARIOS, clean_env
+
+NAMES = ["pytest-xdist installed", "parallel run (-n 2)", "sequential run (-n 0)", "coverage under -n 2",
+         "worker isolation", "configuration"]
 
 
-def test_doctor_parallel_prints_only_pass_lines_and_exits_0(lab_server) -> None:  # type: ignore[no-untyped-def]
-    proc = subprocess.run([sys.executable, "-m", "labsupport", "doctor", "--parallel"], capture_output=True,
-                          text=True, timeout=600, env=clean_env(), check=False)
+def _doctor(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "labsupport", "doctor", "--parallel", *args], capture_output=True,
+                          text=True, timeout=600, env=clean_env(env), cwd=cwd, check=False)
+
+
+def test_doctor_parallel_checks_the_current_directory_and_passes_lesson_04s_fix(lab_server) -> None:  # type: ignore[no-untyped-def]
+    proc = _doctor("--cov", "flashcards", cwd=SCENARIOS / "lesson04" / "fixed")  # no SUITE: the current directory
     lines = proc.stdout.splitlines()
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert lines and all(line.startswith("[PASS] ") for line in lines), proc.stdout
-    names = [line.split(":")[0].removeprefix("[PASS] ") for line in lines]
-    assert names == ["pytest-xdist installed", "parallel run (-n 2)", "sequential run (-n 0)",
-                     "coverage under -n 2", "worker isolation", "configuration"]
+    assert [line.split(":")[0].removeprefix("[PASS] ") for line in lines] == NAMES
+    assert "gw0 -> doctor_" in proc.stdout and "gw1 -> doctor_" in proc.stdout
+    assert "% of flashcards" in proc.stdout
     assert not proc.stderr.strip(), proc.stderr
+
+
+def test_doctor_parallel_fails_a_suite_whose_workers_share_nothing_of_their_own(lab_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
+    tests = "".join(f"def test_{i}():\n    assert {i} == {i}\n\n" for i in range(8))
+    (tmp_path / "test_plain.py").write_text(textwrap.dedent(tests))
+    proc = _doctor(str(tmp_path), cwd=Path.cwd())
+    verdicts = {line.split(":")[0][7:]: line[:6] for line in proc.stdout.splitlines()}
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert verdicts["parallel run (-n 2)"] == "[PASS]" and verdicts["sequential run (-n 0)"] == "[PASS]"
+    assert verdicts["worker isolation"] == "[FAIL]" and verdicts["configuration"] == "[FAIL]", proc.stdout
+    assert "no lab_metadata" in proc.stdout and "-> give each worker its own database" in proc.stdout
+
+
+def test_doctor_parallel_names_a_missing_suite_in_one_line(tmp_path: Path) -> None:
+    proc = _doctor(str(tmp_path / "nowhere"), cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "no test suite at" in proc.stderr, proc.stderr

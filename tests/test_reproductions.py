@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from labsupport import lesson, schema
+from labsupport import schema
+from labsupport.teaching import lesson
 from labsupport.connection import run_sync
 
 pytestmark = pytest.mark.slow
@@ -81,7 +82,7 @@ def test_lesson04_both_races_every_time(lab: lesson.Lab) -> None:
 
 @pytest.mark.usefixtures("cpu_hog")
 def test_lesson03_different_loop_every_time(lab: lesson.Lab) -> None:
-    from lesson03 import helpers as h
+    from lesson03 import support as h
 
     url = run_sync(h.fresh_database(lab, run_sync(h.make_template(lab)), "buggy"))
 

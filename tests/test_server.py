@@ -76,11 +76,13 @@ def test_runs_unprivileged_creates_no_user_and_touches_no_parent(cluster: Cluste
 
 
 def test_binaries_in_a_private_folder_are_copied_not_chmodded(tmp_path: Path) -> None:
-    from labsupport import binaries
+    from labsupport.server import binaries
 
     found = binaries.find()
     if os.geteuid() != 0:  # an ordinary user runs the server as itself: its own files are readable
-        assert server._server_user() is None
+        from labsupport.server.users import server_user
+
+        assert server_user() is None
         return
     private = tmp_path / "home"  # pytest's tmp_path is 0700 as root: the server user cannot enter
     private.mkdir(mode=0o700)
@@ -88,8 +90,10 @@ def test_binaries_in_a_private_folder_are_copied_not_chmodded(tmp_path: Path) ->
 
     shutil.copytree(found.bindir.parent, private / "pginstall", symlinks=True)
     hidden = binaries.Binaries(private / "pginstall" / "bin", found.source, found.version)
+    from labsupport.server.users import ServerUser
+
     entry = pwd.getpwnam("nobody")
-    usable = binaries.readable_by(hidden, entry.pw_uid, entry.pw_gid)
+    usable = binaries.readable_by(hidden, ServerUser(entry.pw_uid, entry.pw_gid, "nobody"))
     assert usable.bindir != hidden.bindir
     assert "copied to" in usable.source
     assert oct(os.stat(private).st_mode & 0o777) == oct(0o700)
@@ -172,8 +176,10 @@ def test_collision_on_a_chosen_free_port_is_retried(cluster: Cluster, monkeypatc
         busy.listen()
         taken = busy.getsockname()[1]
         offers = iter([taken])
-        real = server._free_port
-        monkeypatch.setattr(server, "_free_port", lambda: next(offers, None) or real())
+        from labsupport.server import cluster as cluster_module
+
+        real = cluster_module.free_port
+        monkeypatch.setattr(cluster_module, "free_port", lambda: next(offers, None) or real())
         info, started = cluster.up(tcp=True)
         assert started and info.port != taken
         assert run_sync(fetchval(info.url, "SELECT 1")) == 1

@@ -1,4 +1,4 @@
-"""labsupport.transactional on the real server: small suites written to tmp_path, run by real pytest.
+"""labsupport.pytest_plugin.transactional on the real server: small suites written to tmp_path, run by real pytest.
 
 Each suite gets a database of its own with one table; after the run the table must be empty,
 whatever the routes committed, rolled back or raised.
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from labsupport import databases, lesson
+from labsupport import databases
+from labsupport.teaching import lesson
 from labsupport.connection import connect, run_sync
 
 APP = '''
@@ -303,7 +304,8 @@ def test_an_unreachable_database_fails_in_one_line(tmp_path: Path, lab_server) -
 
 
 def test_plugin_registers_every_public_fixture() -> None:
-    from labsupport import plugin, transactional
+    from labsupport import pytest_plugin as plugin
+    from labsupport.pytest_plugin import transactional
 
     for name in transactional.__all__:
         if name.startswith("lab_"):

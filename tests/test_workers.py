@@ -1,4 +1,4 @@
-"""labsupport.workers: names, the run's lock and the reaping of a crashed run's databases, the header."""
+"""labsupport.pytest_plugin.workers: names, the run's lock and the reaping of a crashed run's databases, the header."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from labsupport import databases, guard, workers
+from labsupport import databases
+from labsupport.pytest_plugin import guard, workers
 from labsupport.connection import run_sync
 from labsupport.errors import LabError
 
@@ -76,7 +77,7 @@ def test_engine_options_name_the_worker() -> None:
 def test_load_schema_takes_a_metadata_a_base_or_a_callable(monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlalchemy import MetaData
 
-    from labsupport.lesson import SCENARIOS
+    from labsupport.teaching.lesson import SCENARIOS
 
     monkeypatch.syspath_prepend(str(SCENARIOS))
     assert isinstance(workers.load_schema("flashcards.models:Base.metadata"), MetaData)
@@ -89,7 +90,7 @@ def test_load_schema_takes_a_metadata_a_base_or_a_callable(monkeypatch: pytest.M
     ("flashcards.models:Nope", "has no attribute"), ("flashcards.models:TABLES", "not a MetaData"),
 ])
 def test_load_schema_explains_bad_specs(spec: str, says: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from labsupport.lesson import SCENARIOS
+    from labsupport.teaching.lesson import SCENARIOS
 
     monkeypatch.syspath_prepend(str(SCENARIOS))
     with pytest.raises(LabError, match=says):

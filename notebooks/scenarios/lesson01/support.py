@@ -18,7 +18,9 @@ from sqlalchemy.pool import NullPool
 from flashcards import seed as seed_module
 from flashcards import settings
 from flashcards.models import Base
-from labsupport import databases, guard, lesson, schema
+from labsupport import databases, schema
+from labsupport.pytest_plugin import guard
+from labsupport.teaching import lesson
 
 HERE = Path(__file__).resolve().parent
 BUGGY, SQLITE, FIXED, EXERCISE = (HERE / s for s in ("buggy", "sqlite", "fixed", "exercise"))

@@ -6,7 +6,7 @@ trap_scope/        scope="session" is not loop_scope="session"
 exercise/          the learner's suite to fix (conftest.py); exercise_solution/ holds the reference
 loop_trace.py      a pytest plugin that logs which loop each test ran in and which connection it got
 timing.py          a pytest plugin that writes each test's duration, unrounded, for the measurement
-helpers.py         what the notebook calls: databases, runs, the trace table, the measurement, the chart
+support.py         what the notebook calls: databases, runs, the trace table, the measurement, the chart
 
 Every suite folder has its own pytest.ini and takes its database from FLASHCARDS_DATABASE_URL.
 """

@@ -1,4 +1,4 @@
-"""The fix: labsupport's rollback fixtures (labsupport/transactional.py), pointed at this app.
+"""The fix: labsupport's rollback fixtures (labsupport/pytest_plugin/transactional.py), pointed at this app.
 
 Every test gets one connection in an outer transaction; the test's session and every
 request's session join it through savepoints; the outer transaction is rolled back at the end.

@@ -1,6 +1,6 @@
 """Two tests that each expect to see exactly their own user. Alone, each passes."""
 
-from lesson02 import probe
+from lesson02 import support as probe
 
 
 async def check_only_my_user(name, user, client):

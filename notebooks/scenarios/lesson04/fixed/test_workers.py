@@ -5,7 +5,7 @@ import os
 import pytest
 from sqlalchemy import text
 
-from labsupport import workers
+from labsupport.pytest_plugin import workers
 
 
 async def test_each_worker_has_its_own_database(db_session, worker_id, is_parallel_run):

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import settings
-from .errors import LabError
+from ..errors import LabError
+from ..settings import settings
 from .lesson import read_outcomes
 
 __all__ = ["NotebookResult", "discover", "execute", "run_all", "write_index"]
@@ -163,9 +163,8 @@ def run_all(notebooks: Sequence[Path], database_url: str, jobs: int = 1, out_dir
 
 def _drop_databases(database_url: str, prefixes: Sequence[str]) -> None:
     """Drop what the run's notebooks left under their prefixes (a failed or interrupted cell skips clean-up)."""
-    from . import databases
-    from .connection import run_sync
-    from .errors import LabError
+    from .. import databases
+    from ..connection import run_sync
 
     async def sweep() -> None:
         for prefix in prefixes:

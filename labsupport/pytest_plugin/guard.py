@@ -25,8 +25,8 @@ accidents in test code, not an adversary: SQL assembled at run time inside the s
 (``EXECUTE 'DR' || 'OP ...'``) or a raw driver connection goes around it.
 
 Use ``protect(engine)`` for one engine (sync or async), ``protect_all()`` for every engine
-in the process; ``check_url`` asks the server before anything runs (the pytest plugin
-``labsupport.guard_plugin`` uses it).
+in the process; ``check_url`` asks the server before anything runs (the pytest plugin's
+``guard_hooks`` uses it).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from typing import Any
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import Connection, Engine
 
-from .errors import LabError
+from ..errors import LabError
 
 __all__ = [
     "MARKER", "GuardError", "Destructive", "is_test_database", "require_test_database", "destructive_sql",
@@ -226,8 +226,8 @@ def server_database(connection: Connection) -> str:
 
 async def current_database(url: str) -> str:
     """Ask the server which database a URL really reaches (one short-lived connection)."""
-    from .connection import connect
-    from .urls import parse
+    from ..connection import connect
+    from ..urls import parse
 
     parsed = parse(url, what="the app's database URL").render_as_string(hide_password=False)
     conn = await connect(parsed, what="the app's database URL")

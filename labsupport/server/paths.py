@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from .errors import LabError
+from ..errors import LabError
 
 __all__ = ["own_dir"]
 

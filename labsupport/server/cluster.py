@@ -1,9 +1,10 @@
-"""The lab's PostgreSQL: a throwaway cluster in the state folder, or a server named by LAB_DATABASE_URL.
+"""The lab's own PostgreSQL: a throwaway cluster in a state folder (``.lab/`` by default).
 
 The lab drives ``initdb`` and ``postgres`` itself. As root it never creates users and
 never changes permissions of folders it did not create: it runs the server as an
-existing unprivileged user. Health is judged by connecting, never by the pid file, and
-a pid is signalled only when it is a postgres serving this very data folder.
+existing unprivileged user (``users``). Health is judged by connecting, never by the pid
+file, and a pid is signalled only when it is a postgres serving this very data folder
+(``processes``). Where /dev/shm has a GiB free the cluster's files live there.
 """
 
 from __future__ import annotations
@@ -13,32 +14,28 @@ import fcntl
 import hashlib
 import json
 import os
-import pwd
 import secrets
 import shutil
 import signal
 import stat
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import binaries as _binaries
-from . import urls
-from .config import Settings, settings
-from .connection import connect, run_sync
-from .errors import LabError
+from ..connection import connect, run_sync
+from ..errors import LabError
+from .base import SUPERUSER, ServerInfo
+from .binaries import Binaries, readable_by
+from .binaries import find as find_binaries
 from .paths import own_dir
+from .processes import free_port, is_our_postmaster, port_free, postmaster_pid, wait_gone
+from .users import ServerUser, as_user, make_owned_dir, reachable_by, server_user
 
-__all__ = ["ServerInfo", "up", "down", "status", "reset", "ensure", "current", "Cluster"]
+__all__ = ["Cluster", "memory_ok"]
 
-SUPERUSER = "postgres"
-EXTERNAL = "LAB_DATABASE_URL (an existing server; the lab never starts or stops it)"
-_SERVER_USERS = ("postgres", "nobody")
 _START_TIMEOUT = 30.0
 _SOCKET_PATH_MAX = 100  # the kernel limit is ~107 bytes including ".s.PGSQL.<port>"
 _FAST_SETTINGS = {  # a throwaway cluster: durability buys nothing here
@@ -48,24 +45,6 @@ _FAST_SETTINGS = {  # a throwaway cluster: durability buys nothing here
     "max_connections": "200",
     "shared_buffers": "64MB",
 }
-
-
-@dataclass(frozen=True)
-class ServerInfo:
-    """What a lesson needs to know about the server in use."""
-
-    source: str
-    url: str  # superuser, database "postgres", SQLAlchemy asyncpg form
-    managed: bool
-    version: str | None = None
-    pid: int | None = None
-    data_dir: str | None = None
-    socket_dir: str | None = None
-    port: int | None = None
-    tcp: bool = False
-
-    def url_for(self, database: str) -> str:
-        return urls.with_database(self.url, database)
 
 
 @dataclass
@@ -84,122 +63,12 @@ class _State:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-# ---------------------------------------------------------------- processes
-
-
-def _proc_argv(pid: int) -> list[str] | None:
-    """The argv of a live (non-zombie) process, or None (where there is no /proc: ps's whole line as one item)."""
-    proc = Path(f"/proc/{pid}")
-    if proc.is_dir():
-        try:
-            stat = (proc / "stat").read_text()
-            if stat.rpartition(")")[2].split()[0] in ("Z", "X"):
-                return None
-            raw = (proc / "cmdline").read_bytes()
-        except OSError:
-            return None
-        return [a.decode(errors="replace") for a in raw.split(b"\0") if a] or None
-    if sys.platform == "linux":
-        return None
-    out = subprocess.run(["ps", "-o", "stat=,command=", "-p", str(pid)], capture_output=True, text=True, check=False)
-    line = out.stdout.strip()
-    if out.returncode or not line or line.startswith("Z"):
-        return None
-    return [line.split(None, 1)[1]] if " " in line else None
-
-
-def _is_our_postmaster(pid: int, data_dir: Path) -> bool:
-    argv = _proc_argv(pid)
-    if not argv:
-        return False
-    if len(argv) == 1:  # ps's command line: paths may hold spaces, so match what we launched
-        command = argv[0]
-        return any(f" -D {d} " in command + " " for d in {str(data_dir), os.path.realpath(data_dir)}) and \
-            Path(command.split(" -D ", 1)[0]).name in ("postgres", "postmaster")
-    if Path(argv[0]).name not in ("postgres", "postmaster"):
-        return False
-    try:
-        given = argv[argv.index("-D") + 1]
-    except (ValueError, IndexError):
-        return False
-    return os.path.realpath(given) == os.path.realpath(data_dir)
-
-
-def _postmaster_pid(data_dir: Path) -> int | None:
-    try:
-        first = (data_dir / "postmaster.pid").read_text().splitlines()[0]
-        return int(first.strip())
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _wait_gone(pid: int, data_dir: Path, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not _is_our_postmaster(pid, data_dir):
-            return True
-        time.sleep(0.05)
-    return not _is_our_postmaster(pid, data_dir)
-
-
-# ---------------------------------------------------------------- users
-
-
-def _server_user() -> tuple[int, int, str] | None:
-    """Who runs postgres: None for 'whoever we are', or an existing unprivileged user as root."""
-    if os.geteuid() != 0:
-        return None
-    wanted = os.environ.get("LAB_PG_USER")
-    for name in ([wanted] if wanted else _SERVER_USERS):
-        try:
-            entry = pwd.getpwnam(name)
-        except KeyError:
-            continue
-        if entry.pw_uid == 0:
-            raise LabError(f"LAB_PG_USER={name} is root, and PostgreSQL refuses to run as root: name an unprivileged user")
-        return entry.pw_uid, entry.pw_gid, name
-    if wanted:
-        raise LabError(f"LAB_PG_USER={wanted} does not exist: name an existing unprivileged user (the lab creates none)")
-    raise LabError(
-        "running as root, PostgreSQL needs an unprivileged user and neither 'postgres' nor 'nobody' exists: "
-        "set LAB_PG_USER to an existing user (the lab creates none), or run as an ordinary user"
-    )
-
-
-def _as_user(user: tuple[int, int, str] | None) -> dict[str, object]:
-    if user is None:
-        return {}
-    uid, gid, _ = user
-    return {"user": uid, "group": gid, "extra_groups": []}
-
-
-def _reachable_by(path: Path, user: tuple[int, int, str] | None) -> bool:
-    if user is None:
-        return True
-    test = shutil.which("test") or "/usr/bin/test"
-    result = subprocess.run([test, "-x", str(path)], cwd="/", check=False, **_as_user(user))
-    return result.returncode == 0
-
-
-def _make_owned_dir(path: Path, user: tuple[int, int, str] | None, mode: int = 0o700) -> None:
-    """Create a folder of our own and hand it to the server user (we made it, so we may).
-
-    A folder that already exists is left exactly as it is: initdb then says whether it can use it.
-    """
-    try:
-        path.mkdir(mode=mode, parents=False)
-    except FileExistsError:
-        return
-    os.chmod(path, mode)
-    if user is not None:
-        os.chown(path, user[0], user[1])
-
-
-# ---------------------------------------------------------------- the cluster
 
 
 class Cluster:
-    """One throwaway cluster rooted at a state folder; ``up``/``down`` drive it."""
+    """One throwaway cluster rooted at a state folder; the ``Server`` interface drives it."""
+
+    managed = True
 
     def __init__(self, home: Path) -> None:
         self.home = home
@@ -231,7 +100,7 @@ class Cluster:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def _data_dir(self, user: tuple[int, int, str] | None) -> Path:
+    def _data_dir(self, user: ServerUser | None) -> Path:
         """Where the cluster's files go: ``<home>/data``, or a folder of ours linked from there.
 
         In memory (``/dev/shm``) when there is room: a throwaway cluster loses nothing
@@ -243,9 +112,9 @@ class Cluster:
         if state and (Path(state.data_dir) / "PG_VERSION").exists():
             return Path(state.data_dir)
         in_memory, on_disk = self._outside_candidates()
-        if _memory_ok():
+        if memory_ok():
             outside = in_memory
-        elif _reachable_by(self.home, user):
+        elif reachable_by(self.home, user):
             return self.home / "data"
         else:
             outside = on_disk
@@ -288,24 +157,30 @@ class Cluster:
         state = self._load()
         if state is None or not self._answers(state):
             return None
-        return self.info(state, _postmaster_pid(Path(state.data_dir)))
+        return self.info(state, postmaster_pid(Path(state.data_dir)))
+
+    def status(self) -> ServerInfo | None:
+        return self.running()
+
+    def source(self) -> str:
+        return find_binaries().source
 
     # -- starting
 
-    def _initdb(self, bins: _binaries.Binaries, data_dir: Path, user: tuple[int, int, str] | None, password: str) -> None:
-        _make_owned_dir(data_dir, user)
+    def _initdb(self, bins: Binaries, data_dir: Path, user: ServerUser | None, password: str) -> None:
+        make_owned_dir(data_dir, user)
         fd, name = tempfile.mkstemp(prefix="lab-pw-", dir=data_dir.parent)  # a folder the server user reaches
         os.close(fd)
         pwfile = Path(name)
         try:
             pwfile.write_text(password + "\n")
             if user is not None:
-                os.chown(pwfile, user[0], user[1])
+                os.chown(pwfile, user.uid, user.gid)
             result = subprocess.run(
                 [str(bins.exe("initdb")), "-D", str(data_dir), "-U", SUPERUSER, "--no-sync",
                  "--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}",
                  "-E", "UTF8", "--locale=C"],
-                capture_output=True, text=True, cwd="/", check=False, **_as_user(user),
+                capture_output=True, text=True, cwd="/", check=False, **as_user(user),
             )
         finally:
             pwfile.unlink(missing_ok=True)
@@ -313,7 +188,7 @@ class Cluster:
             last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
             raise LabError(f"initdb failed in {data_dir}: {last}")
 
-    def _check_version(self, bins: _binaries.Binaries, data_dir: Path) -> None:
+    def _check_version(self, bins: Binaries, data_dir: Path) -> None:
         try:
             found = (data_dir / "PG_VERSION").read_text().strip()
         except OSError:
@@ -325,15 +200,15 @@ class Cluster:
             )
 
     def _clear_stale_pid(self, data_dir: Path) -> None:
-        pid = _postmaster_pid(data_dir)
+        pid = postmaster_pid(data_dir)
         if pid is None:
             return
-        if _is_our_postmaster(pid, data_dir):
+        if is_our_postmaster(pid, data_dir):
             return
         # Dead, a zombie, or a recycled pid of an unrelated process: the file is stale.
         (data_dir / "postmaster.pid").unlink(missing_ok=True)
 
-    def _spawn(self, bins: _binaries.Binaries, state: _State, user: tuple[int, int, str] | None) -> subprocess.Popen[bytes]:
+    def _spawn(self, bins: Binaries, state: _State, user: ServerUser | None) -> subprocess.Popen[bytes]:
         args = [str(bins.exe("postgres")), "-D", state.data_dir, "-p", str(state.port),
                 "-k", f'"{state.socket_dir}"', "-c", f"listen_addresses={'127.0.0.1' if state.tcp else ''}"]
         for key, value in _FAST_SETTINGS.items():
@@ -341,7 +216,7 @@ class Cluster:
         log = open(self.log_file, "ab")
         try:
             return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    cwd="/", start_new_session=True, **_as_user(user))
+                                    cwd="/", start_new_session=True, **as_user(user))
         finally:
             log.close()
 
@@ -359,7 +234,7 @@ class Cluster:
         important = [ln for ln in lines if "FATAL" in ln or "ERROR" in ln] or lines
         return important[-1] if important else ""
 
-    def _start(self, bins: _binaries.Binaries, state: _State, user: tuple[int, int, str] | None) -> int:
+    def _start(self, bins: Binaries, state: _State, user: ServerUser | None) -> int:
         """Start postgres and wait until it answers; returns its pid."""
         deadline = time.monotonic() + _START_TIMEOUT
         while True:
@@ -373,7 +248,7 @@ class Cluster:
                     break
                 time.sleep(0.05)
             else:
-                if _is_our_postmaster(proc.pid, Path(state.data_dir)):
+                if is_our_postmaster(proc.pid, Path(state.data_dir)):
                     os.kill(proc.pid, signal.SIGQUIT)
                 raise LabError(f"PostgreSQL did not answer within {_START_TIMEOUT:g} s: see {self.log_file}")
             log = self._log_since(offset)
@@ -392,18 +267,18 @@ class Cluster:
             wanted = (state is not None and (state.tcp or not tcp)  # a TCP server also has its socket
                       and (port is None or port == state.port))
             if state and wanted and self._answers(state):
-                return self.info(state, _postmaster_pid(Path(state.data_dir))), False
+                return self.info(state, postmaster_pid(Path(state.data_dir))), False
             if state and self._answers(state):
                 raise LabError(
                     f"the lab's server is already running {'on TCP port ' + str(state.port) if state.tcp else 'on a Unix socket'}: "
                     "run 'labsupport down' first to change how it listens"
                 )
-            if port is not None and tcp and not _port_free(port):
+            if port is not None and tcp and not port_free(port):
                 raise LabError(f"port {port} on 127.0.0.1 is in use: choose another with --port, or leave --port out")
-            user = _server_user()
-            bins = _binaries.find()
+            user = server_user()
+            bins = find_binaries()
             if user is not None:
-                bins = _binaries.readable_by(bins, user[0], user[1])
+                bins = readable_by(bins, user)
             data_dir = self._data_dir(user)
             password = state.password if state else secrets.token_urlsafe(18)
             if state is None or not (data_dir / "PG_VERSION").exists():
@@ -415,10 +290,10 @@ class Cluster:
             self._check_version(bins, data_dir)
             socket_dir = self._socket_dir(user, state)
             for attempt in range(5):
-                chosen = port if port is not None else (_free_port() if tcp else 5432)
+                chosen = port if port is not None else (free_port() if tcp else 5432)
                 new = _State(bindir=str(bins.bindir), source=bins.source, version=bins.version,
                              data_dir=str(data_dir), socket_dir=str(socket_dir), port=chosen, tcp=tcp,
-                             password=password, run_as=user[2] if user else None)
+                             password=password, run_as=user.name if user else None)
                 self._save(new)
                 try:
                     pid = self._start(bins, new, user)
@@ -429,12 +304,12 @@ class Cluster:
                 return self.info(new, pid), True
             raise LabError("could not find a free TCP port on 127.0.0.1 after 5 tries: free some ports or drop --tcp")
 
-    def _socket_dir(self, user: tuple[int, int, str] | None, state: _State | None) -> Path:
+    def _socket_dir(self, user: ServerUser | None, state: _State | None) -> Path:
         """A private folder for the socket: the last one if it is still ours and private, else a new one.
 
         Local logins are trusted, so whoever can enter this folder is a superuser.
         """
-        if state and _private_to(Path(state.socket_dir), user[0] if user else os.geteuid()):
+        if state and _private_to(Path(state.socket_dir), user.uid if user else os.geteuid()):
             return Path(state.socket_dir)
         base = "/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()
         path = Path(tempfile.mkdtemp(prefix="lab-", dir=base))
@@ -442,7 +317,7 @@ class Cluster:
             path.rmdir()
             raise LabError(f"the socket folder {path} makes too long a socket path: set TMPDIR to a short folder such as /tmp")
         if user is not None:  # mkdtemp made it 0700 for us; the server user must own it
-            os.chown(path, user[0], user[1])
+            os.chown(path, user.uid, user.gid)
         return path
 
     # -- stopping
@@ -454,20 +329,25 @@ class Cluster:
             if state is None:
                 return False
             data_dir = Path(state.data_dir)
-            pid = _postmaster_pid(data_dir)
+            pid = postmaster_pid(data_dir)
             stopped = False
-            if pid is not None and _is_our_postmaster(pid, data_dir):
+            if pid is not None and is_our_postmaster(pid, data_dir):
                 for sig, wait in ((signal.SIGINT, 15.0), (signal.SIGQUIT, 5.0), (signal.SIGKILL, 5.0)):
-                    if not _is_our_postmaster(pid, data_dir):  # gone, or the pid was reused meanwhile
+                    if not is_our_postmaster(pid, data_dir):  # gone, or the pid was reused meanwhile
                         break
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, sig)
-                    if _wait_gone(pid, data_dir, wait):
+                    if wait_gone(pid, data_dir, wait):
                         break
                 stopped = True
             if Path(state.socket_dir).is_dir() and not any(Path(state.socket_dir).iterdir()):
                 Path(state.socket_dir).rmdir()
             return stopped
+
+    def reset(self) -> ServerInfo:
+        """Delete the cluster and make a new, empty one (its databases are lost)."""
+        self.destroy()
+        return self.up()[0]
 
     def destroy(self) -> None:
         """Stop and delete the cluster and its state (only folders the lab made)."""
@@ -502,7 +382,7 @@ _SHM = "/dev/shm"
 _SHM_MIN_FREE = 1 << 30  # Docker's default 64 MB /dev/shm is far too small for a cluster
 
 
-def _memory_ok() -> bool:
+def memory_ok() -> bool:
     """Whether the cluster may live in memory: LAB_DATA_IN_MEMORY=0/1, else if /dev/shm has room."""
     choice = os.environ.get("LAB_DATA_IN_MEMORY", "").strip().lower()
     if choice in ("0", "no", "false", "off"):
@@ -520,86 +400,3 @@ def _memory_ok() -> bool:
 class _PortBusy(Exception):
     def __init__(self, port: int) -> None:
         self.port = port
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as postgres binds: TIME_WAIT is no conflict
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-# ---------------------------------------------------------------- module API
-
-
-def _external(cfg: Settings) -> ServerInfo | None:
-    if not cfg.external_url:
-        return None
-    url = urls.parse(cfg.external_url)
-    return ServerInfo(source=EXTERNAL, url=url.render_as_string(hide_password=False), managed=False)
-
-
-def _check_external(info: ServerInfo) -> ServerInfo:
-    async def probe() -> str:
-        conn = await connect(info.url, what="LAB_DATABASE_URL")
-        try:
-            return str(await conn.fetchval("SHOW server_version"))
-        finally:
-            await conn.close()
-
-    version = run_sync(probe()).split()[0]
-    return ServerInfo(source=info.source, url=info.url, managed=False, version=version)
-
-
-def current() -> Cluster:
-    return Cluster(settings().home)
-
-
-def up(tcp: bool = False, port: int | None = None) -> tuple[ServerInfo, bool]:
-    """The server to use, started if needed. Returns (info, started_now)."""
-    external = _external(settings())
-    if external:
-        return _check_external(external), False
-    return current().up(tcp=tcp, port=port)
-
-
-def down() -> bool:
-    if settings().external_url:
-        return False
-    return current().down()
-
-
-def status() -> ServerInfo | None:
-    """The server in use if it answers, else None (an external one that fails raises LabError)."""
-    external = _external(settings())
-    if external:
-        return _check_external(external)
-    return current().running()
-
-
-def reset() -> ServerInfo:
-    if settings().external_url:
-        raise LabError("LAB_DATABASE_URL names an existing server, which the lab never recreates: unset it to reset the lab's own")
-    cluster = current()
-    cluster.destroy()
-    return cluster.up()[0]
-
-
-@contextlib.contextmanager
-def ensure(tcp: bool = False) -> Iterator[ServerInfo]:
-    """A running server for the duration; stopped afterwards only if this call started it."""
-    info, started = up(tcp=tcp)
-    try:
-        yield info
-    finally:
-        if started:
-            down()

@@ -4,7 +4,7 @@ Workers that share one database race in its catalog: two ``create_all`` at once 
 (``duplicate key value violates unique constraint "pg_type_typname_nsp_index"``) and one
 worker's ``drop_all`` removes tables another is still using (``relation ... does not exist``).
 These pieces give every worker its own database instead. Configure them in pytest.ini
-(labsupport's pytest plugin loads ``labsupport.worker_plugin``, inert without ``lab_metadata``)::
+(labsupport's pytest plugin loads ``worker_hooks``, inert without ``lab_metadata``)::
 
     [pytest]
     lab_metadata = flashcards.models:Base.metadata  # or a Base, or a callable(url) that builds the schema
@@ -34,15 +34,15 @@ of the run and a ``no_parallel`` test holds it exclusively, so it starts once th
 current tests have finished and they wait for it. Without xdist it changes nothing. (The case
 file's team skipped such tests under xdist, so their CI never ran them.)
 
-Every name ends in ``_test``, lesson 01's test marker, so ``labsupport.guard`` accepts them.
+Every name ends in ``_test``, lesson 01's test marker, so lesson 01's ``guard`` accepts them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
-import inspect
 import re
 import threading
 import time
@@ -55,15 +55,17 @@ from typing import Any
 import asyncpg
 import pytest
 
-from . import databases, urls
-from .connection import connect, run_sync
-from .config import import_object
-from .errors import LabError
+from .. import databases, schema, urls
+from ..connection import connect, run_sync
+from ..databases import MAX_PREFIX_BYTES, validate_prefix
+from ..errors import LabError
+from ..settings import import_object
+from .options import fail, is_worker
 
 __all__ = [
     "SUFFIX", "TEMPLATE", "MASTER", "MAX_PREFIX_BYTES", "database_name", "template_name", "owns",
     "application_name", "engine_options", "validate_prefix", "default_prefix", "lock_key", "load_schema",
-    "owned_databases", "drop_owned", "build_template", "RunInfo", "RunClaim", "TestLock", "header_lines",
+    "owned_databases", "build_template", "RunInfo", "RunClaim", "TestLock", "header_lines",
     "is_parallel_run", "lab_run_prefix", "lab_worker_database_name", "lab_worker_database", "PerWorkerDatabase",
     "WorkerIdWithoutXdist", "RUN_INFO", "run_info",
 ]
@@ -71,23 +73,11 @@ __all__ = [
 SUFFIX = "_test"  # lesson 01's guard marker
 TEMPLATE = "template"
 MASTER = "master"
-MAX_PREFIX_BYTES = 40  # leaves room for "_template_test" within PostgreSQL's 63 bytes
 _WORKER = re.compile(r"gw\d+|master")
-_HINT = "set lab_metadata = yourapp.models:Base.metadata in pytest.ini (see labsupport.workers)"
+_HINT = "set lab_metadata = yourapp.models:Base.metadata in pytest.ini (see labsupport.pytest_plugin.workers)"
 
 
 # ---------------------------------------------------------------- names
-
-
-def validate_prefix(prefix: str, where: str = "the database prefix") -> str:
-    """A prefix every database of the run starts with: lower case, short, safe in any SQL."""
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", prefix or "") or prefix.endswith("_"):
-        raise LabError(f"{where} {prefix!r} must be lower-case letters, digits and underscores, "
-                       "start with a letter and not end with '_'")
-    if len(prefix.encode()) > MAX_PREFIX_BYTES:
-        raise LabError(f"{where} {prefix!r} is longer than {MAX_PREFIX_BYTES} bytes: PostgreSQL cuts names "
-                       "at 63 bytes, choose a shorter prefix")
-    return prefix
 
 
 def database_name(prefix: str, worker_id: str) -> str:
@@ -146,25 +136,10 @@ def load_schema(spec: str) -> Any:
     raise LabError(f"lab_metadata {spec!r} is a {type(obj).__name__}, not a MetaData, a Base or a callable(url)")
 
 
-async def build_template(admin_url: str, prefix: str, schema: Any) -> str:
+async def build_template(admin_url: str, prefix: str, built_by: Any) -> str:
     """Create the run's template and build the schema in it (``create_all``, or your callable)."""
-    from sqlalchemy import MetaData
-    from sqlalchemy.ext.asyncio import create_async_engine
-    from sqlalchemy.pool import NullPool
-
     name = await databases.create(admin_url, template_name(prefix), replace=True)
-    url = urls.with_database(admin_url, name)
-    if isinstance(schema, MetaData):
-        engine = create_async_engine(url, poolclass=NullPool, **engine_options("controller"))
-        try:
-            async with engine.begin() as conn:
-                await conn.run_sync(schema.create_all)
-        finally:
-            await engine.dispose()
-    else:
-        result = schema(url)
-        if inspect.isawaitable(result):
-            await result
+    await schema.build(urls.with_database(admin_url, name), built_by, **engine_options("controller"))
     return name
 
 
@@ -172,17 +147,9 @@ async def build_template(admin_url: str, prefix: str, schema: Any) -> str:
 
 
 async def owned_databases(admin_url: str, prefix: str) -> list[str]:
-    """The databases on the server that a run of ``prefix`` makes (see ``owns``)."""
-    return [n for n in await databases.names_under(admin_url, prefix) if owns(prefix, n)]
-
-
-async def drop_owned(admin_url: str, prefix: str) -> list[str]:
-    """Drop every database of ``prefix``'s runs. Call it only while holding the prefix's run lock."""
-    dropped = []
-    for name in await owned_databases(admin_url, prefix):
-        if await databases.drop(admin_url, name):
-            dropped.append(name)
-    return dropped
+    """The databases on the server that a run of ``prefix`` makes (see ``owns``); ``databases.drop_under``
+    with the same ``only`` drops them (only while holding the prefix's run lock)."""
+    return await databases.names_under(admin_url, prefix, only=functools.partial(owns, prefix))
 
 
 class _HeldConnection:
@@ -253,7 +220,7 @@ class RunClaim:
                         "prefix's advisory lock): let it finish, or give this run its own prefix with "
                         "--lab-db-prefix or the ini option lab_db_prefix")
                 time.sleep(0.1)
-            reaped = run_sync(drop_owned(admin_url, prefix))
+            reaped = run_sync(databases.drop_under(admin_url, prefix, only=functools.partial(owns, prefix)))
         except BaseException:
             held.close()
             raise
@@ -332,21 +299,17 @@ def header_lines(info: RunInfo, workers: list[str], sources: dict[str, str], ser
 # ---------------------------------------------------------------- fixtures
 
 
-def _fail(message: str) -> None:
-    pytest.fail(message, pytrace=False)
-
-
 def _require_run(config: pytest.Config) -> RunInfo:
     info = run_info(config)
     if info is None:
-        _fail(f"labsupport: per-worker databases are not configured: {_HINT}")
+        fail(f"labsupport: per-worker databases are not configured: {_HINT}")
     return info  # type: ignore[return-value]
 
 
 @pytest.fixture(scope="session")
 def is_parallel_run(request: pytest.FixtureRequest) -> bool:
     """True inside a pytest-xdist worker (``-n 2``, ``-n auto``), False in a one-process run."""
-    return hasattr(request.config, "workerinput")
+    return is_worker(request.config)
 
 
 @pytest.fixture(scope="session")
@@ -369,12 +332,12 @@ def lab_worker_database(request: pytest.FixtureRequest, lab_worker_database_name
     info = _require_run(request.config)
     name = lab_worker_database_name
     if not (isinstance(name, str) and name.startswith(info.prefix + "_") and name.endswith(SUFFIX)):
-        _fail(f"labsupport: lab_worker_database_name gave {name!r} for worker {worker_id}: it must start with "
+        fail(f"labsupport: lab_worker_database_name gave {name!r} for worker {worker_id}: it must start with "
               f"{info.prefix + '_'!r} and end in {SUFFIX!r}, so a later run can find it if this one crashes")
     try:
         run_sync(databases.clone(info.admin_url, info.template, name))
     except (LabError, asyncpg.PostgresError) as exc:  # two workers, one name: pg_database's unique index
-        _fail(f"labsupport: worker {worker_id} cannot have database {name!r}: {exc} (does every worker "
+        fail(f"labsupport: worker {worker_id} cannot have database {name!r}: {exc} (does every worker "
               "get a name of its own?)")
     yield name
     try:

@@ -1,41 +1,29 @@
-"""Evidence for lesson 04: who is connected during a run, a run killed half-way, coverage per
-worker, and wall-clock times of sequential and parallel runs. The notebook calls these so its
-cells stay short; each one runs or reads something real."""
+"""What lesson 04's notebook calls: who is connected during a run, a run killed half-way,
+coverage per worker, and wall-clock times of sequential and parallel runs. The notebook calls
+these so its cells stay short; each one runs or reads something real. (Lesson helpers live
+with their lesson, never in the shipped package: this one needs matplotlib and coverage.)"""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import re
 import signal
 import statistics
 import subprocess
-import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import databases, workers
-from .connection import connect
-from .errors import LabError
-from .lesson import SuiteResult, clean_env, run_suite
+from labsupport import databases
+from labsupport.connection import connect
+from labsupport.errors import LabError
+from labsupport.pytest_plugin import workers
+from labsupport.teaching.lesson import SuiteResult, clean_env, pytest_command, run_suite
 
-__all__ = ["messages", "worker_counts", "outcomes_by_worker", "header", "watch_activity", "start_suite", "kill_run",
+__all__ = ["worker_counts", "outcomes_by_worker", "header", "watch_activity", "start_suite", "kill_run",
            "coverage_by_worker", "time_suites", "medians", "speedups", "plot_speedups"]
-
-
-def messages(result: SuiteResult) -> list[str]:
-    """The distinct error lines of a run, without JUnit's 'failed on setup with "..."' wrapping."""
-    found = []
-    for message in result.messages:
-        line = re.sub(r'^failed on (setup|teardown) with "', "", message)
-        if line != message and line.endswith('"') and line.count('"') % 2:
-            line = line[:-1]  # the wrapper's closing quote, when the message fits on its line
-        if line not in found:
-            found.append(line)
-    return found
 
 
 def worker_counts(result: SuiteResult) -> dict[str, int]:
@@ -89,8 +77,7 @@ def start_suite(path: str | os.PathLike[str], *args: str,
     """Start a suite like ``lesson.run_suite`` does, but in the background and in a process group
     of its own, so that the whole run (controller and workers) can be killed at once."""
     target = Path(path).resolve()
-    cmd = [sys.executable, "-m", "pytest", str(target), "-p", "no:cacheprovider", "-q", "--color=no", *args]
-    return subprocess.Popen(cmd, cwd=target if target.is_dir() else target.parent, env=clean_env(env),
+    return subprocess.Popen(pytest_command(target, *args), cwd=target if target.is_dir() else target.parent, env=clean_env(env),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 

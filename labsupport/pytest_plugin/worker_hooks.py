@@ -1,4 +1,4 @@
-"""The pytest hooks for a database per xdist worker (lesson 04); the pieces are in ``labsupport.workers``.
+"""The pytest hooks for a database per xdist worker (lesson 04); the pieces are in ``workers``.
 
 labsupport's plugin loads this module in every run; it stays inert (one marker registered,
 nothing else) until ``lab_metadata`` or ``--lab-metadata`` names the app's schema. Settings,
@@ -8,7 +8,9 @@ first match wins: command-line flag, ini option, environment variable, default::
     --lab-server-url SRC   lab_server_url   LAB_SERVER_URL    the lab's own server (started if needed)
     --lab-db-prefix NAME   lab_db_prefix    LAB_DB_PREFIX     the rootdir's name
 
-``lab_server_url`` and ``lab_db_prefix`` may say ``env:VARIABLE``. The controller does its work in
+``lab_server_url`` and ``lab_db_prefix`` may say ``env:VARIABLE`` (``options`` reads them all).
+The lab's own server is imported and started only here, in ``pytest_sessionstart``, when no
+``lab_server_url`` is given. The controller does its work in
 ``pytest_sessionstart`` (tryfirst), before pytest-xdist starts the workers in its own (trylast),
 and hands the result to each worker through ``pytest_configure_node``; SQLAlchemy's test plugin
 does the same, registering that hook only when xdist is loaded.
@@ -16,28 +18,23 @@ does the same, registering that hook only when xdist is loaded.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Generator
 from dataclasses import dataclass, field
 
 import pytest
 
+from ..connection import run_sync
+from ..databases import drop_under
+from ..errors import LabError
 from . import workers
-from .connection import run_sync
-from .errors import LabError
+from .options import Setting, expand, is_worker, read, resolve_url, worker_id
 from .workers import (  # noqa: F401 - registered as fixtures
     is_parallel_run, lab_run_prefix, lab_worker_database, lab_worker_database_name,
 )
 
 NO_PARALLEL = ("no_parallel: run this test alone; under pytest-xdist the other workers finish their current "
-               "test first and wait until it is done (labsupport.workers; needs lab_metadata; without xdist "
+               "test first and wait until it is done (labsupport.pytest_plugin.workers; needs lab_metadata; without xdist "
                "it changes nothing)")
-
-
-@dataclass
-class _Setting:
-    value: str
-    source: str
 
 
 @dataclass
@@ -58,7 +55,7 @@ class _Worker:
     lock: workers.TestLock | None = field(default=None)
 
 
-_SETTINGS = pytest.StashKey[dict[str, _Setting]]()
+_SETTINGS = pytest.StashKey[dict[str, Setting]]()
 _RUN = pytest.StashKey[_Run]()
 _WORKER = pytest.StashKey[_Worker]()
 
@@ -78,41 +75,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("lab_db_prefix", default="", help="prefix of the per-worker databases, or env:VARIABLE")
 
 
-def _is_worker(config: pytest.Config) -> bool:
-    return hasattr(config, "workerinput")
-
-
-def _setting(config: pytest.Config, name: str, env: str | None, default: str) -> _Setting:
-    flag = config.getoption(name, None)
-    if flag:
-        return _Setting(str(flag), "--" + name.replace("_", "-"))
-    ini = str(config.getini(name) or "").strip()
-    if ini:
-        return _Setting(ini, f"ini {name}")
-    if env and os.environ.get(env, "").strip():
-        return _Setting(os.environ[env].strip(), f"env {env}")
-    return _Setting(default, "default")
-
-
-def _settings(config: pytest.Config) -> dict[str, _Setting] | None:
-    schema = _setting(config, "lab_metadata", None, "")
+def _settings(config: pytest.Config) -> dict[str, Setting] | None:
+    schema = read(config, "lab_metadata")
     if not schema.value:
         return None
     return {
         "schema": schema,
-        "server": _setting(config, "lab_server_url", "LAB_SERVER_URL", ""),
-        "prefix": _setting(config, "lab_db_prefix", "LAB_DB_PREFIX", workers.default_prefix(config.rootpath)),
+        "server": read(config, "lab_server_url", "LAB_SERVER_URL"),
+        "prefix": read(config, "lab_db_prefix", "LAB_DB_PREFIX", workers.default_prefix(config.rootpath)),
     }
-
-
-def _expand(setting: _Setting, what: str) -> str:
-    if setting.value.startswith("env:"):
-        var = setting.value[4:]
-        if not os.environ.get(var, "").strip():
-            raise LabError(f"{what} comes from env:{var} ({setting.source}), but {var} is not set: set it, "
-                           "or change that setting")
-        return os.environ[var].strip()
-    return setting.value
 
 
 class _XdistHooks:
@@ -134,27 +105,27 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     config.stash[_SETTINGS] = settings
     config.pluginmanager.register(workers.PerWorkerDatabase(), "labsupport-per-worker-database")
-    if _is_worker(config):
+    if is_worker(config):
         config.stash[_WORKER] = _Worker()
     elif config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistHooks(), "labsupport-workers-xdist")
 
 
-def _start(config: pytest.Config, settings: dict[str, _Setting]) -> _Run:
-    from . import server, urls
+def _start(config: pytest.Config, settings: dict[str, Setting]) -> _Run:
+    from .. import urls
 
     schema = workers.load_schema(settings["schema"].value)
-    prefix = workers.validate_prefix(_expand(settings["prefix"], "lab_db_prefix"),
+    prefix = workers.validate_prefix(expand(settings["prefix"].value, "lab_db_prefix", settings["prefix"].source),
                                      f"lab_db_prefix ({settings['prefix'].source})")
     started = False
     if settings["server"].value:
-        from .guard_plugin import resolve_url
-
-        parsed = urls.parse(resolve_url(_expand(settings["server"], "lab_server_url")),
+        parsed = urls.parse(resolve_url(settings["server"].value, "lab_server_url", settings["server"].source),
                             what=f"lab_server_url ({settings['server'].source})")
         admin_url = parsed.render_as_string(hide_password=False)
         where = f"{urls.describe(admin_url)} ({settings['server'].source})"
     else:
+        from .. import server  # the launcher, only when this run uses the lab's own server
+
         info = server.status()
         if info is None:
             info, started = server.up()
@@ -169,6 +140,8 @@ def _start(config: pytest.Config, settings: dict[str, _Setting]) -> _Run:
             raise
     except BaseException:
         if started:
+            from .. import server
+
             server.down()
         raise
     sources = {"schema": f"{settings['schema'].value} ({settings['schema'].source})",
@@ -181,7 +154,7 @@ def _start(config: pytest.Config, settings: dict[str, _Setting]) -> _Run:
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     settings = config.stash.get(_SETTINGS, None)
-    if settings is None or _is_worker(config) or config.option.collectonly:
+    if settings is None or is_worker(config) or config.option.collectonly:
         return
     try:
         run = _start(config, settings)
@@ -217,7 +190,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if state is None or not state.needs_lock or info is None:
         return (yield)
     if state.lock is None:
-        state.lock = workers.TestLock(info.admin_url, info.prefix, item.config.workerinput["workerid"])
+        state.lock = workers.TestLock(info.admin_url, info.prefix, worker_id(item.config))
     alone = item.get_closest_marker("no_parallel") is not None
     state.lock.acquire(alone)
     try:
@@ -232,7 +205,7 @@ def _finish(config: pytest.Config) -> None:
         return
     run.finished = True
     try:
-        run_sync(workers.drop_owned(run.info.admin_url, run.info.prefix))  # template, dead workers' copies
+        run_sync(drop_under(run.info.admin_url, run.info.prefix, only=lambda name: workers.owns(run.info.prefix, name)))  # template, dead workers' copies
     except LabError as exc:  # a clean-up failure is a line in the report, never a crash
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
@@ -240,7 +213,7 @@ def _finish(config: pytest.Config) -> None:
     finally:
         run.claim.release()
         if run.started_server:
-            from . import server
+            from .. import server
 
             server.down()
 

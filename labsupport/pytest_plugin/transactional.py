@@ -1,7 +1,7 @@
 """Rollback isolation for async SQLAlchemy + FastAPI tests: small fixtures, each an override point.
 
 SQLAlchemy documents "Joining a Session into an External Transaction" for sync code; this is
-the async version, as a chain of pytest fixtures (labsupport's plugin registers them)::
+the async version, as a chain of pytest fixtures (labsupport's pytest plugin registers them)::
 
     lab_database_url       session   which database (precedence below)
     lab_engine_options     session   extra create_async_engine options ({}; lesson 04 names the worker)
@@ -44,12 +44,13 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_asyncio
 
-from .errors import LabError
+from ..errors import LabError
+from .options import fail, need
 
 if TYPE_CHECKING:
     import httpx
@@ -64,24 +65,19 @@ URL_ENV = "LAB_TEST_DATABASE_URL"
 _MISSING = object()
 
 
-def _error(message: str) -> NoReturn:
-    """Error the test with one line and no traceback: the fix is in the message, not in our code."""
-    pytest.fail(message, pytrace=False)
-
-
 @pytest.fixture(scope="session")
 def lab_database_url() -> str:
     """The test database: override this fixture, or set LAB_TEST_DATABASE_URL."""
-    from . import urls
+    from .. import urls
 
     text = os.environ.get(URL_ENV, "").strip()
     if not text:
-        _error(f"labsupport: no test database: set {URL_ENV} to a PostgreSQL database that has your schema, "
+        fail(f"labsupport: no test database: set {URL_ENV} to a PostgreSQL database that has your schema, "
                "or define a lab_database_url fixture in conftest.py")
     try:
         return urls.parse(text, what=URL_ENV).render_as_string(hide_password=False)
     except LabError as exc:
-        _error(f"labsupport: {exc}")
+        fail(f"labsupport: {exc}")
 
 
 @pytest.fixture(scope="session")
@@ -109,7 +105,7 @@ async def _connect(engine: AsyncEngine) -> AsyncConnection:
         return await engine.connect()
     except (OSError, DBAPIError) as exc:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        _error(f"labsupport: cannot connect to {engine.url.render_as_string()}: {reason}")
+        fail(f"labsupport: cannot connect to {engine.url.render_as_string()}: {reason}")
 
 
 @pytest_asyncio.fixture
@@ -144,13 +140,13 @@ async def lab_session(lab_session_factory: async_sessionmaker[AsyncSession]) -> 
 @pytest.fixture(scope="session")
 def lab_app() -> Any:
     """Your FastAPI app: override this fixture in conftest.py."""
-    _error("labsupport: define a lab_app fixture in conftest.py that returns your FastAPI app")
+    fail("labsupport: define a lab_app fixture in conftest.py that returns your FastAPI app")
 
 
 @pytest.fixture(scope="session")
 def lab_session_dependency() -> Callable[..., Any]:
     """The dependency your routes take their session from (e.g. ``get_session``): override this fixture."""
-    _error("labsupport: define a lab_session_dependency fixture in conftest.py that returns "
+    fail("labsupport: define a lab_session_dependency fixture in conftest.py that returns "
            "the dependency your routes use for a session, e.g. get_session")
 
 
@@ -160,7 +156,7 @@ def lab_app_override(lab_app: Any, lab_session_dependency: Callable[..., Any],
     """Routes get a fresh session per request on the test's connection; the old override comes back after."""
     overrides = getattr(lab_app, "dependency_overrides", None)
     if not isinstance(overrides, dict) or not callable(lab_session_dependency):
-        _error("labsupport: lab_app must return a FastAPI app and lab_session_dependency "
+        fail("labsupport: lab_app must return a FastAPI app and lab_session_dependency "
                f"a callable, got {type(lab_app).__name__} and {type(lab_session_dependency).__name__}")
 
     async def session_for_request() -> AsyncIterator[AsyncSession]:
@@ -186,13 +182,11 @@ def lab_run_lifespan() -> bool:
 async def lab_client(lab_app: Any, lab_app_override: Callable[..., Any],
                      lab_run_lifespan: bool) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client calling the app in-process; ASGITransport alone never runs the lifespan."""
-    import httpx
-
+    httpx = need("httpx", "httpx", "lab_client")
     async with contextlib.AsyncExitStack() as stack:
         app = lab_app
         if lab_run_lifespan:
-            from asgi_lifespan import LifespanManager
-
-            app = (await stack.enter_async_context(LifespanManager(lab_app))).app
+            lifespan = need("asgi_lifespan", "asgi-lifespan", "lab_client with lab_run_lifespan")
+            app = (await stack.enter_async_context(lifespan.LifespanManager(lab_app))).app
         transport = httpx.ASGITransport(app=app)
         yield await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url="http://lab.test"))

@@ -14,7 +14,7 @@ Two fixtures that avoid it, registered by labsupport's pytest plugin::
     lab_nullpool_engine   session  NullPool: a new connection per checkout, so any loop works;
                                    a few ms more per test
 
-Both take their URL from ``lab_database_url`` (``labsupport.transactional``: your own fixture
+Both take their URL from ``lab_database_url`` (``transactional``: your own fixture
 of that name, else ``LAB_TEST_DATABASE_URL``). A loop-bound engine used from another loop
 fails before it touches a connection, with one line that names both loop scopes and the fix,
 instead of the raw RuntimeError.
@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import pytest_asyncio
 
-from .errors import LabError
+from ..errors import LabError
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine

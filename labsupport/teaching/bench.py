@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import databases
-from .connection import run_sync
-from .server import Cluster, _memory_ok
+from .. import databases
+from ..connection import run_sync
+from ..server.cluster import Cluster, memory_ok
 
 __all__ = ["bench_server", "TARGETS"]
 
@@ -61,7 +61,7 @@ def bench_server(repeat: int = 5, report: Callable[[str], None] = print) -> dict
 
     The placements alternate round by round, so both see the same machine load.
     """
-    placements = ["memory", "disk"] if _memory_ok() else ["disk"]
+    placements = ["memory", "disk"] if memory_ok() else ["disk"]
     samples = {p: {k: [] for k in TARGETS} for p in placements}
     for i in range(repeat):
         for place in placements:

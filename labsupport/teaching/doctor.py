@@ -10,15 +10,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import binaries, databases, server
-from .config import settings
-from .connection import run_sync
-from .errors import LabError
+from .. import databases, server
+from ..connection import run_sync
+from ..errors import LabError
+from ..settings import settings
 
 __all__ = ["Check", "run_checks", "REQUIRED"]
 
+# The plugin's own dependencies, then the [lab] extra's that the lessons import.
 REQUIRED = ("sqlalchemy", "asyncpg", "greenlet", "pytest", "pytest-asyncio", "pytest-xdist", "papermill",
-            "nbclient", "ipykernel", "ipytest", "jupyterlab", "fastapi", "httpx")
+            "nbclient", "ipykernel", "ipytest", "jupyterlab", "fastapi", "httpx", "matplotlib")
 
 
 @dataclass
@@ -46,16 +47,12 @@ def _packages() -> Check:
         except importlib.metadata.PackageNotFoundError:
             missing.append(name)
     if missing:
-        return Check("packages", False, "missing " + ", ".join(missing), "run 'make run' (or pip install -e '.[dev]')")
+        return Check("packages", False, "missing " + ", ".join(missing), "run 'make run' (or pip install -e '.[lab]')")
     return Check("packages", True, ", ".join(found))
 
 
 def _source() -> Check:
-    cfg = settings()
-    if cfg.external_url:
-        return Check("server source", True, server.EXTERNAL)
-    bins = binaries.find()
-    return Check("server source", True, f"{bins.source}, PostgreSQL {bins.version}")
+    return Check("server source", True, server.current().source())
 
 
 async def _sqlalchemy_roundtrip(url: str) -> str:

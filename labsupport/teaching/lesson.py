@@ -18,16 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import databases, owners, server
-from .errors import LabError  # re-exported for lesson code
+from .. import databases, owners, server
+from ..errors import LabError  # re-exported for lesson code
+from ..settings import project_root
 
 __all__ = [
     "OUTCOME_MIME", "Lab", "open_lab", "record", "read_outcomes", "expect_failure", "ExpectedFailure",
     "SuiteResult", "TestOutcome", "run_suite", "clean_env", "setup_ipytest", "show_file", "show_table",
-    "SCENARIOS",
+    "SCENARIOS", "pytest_command",
 ]
 
-SCENARIOS = Path(__file__).resolve().parent.parent / "notebooks" / "scenarios"
+SCENARIOS = project_root() / "notebooks" / "scenarios"
 
 OUTCOME_MIME = "application/vnd.isolation-lab.outcome+json"
 _STRIPPED_ENV = ("FORCE_COLOR", "PY_COLORS", "NO_COLOR", "PYTEST_", "COV_CORE_", "COVERAGE_")
@@ -62,7 +63,7 @@ class Lab:
         return name
 
     async def server_version(self) -> str:
-        from .connection import fetchval
+        from ..connection import fetchval
 
         return str(await fetchval(self.admin_url, "SHOW server_version")).split()[0]
 
@@ -78,12 +79,9 @@ def open_lab(database_url: str | None = None, db_prefix: str | None = None) -> L
     """
     if str(SCENARIOS) not in sys.path:
         sys.path.insert(0, str(SCENARIOS))
-    prefix = db_prefix or f"lab_{secrets.token_hex(3)}"
-    databases.validate_name(prefix + "_" + "x" * 20)  # leave room for suffixes such as _gw12_test
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", prefix):
-        raise LabError(f"db_prefix {prefix!r} must be lower-case letters, digits and underscores, starting with a letter")
+    prefix = databases.validate_prefix(db_prefix or f"lab_{secrets.token_hex(3)}", "db_prefix")
     if database_url:
-        from . import urls
+        from .. import urls
 
         url = urls.parse(database_url, what="database_url").render_as_string(hide_password=False)
         known = server.status()  # the lab's own server, or LAB_DATABASE_URL's, when the URL is theirs
@@ -249,13 +247,14 @@ class SuiteResult:
         return f"**{self.summary()}**\n\n" + "\n".join(rows)
 
 
-def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+def clean_env(extra: Mapping[str, str] | None = None, scenarios: bool = True) -> dict[str, str]:
     """The environment for a nested pytest: without the outer run's colour and PYTEST_* settings,
-    and with ``notebooks/scenarios`` importable (the demo app is ``flashcards``)."""
+    and (``scenarios``) with ``notebooks/scenarios`` importable (the demo app is ``flashcards``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_ENV)}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.setdefault(owners.ENV_VAR, str(owners.current()))  # what the suite creates stays ours to reap
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SCENARIOS), env.get("PYTHONPATH", "")) if p)
+    if scenarios:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SCENARIOS), env.get("PYTHONPATH", "")) if p)
     env.update(extra or {})
     return env
 
@@ -288,8 +287,13 @@ def _parse_junit(path: Path) -> list[TestOutcome]:
     return tests
 
 
+def pytest_command(target: Path, *args: str) -> list[str]:
+    """The one command line for a nested pytest on a suite: this interpreter, no cache, quiet, no colour."""
+    return [sys.executable, "-m", "pytest", str(target), "-p", "no:cacheprovider", "-q", "--color=no", *args]
+
+
 def run_suite(path: str | os.PathLike[str], *args: str, env: Mapping[str, str] | None = None,
-              cwd: str | os.PathLike[str] | None = None, timeout: float = 900) -> SuiteResult:
+              cwd: str | os.PathLike[str] | None = None, timeout: float = 900, scenarios: bool = True) -> SuiteResult:
     """Run pytest on a scenario suite in a subprocess and return what happened, test by test."""
     target = Path(path).resolve()
     if not target.exists():
@@ -297,10 +301,9 @@ def run_suite(path: str | os.PathLike[str], *args: str, env: Mapping[str, str] |
     workdir = Path(cwd) if cwd else (target if target.is_dir() else target.parent)
     with tempfile.TemporaryDirectory(prefix="lab-suite-") as tmp:
         junit = Path(tmp) / "junit.xml"
-        cmd = [sys.executable, "-m", "pytest", str(target), "-p", "no:cacheprovider", "-q",
-               "--color=no", f"--junitxml={junit}", "-o", "junit_family=xunit2", *args]
+        cmd = pytest_command(target, f"--junitxml={junit}", "-o", "junit_family=xunit2", *args)
         started = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=workdir, env=clean_env(env), capture_output=True, text=True,
+        proc = subprocess.run(cmd, cwd=workdir, env=clean_env(env, scenarios), capture_output=True, text=True,
                               timeout=timeout, check=False)
         seconds = time.perf_counter() - started
         tests = _parse_junit(junit)

@@ -1,0 +1,74 @@
+"""labsupport's pytest plugin (entry point ``pytest11``): the take-home room. Hooks and registration only.
+
+Each piece is inert until configured:
+
+    options          one reader of settings (flag > ini > env > default), worker check, one-line failure
+    guard_hooks      lesson 01: the session stops unless the app's database is a test database (guard)
+    transactional    lesson 02: rollback fixtures lab_engine -> lab_connection -> lab_session -> lab_client
+    engines          lesson 03: lab_pooled_engine, lab_nullpool_engine, loop-aware
+    worker_hooks     lesson 04: a database per xdist worker (workers), once lab_metadata is set
+    server_fixture   lab_server: the lab's own PostgreSQL, for a test that asks for it
+
+Rules: this package imports nothing of ``labsupport.teaching``, and ``labsupport.server`` only
+inside the hooks and fixtures that need it (a test of the lab checks the import set). The
+ini option ``lab_start_server = true`` makes the controlling process start the lab's server
+once before any worker and stop it at the end, only if it started it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ..errors import LabError
+from .engines import lab_nullpool_engine, lab_pooled_engine  # noqa: F401 - loop-aware engines (lesson 03)
+from .options import is_worker
+from .server_fixture import lab_server  # noqa: F401 - registered as fixtures
+from .transactional import *  # noqa: F401,F403 - rollback-isolation fixtures (lesson 02), see transactional.__all__
+
+pytest_plugins = [
+    "labsupport.pytest_plugin.guard_hooks",  # lesson 01's guard; inert unless lab_guard_url/lab_guard_engines is set
+    "labsupport.pytest_plugin.worker_hooks",  # lesson 04's database per xdist worker; inert unless lab_metadata is set
+]
+
+_STARTED = pytest.StashKey[bool]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("lab_start_server", type="bool", default=False,
+                  help="start the lab's PostgreSQL for the whole run (stopped afterwards if started here)")
+
+
+def _starts_server(config: pytest.Config) -> bool:
+    return not is_worker(config) and bool(config.getini("lab_start_server"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_STARTED] = False
+    if not _starts_server(config):
+        return
+    from .. import server
+
+    try:
+        info, started = server.up()
+    except LabError as exc:
+        raise pytest.UsageError(f"labsupport: {exc}") from None
+    config.stash[_STARTED] = started
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if config.stash.get(_STARTED, False):
+        from .. import server
+
+        server.down()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    if not _starts_server(config):
+        return None
+    from .. import server
+
+    info = server.status()
+    if info is None:
+        return ["labsupport: server not running"]
+    started = "started for this run" if config.stash.get(_STARTED, False) else "already running"
+    return [f"labsupport: PostgreSQL {info.version} from {info.source} ({started})"]

@@ -1,0 +1,102 @@
+"""What every piece of the plugin shares: one reader of settings, one worker check, one failure.
+
+A setting is read in one order, first match wins: command-line flag, ini option, environment
+variable, default; ``Setting.source`` says which one it was, for the report header. A value may
+say ``env:VARIABLE`` (read that variable instead, at use); a URL setting may also name
+``module:attribute`` (a URL, a callable returning one, or an engine). An unset ``env:`` variable
+or a bad ``module:attribute`` is a LabError of one line that names the setting.
+
+Misuse in a fixture ends the test with ``fail`` (one line, no traceback); in a hook the caller
+turns the LabError into ``pytest.UsageError``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import pytest
+
+from ..errors import LabError
+from ..settings import import_object
+
+__all__ = ["Setting", "read", "expand", "resolve_url", "is_worker", "worker_id", "fail", "need"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    value: str
+    source: str  # "--lab-db-prefix", "ini lab_db_prefix", "env LAB_DB_PREFIX" or "default"
+
+
+def read(config: pytest.Config, name: str, env: str | None = None, default: str = "") -> Setting:
+    """The setting ``name`` (flag ``--name-with-dashes``, ini ``name``), else ``$env``, else ``default``."""
+    flag = config.getoption(name, None)
+    if flag:
+        return Setting(str(flag), "--" + name.replace("_", "-"))
+    ini = str(config.getini(name) or "").strip()
+    if ini:
+        return Setting(ini, f"ini {name}")
+    if env and os.environ.get(env, "").strip():
+        return Setting(os.environ[env].strip(), f"env {env}")
+    return Setting(default, "default")
+
+
+def expand(value: str, what: str, where: str = "") -> str:
+    """``env:VARIABLE`` becomes that variable's value; anything else is returned as it is."""
+    if not value.startswith("env:"):
+        return value
+    var = value[4:]
+    found = os.environ.get(var, "").strip()
+    if not found:
+        shown = f" ({where})" if where else ""
+        raise LabError(f"{what} comes from env:{var}{shown}, but {var} is not set: set it, or change that setting")
+    return found
+
+
+def resolve_url(source: str, what: str = "lab_guard_url", where: str = "") -> str:
+    """The URL a source names: ``env:VAR``, ``pkg.module:attr`` (URL, callable or engine), or a URL itself."""
+    from sqlalchemy.engine import URL
+
+    source = expand(source, what, where)
+    if "://" in source:
+        return source
+    if ":" not in source:
+        raise LabError(f"{what} {source!r} is not env:VARIABLE, module:attribute or a URL")
+    obj: Any = import_object(source, what, "flashcards.db:engine")
+    engine = getattr(obj, "sync_engine", obj)
+    if hasattr(engine, "url") and hasattr(engine, "dialect"):
+        obj = engine.url
+    elif callable(obj) and not isinstance(obj, URL):
+        obj = obj()
+    if isinstance(obj, URL):
+        return obj.render_as_string(hide_password=False)
+    if isinstance(obj, str) and obj:
+        return obj
+    raise LabError(f"{what} {source!r} gave {type(obj).__name__}, not a database URL or an engine")
+
+
+def is_worker(config: pytest.Config) -> bool:
+    """True inside a pytest-xdist worker process; the controller and a plain run are not workers."""
+    return hasattr(config, "workerinput")
+
+
+def worker_id(config: pytest.Config) -> str:
+    """pytest-xdist's name for this process: ``gw0``, ``gw1`` ... or ``master`` outside a worker."""
+    return str(config.workerinput["workerid"]) if is_worker(config) else "master"  # type: ignore[attr-defined]
+
+
+def fail(message: str) -> NoReturn:
+    """End the test with one line and no traceback: the fix is in the message, not in our code."""
+    pytest.fail(message, pytrace=False)
+
+
+def need(module: str, package: str, what: str) -> Any:
+    """Import an optional package a fixture needs, or fail the test naming what to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        fail(f"labsupport: {what} needs {package}, which is not installed: pip install {package}")

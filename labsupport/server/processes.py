@@ -1,0 +1,91 @@
+"""Process checks: is a pid really the postgres serving our data folder, and which TCP ports are free.
+
+A pid is only ever signalled after ``is_our_postmaster`` said yes: the pid file can be stale
+and the pid recycled by an unrelated process. Where there is no /proc (macOS), ``ps`` gives
+the whole command line as one string; paths may hold spaces, so it is matched as launched.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["proc_argv", "is_our_postmaster", "postmaster_pid", "wait_gone", "port_free", "free_port"]
+
+
+
+def proc_argv(pid: int) -> list[str] | None:
+    """The argv of a live (non-zombie) process, or None (where there is no /proc: ps's whole line as one item)."""
+    proc = Path(f"/proc/{pid}")
+    if proc.is_dir():
+        try:
+            stat = (proc / "stat").read_text()
+            if stat.rpartition(")")[2].split()[0] in ("Z", "X"):
+                return None
+            raw = (proc / "cmdline").read_bytes()
+        except OSError:
+            return None
+        return [a.decode(errors="replace") for a in raw.split(b"\0") if a] or None
+    if sys.platform == "linux":
+        return None
+    out = subprocess.run(["ps", "-o", "stat=,command=", "-p", str(pid)], capture_output=True, text=True, check=False)
+    line = out.stdout.strip()
+    if out.returncode or not line or line.startswith("Z"):
+        return None
+    return [line.split(None, 1)[1]] if " " in line else None
+
+
+def is_our_postmaster(pid: int, data_dir: Path) -> bool:
+    argv = proc_argv(pid)
+    if not argv:
+        return False
+    if len(argv) == 1:  # ps's command line: paths may hold spaces, so match what we launched
+        command = argv[0]
+        return any(f" -D {d} " in command + " " for d in {str(data_dir), os.path.realpath(data_dir)}) and \
+            Path(command.split(" -D ", 1)[0]).name in ("postgres", "postmaster")
+    if Path(argv[0]).name not in ("postgres", "postmaster"):
+        return False
+    try:
+        given = argv[argv.index("-D") + 1]
+    except (ValueError, IndexError):
+        return False
+    return os.path.realpath(given) == os.path.realpath(data_dir)
+
+
+def postmaster_pid(data_dir: Path) -> int | None:
+    try:
+        first = (data_dir / "postmaster.pid").read_text().splitlines()[0]
+        return int(first.strip())
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def wait_gone(pid: int, data_dir: Path, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not is_our_postmaster(pid, data_dir):
+            return True
+        time.sleep(0.05)
+    return not is_our_postmaster(pid, data_dir)
+
+
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as postgres binds: TIME_WAIT is no conflict
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
