@@ -117,6 +117,11 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "isolation":
+        from .teaching.isolation_bench import bench_isolation
+
+        bench_isolation(quick=args.quick)  # targets print PASS/FAIL; speed never sets the exit status
+        return 0
     from .bench import bench_server
 
     if args.repeat < 1:
@@ -158,8 +163,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--parallel", action="store_true", help="check parallel test runs instead (lesson 04's fixed suite)")
     p.set_defaults(func=_cmd_doctor)
     p = sub.add_parser("bench", help="measure speed targets (medians)")
-    p.add_argument("what", choices=["server"], help="what to measure")
-    p.add_argument("--repeat", type=int, default=5, help="rounds to take medians over")
+    p.add_argument("what", choices=["server", "isolation"], help="what to measure")
+    p.add_argument("--repeat", type=int, default=5, help="rounds to take medians over (server)")
+    p.add_argument("--quick", action="store_true", help="isolation: 50 tests and one round instead of 200 and three")
     p.set_defaults(func=_cmd_bench)
     return parser
 
