@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import server
 from .errors import LabError
@@ -120,7 +121,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.what == "isolation":
         from .teaching.isolation_bench import bench_isolation
 
-        bench_isolation(quick=args.quick)  # targets print PASS/FAIL; speed never sets the exit status
+        bench_isolation(quick=args.quick, out=args.out)  # targets print PASS/FAIL; speed never sets the exit status
         return 0
     from .bench import bench_server
 
@@ -166,6 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("what", choices=["server", "isolation"], help="what to measure")
     p.add_argument("--repeat", type=int, default=5, help="rounds to take medians over (server)")
     p.add_argument("--quick", action="store_true", help="isolation: 50 tests and one round instead of 200 and three")
+    p.add_argument("--out", type=Path, default=Path("build/bench"), help="isolation: folder for results.json and charts")
     p.set_defaults(func=_cmd_bench)
     return parser
 
