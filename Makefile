@@ -19,7 +19,8 @@ run: $(STAMP)  ## execute every notebook headless into build/
 test: $(STAMP)  ## the whole test suite, notebooks included, on all cores
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
-test-slow: $(STAMP)  ## every reproduction 20 times in a row beside a CPU hog (CI runs it after make test)
+test-slow: $(STAMP)  ## every reproduction 20x beside a CPU hog, the quick isolation bench (CI runs it after make test)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	@rm -f build/reproductions.txt
 	$(BIN)/python -m pytest -n 2 -m slow $(PYTEST_ARGS)
 	@cat build/reproductions.txt
@@ -30,8 +31,10 @@ lab: $(STAMP)  ## start the server and open JupyterLab on notebooks/
 doctor: $(STAMP)
 	$(BIN)/labsupport doctor
 
-bench: $(STAMP)
+bench: $(STAMP)  ## the server's and the isolation strategies' figures (installs pytest-postgresql, the peer)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/labsupport bench server
+	$(BIN)/labsupport bench isolation
 
 down:
 	@test -x $(BIN)/labsupport && $(BIN)/labsupport down || true

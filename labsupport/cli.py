@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from . import server
 from .errors import LabError
@@ -119,6 +120,11 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    if args.what == "isolation":
+        from .teaching.isolation_bench import bench_isolation
+
+        bench_isolation(quick=args.quick, out=args.out)  # targets print PASS/FAIL; speed never sets the exit status
+        return 0
     from .teaching.bench import bench_server
 
     if args.repeat < 1:
@@ -163,8 +169,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --parallel: the package to measure coverage of (default: what pytest-cov measures)")
     p.set_defaults(func=_cmd_doctor)
     p = sub.add_parser("bench", help="measure speed targets (medians)")
-    p.add_argument("what", choices=["server"], help="what to measure")
-    p.add_argument("--repeat", type=int, default=5, help="rounds to take medians over")
+    p.add_argument("what", choices=["server", "isolation"], help="what to measure")
+    p.add_argument("--repeat", type=int, default=5, help="rounds to take medians over (server)")
+    p.add_argument("--quick", action="store_true", help="isolation: 50 tests and one round instead of 200 and three")
+    p.add_argument("--out", type=Path, default=Path("build/bench"), help="isolation: folder for results.json and charts")
     p.set_defaults(func=_cmd_bench)
     return parser
 

@@ -1,0 +1,1 @@
+"""Baseline: no fixtures at all; the tests only await asyncio.sleep(0)."""
