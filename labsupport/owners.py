@@ -6,6 +6,9 @@ parent hands its ownership down (a notebook runs a scenario suite whose database
 reads). An owner is ``host``, the kernel's boot id, the pid and the process's start time, so
 a pid reused after a reboot or by another program never passes for the owner.
 
+Temporary folders follow the same rule: ``temp_dir`` names its owner's pid and start time in
+the folder's name, and ``reap_temp_dirs`` removes this user's folders whose owner is gone.
+
 Reaping drops a database only when its comment is the lab's, names this host and boot, and
 its process is gone. A database without the lab's comment, or made on another host, is never
 touched: the lab cannot tell whether its owner lives.
@@ -14,14 +17,16 @@ touched: the lab cannot tell whether its owner lives.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-__all__ = ["Owner", "MARK", "current", "parse", "ENV_VAR"]
+__all__ = ["Owner", "MARK", "current", "parse", "ENV_VAR", "temp_dir", "reap_temp_dirs", "TEMP_PREFIX"]
 
 MARK = "isolation-lab owner "
 ENV_VAR = "LAB_OWNER"
@@ -91,3 +96,35 @@ def current() -> Owner:
         return handed
     pid = os.getpid()
     return Owner(socket.gethostname(), _boot_id(), pid, _start_time(pid) or "?")
+
+
+TEMP_PREFIX = "isolation-lab-tmp-"
+
+
+def temp_dir(purpose: str) -> Path:
+    """A private temporary folder whose name says who owns it: ``isolation-lab-tmp-<purpose>-<pid>-<start>-XXXX``.
+
+    Remove it when done, as with ``tempfile.mkdtemp``; if the owner is killed first, the next
+    start of the lab removes it (``reap_temp_dirs``).
+    """
+    owner = current()
+    started = owner.started.replace("-", "_")  # macOS's lstart has dashes; the name is split on them
+    return Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{purpose.replace('-', '_')}-{owner.pid}-{started}-"))
+
+
+def reap_temp_dirs(root: Path | None = None) -> list[Path]:
+    """Remove this user's ``temp_dir`` folders whose owner is gone; returns them."""
+    removed = []
+    for path in Path(root or tempfile.gettempdir()).glob(TEMP_PREFIX + "*"):
+        parts = path.name.rsplit("-", 3)
+        try:
+            if len(parts) != 4 or not parts[1].isdigit() or path.lstat().st_uid != os.geteuid():
+                continue
+        except OSError:
+            continue
+        owner = Owner(socket.gethostname(), _boot_id(), int(parts[1]), parts[2])
+        live = _start_time(owner.pid)
+        if live is None or live.replace("-", "_") != owner.started:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed

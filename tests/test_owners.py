@@ -66,3 +66,39 @@ def test_a_reused_pid_is_not_the_owner() -> None:
     assert owners.Owner(me.host, me.boot, me.pid, "0").is_gone()
     assert owners.parse(me.comment) == me
     assert owners.parse("made by hand") is None
+
+
+MAKE_TEMP_AND_EXIT = "from labsupport import owners; print(owners.temp_dir('probe'))"
+
+
+def test_temp_folders_of_a_gone_owner_are_removed_and_ours_kept(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    env.pop(owners.ENV_VAR, None)
+    theirs = subprocess.run([sys.executable, "-c", MAKE_TEMP_AND_EXIT], env=env, check=True,
+                            capture_output=True, text=True).stdout.strip()
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.delenv(owners.ENV_VAR, raising=False)
+    ours = owners.temp_dir("probe")
+    unrelated = tmp_path / "isolation-lab-tmp-made-by-hand"
+    unrelated.mkdir()
+
+    removed = owners.reap_temp_dirs(tmp_path)
+
+    assert [str(p) for p in removed] == [theirs]
+    assert ours.is_dir() and unrelated.is_dir()
+
+
+def test_a_start_of_the_lab_reaps_and_says_so_in_one_line(cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    info, _ = cluster.up()
+    subprocess.run([sys.executable, "-c", CREATE_AND_EXIT, info.url, "killed_run_db"], check=True,
+                   env={k: v for k, v in os.environ.items() if k != owners.ENV_VAR})
+    (tmp_path / "pytest.ini").write_text("[pytest]\nlab_start_server = true\nasyncio_default_fixture_loop_scope = function\n")
+    (tmp_path / "test_nothing.py").write_text("def test_nothing():\n    pass\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "FORCE_COLOR"))}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=tmp_path,
+                         env=env | {"LAB_HOME": str(cluster.home)}, capture_output=True, text=True, timeout=120)
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    said = [line for line in (run.stdout + run.stderr).splitlines() if "left behind" in line]
+    assert len(said) == 1 and "1 database(s) (killed_run_db)" in said[0], run.stdout + run.stderr
+    assert not run_sync(databases.exists(info.url, "killed_run_db"))

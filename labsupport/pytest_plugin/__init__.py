@@ -17,6 +17,8 @@ once before any worker and stop it at the end, only if it started it.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from ..errors import LabError
@@ -48,8 +50,10 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     from .. import server
 
+    capture = config.pluginmanager.getplugin("capturemanager")
     try:
-        info, started = server.up()
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            info, started = server.up()  # its one line about reaped leftovers reaches the terminal
     except LabError as exc:
         raise pytest.UsageError(f"labsupport: {exc}") from None
     config.stash[_STARTED] = started

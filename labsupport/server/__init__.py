@@ -15,6 +15,7 @@ The pytest plugin imports this package only inside the hooks and fixtures that s
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 
 from ..settings import settings
@@ -23,7 +24,7 @@ from .cluster import Cluster
 from .external import EXTERNAL, External
 
 __all__ = ["ServerInfo", "Server", "Cluster", "External", "EXTERNAL", "current", "up", "down", "status",
-           "reset", "ensure"]
+           "reset", "ensure", "reap"]
 
 
 def current() -> Cluster | External:
@@ -35,8 +36,28 @@ def current() -> Cluster | External:
 
 
 def up(tcp: bool = False, port: int | None = None) -> tuple[ServerInfo, bool]:
-    """The server to use, started if needed. Returns (info, started_now)."""
-    return current().up(tcp=tcp, port=port)
+    """The server to use, started if needed, cleared of what killed runs left. Returns (info, started_now)."""
+    info, started = current().up(tcp=tcp, port=port)
+    reap(info.url)
+    return info, started
+
+
+def reap(url: str) -> list[str]:
+    """Drop the databases, and remove the temporary folders, whose owner is gone; say so in one line.
+
+    Every start of the lab comes here (``labsupport up`` and ``run``, a notebook's first cell,
+    a test run that starts the server), so a killed run's leftovers last until the next start.
+    """
+    from .. import databases, owners
+    from ..connection import run_sync
+
+    gone = run_sync(databases.reap(url))
+    folders = owners.reap_temp_dirs()
+    if gone or folders:
+        names = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+        print(f"labsupport: removed what runs that are gone left behind: {len(gone)} database(s)"
+              f"{' (' + names + ')' if gone else ''}, {len(folders)} temporary folder(s)", file=sys.stderr)
+    return gone
 
 
 def down() -> bool:

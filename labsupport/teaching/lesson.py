@@ -84,6 +84,7 @@ def open_lab(database_url: str | None = None, db_prefix: str | None = None) -> L
         from .. import urls
 
         url = urls.parse(database_url, what="database_url").render_as_string(hide_password=False)
+        server.reap(url)
         known = server.status()  # the lab's own server, or LAB_DATABASE_URL's, when the URL is theirs
         if known is not None and urls.describe(known.url) == urls.describe(url):
             return Lab(info=known, prefix=prefix)
