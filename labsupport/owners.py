@@ -16,17 +16,19 @@ touched: the lab cannot tell whether its owner lives.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-__all__ = ["Owner", "MARK", "current", "parse", "ENV_VAR", "temp_dir", "reap_temp_dirs", "TEMP_PREFIX"]
+__all__ = ["Owner", "MARK", "current", "parse", "ENV_VAR", "temp_dir", "temp_folder", "reap_temp_dirs", "TEMP_PREFIX"]
 
 MARK = "isolation-lab owner "
 ENV_VAR = "LAB_OWNER"
@@ -110,6 +112,16 @@ def temp_dir(purpose: str) -> Path:
     owner = current()
     started = owner.started.replace("-", "_")  # macOS's lstart has dashes; the name is split on them
     return Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{purpose.replace('-', '_')}-{owner.pid}-{started}-"))
+
+
+@contextlib.contextmanager
+def temp_folder(purpose: str) -> Iterator[Path]:
+    """``temp_dir`` for a ``with`` block: removed at its end, or by a later start if we are killed first."""
+    path = temp_dir(purpose)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def reap_temp_dirs(root: Path | None = None) -> list[Path]:

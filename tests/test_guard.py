@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import shutil
 import struct
-import tempfile
 import textwrap
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -27,7 +27,7 @@ from sqlalchemy import Column, Integer, MetaData, Table, Text, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from labsupport import databases, urls
+from labsupport import databases, owners, urls
 from labsupport.pytest_plugin import guard
 from labsupport.teaching import lesson
 from labsupport.connection import run_sync
@@ -237,7 +237,7 @@ class AliasProxy:
         kw = urls.asyncpg_kwargs(server.url)
         self.upstream_host, self.port = str(kw["host"]), int(kw["port"])  # type: ignore[call-overload]
         self.aliases = aliases
-        self.folder = tempfile.mkdtemp(prefix="lab-alias-")
+        self.folder = str(owners.temp_dir("alias"))
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.server: asyncio.AbstractServer | None = None
@@ -306,6 +306,7 @@ class AliasProxy:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()
+        shutil.rmtree(self.folder, ignore_errors=True)  # the socket file and its folder
 
 
 @pytest.fixture

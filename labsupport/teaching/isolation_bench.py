@@ -17,7 +17,6 @@ so its overhead is its own time per iteration.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import platform

@@ -10,7 +10,6 @@ import re
 import secrets
 import subprocess
 import sys
-import tempfile
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
@@ -300,7 +299,7 @@ def run_suite(path: str | os.PathLike[str], *args: str, env: Mapping[str, str] |
     if not target.exists():
         raise LabError(f"no test suite at {target}")
     workdir = Path(cwd) if cwd else (target if target.is_dir() else target.parent)
-    with tempfile.TemporaryDirectory(prefix="lab-suite-") as tmp:
+    with owners.temp_folder("suite") as tmp:
         junit = Path(tmp) / "junit.xml"
         cmd = pytest_command(target, f"--junitxml={junit}", "-o", "junit_family=xunit2", *args)
         started = time.perf_counter()
