@@ -56,10 +56,13 @@ class NotebookResult:
     error: str = ""
     outcomes: dict[str, Any] = field(default_factory=dict)
     html: Path | None = None
+    retried: str = ""  # why the kernel's first start failed, if it was started a second time
 
     def line(self) -> str:
         verdict = "passed" if self.ok else "FAILED"
         tail = f"  {self.error}" if self.error else ""
+        if self.retried:
+            tail += f"  (kernel start retried once after: {self.retried})"
         return f"{self.name:<34} {verdict:<6} {self.seconds:6.1f} s{tail}"
 
 
@@ -104,22 +107,38 @@ def execute(notebook: Path, out_dir: Path, parameters: dict[str, Any], progress:
     kernel_log = output.with_suffix(".kernel.log")
     kernel_log.unlink(missing_ok=True)
     started = time.perf_counter()
-    error = ""
-    try:
-        papermill.execute_notebook(
-            str(notebook), str(output), parameters=parameters, kernel_name="python3",
-            cwd=str(notebook.parent), progress_bar=progress, execution_timeout=timeout,
-            log_output=False, request_save_on_cell_execute=False, start_timeout=start_timeout,
-            kernel_manager_class=_kernel_manager_class(kernel_log),
-        )
-    except Exception as exc:  # noqa: BLE001 - every failure becomes one line in the report
-        error = _error_line(exc)
-        if "Dead" in type(exc).__name__ or "kernel died" in error.lower():
-            error += f" (kernel log: {kernel_log})"
+    retried = ""
+    for attempt in (1, 2):
+        error = ""
+        try:
+            papermill.execute_notebook(
+                str(notebook), str(output), parameters=parameters, kernel_name="python3",
+                cwd=str(notebook.parent), progress_bar=progress, execution_timeout=timeout,
+                log_output=False, request_save_on_cell_execute=False, start_timeout=start_timeout,
+                kernel_manager_class=_kernel_manager_class(kernel_log),
+            )
+        except Exception as exc:  # noqa: BLE001 - every failure becomes one line in the report
+            error = _error_line(exc)
+            if "Dead" in type(exc).__name__ or "kernel died" in error.lower():
+                error += f" (kernel log: {kernel_log})"
+            cell_failed = type(exc).__name__ == "PapermillExecutionError"
+            if attempt == 1 and not cell_failed and _never_started(output):  # the kernel did not start
+                retried = error
+                continue
+        break
     seconds = time.perf_counter() - started
     outcomes = read_outcomes(output) if output.exists() else {}
     return NotebookResult(name=notebook.stem, ok=not error, seconds=seconds, output=output, error=error,
-                          outcomes=outcomes)
+                          outcomes=outcomes, retried=retried)
+
+
+def _never_started(output: Path) -> bool:
+    """True if no cell of the executed copy ran: the kernel failed before the first cell."""
+    try:
+        cells = json.loads(output.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return True
+    return not any(c.get("cell_type") == "code" and c.get("execution_count") for c in cells)
 
 
 def render_html(result: NotebookResult) -> Path | None:
