@@ -11,7 +11,9 @@ the folder's name, and ``reap_temp_dirs`` removes this user's folders whose owne
 
 Reaping drops a database only when its comment is the lab's, names this host and boot, and
 its process is gone. A database without the lab's comment, or made on another host, is never
-touched: the lab cannot tell whether its owner lives.
+touched: the lab cannot tell whether its owner lives. (The mark is a second statement after
+CREATE DATABASE, which cannot run in a transaction: a run killed in the millisecond between the
+two leaves an unmarked database, for ``labsupport reset``.)
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ from .users import ServerUser, as_user, make_owned_dir, reachable_by, server_use
 
 __all__ = ["Cluster", "memory_ok"]
 
-_START_TIMEOUT = 30.0
+_START_TIMEOUT = 60.0  # a killed postmaster's backends can take a while to go on a loaded machine
 _SOCKET_PATH_MAX = 100  # the kernel limit is ~107 bytes including ".s.PGSQL.<port>"
 _FAST_SETTINGS = {  # a throwaway cluster: durability buys nothing here
     "fsync": "off",

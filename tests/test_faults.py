@@ -1,0 +1,160 @@
+"""Faults, for real: a run interrupted with Ctrl-C in the middle of a notebook, a server killed
+with SIGKILL in the middle of a run, and two clones of the lab running side by side.
+
+Each keeps the same promise: a developer's database (made by hand, so not the lab's) keeps every
+row, and whatever a dead run left is removed by the next start of the lab, which says so.
+Marked ``slow`` (``make test-slow``; CI runs it): each test runs a notebook or two suites.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from labsupport import databases, owners
+from labsupport.connection import fetchval, run_sync
+from labsupport.server import Cluster
+from labsupport.teaching import lesson
+
+pytestmark = pytest.mark.slow
+
+sys.path.insert(0, str(lesson.SCENARIOS))
+from lesson01 import support as dev_data  # noqa: E402  - seeding and checksums of the demo app's data
+
+LABSUPPORT = [sys.executable, "-m", "labsupport"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "FORCE_COLOR", "LAB_OWNER"))}
+    return env | extra
+
+
+def _seed_dev_database(admin_url: str) -> tuple[str, dev_data.Snapshot]:
+    """A seeded developer database, made by hand (without the lab's owner mark): the lab must never drop it."""
+    name = f"flashcards_dev_{secrets.token_hex(3)}"
+    run_sync(fetchval(admin_url, f"CREATE DATABASE {name}"))
+    url = _database_url(admin_url, name)
+    run_sync(dev_data.seed(url))
+    return url, run_sync(dev_data.snapshot(url))
+
+
+@pytest.fixture
+def dev_database(lab_server) -> Iterator[tuple[str, dev_data.Snapshot]]:  # type: ignore[no-untyped-def]
+    url, snapshot = _seed_dev_database(lab_server.url)
+    yield url, snapshot
+    run_sync(databases.drop(lab_server.url, str(make_url(url).database)))
+
+
+def _database_url(admin_url: str, name: str) -> str:
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _wait_for_database(admin_url: str, like: str, proc: subprocess.Popen[str], seconds: float = 240) -> str:
+    """The first database like ``like`` that carries the lab's owner mark (made and marked: a run killed in
+    the millisecond between the two leaves an unmarked database, which the lab never drops)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and proc.poll() is None:
+        found = run_sync(fetchval(admin_url, "SELECT min(datname) FROM pg_database WHERE datname LIKE $1 "
+                                             "AND shobj_description(oid, 'pg_database') LIKE $2", like, owners.MARK + "%"))
+        if found:
+            return str(found)
+        time.sleep(0.2)
+    raise AssertionError(f"no marked database like {like!r} appeared while the run lasted: {proc.poll()=}")
+
+
+def _run_in_background(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # its own process group, as a terminal's foreground job
+
+
+# ---------------------------------------------------------------- Ctrl-C in the middle of a notebook
+
+
+def test_ctrl_c_mid_notebook_keeps_dev_data_and_the_next_run_passes(lab_server, dev_database) -> None:  # type: ignore[no-untyped-def]
+    dev_url, before = dev_database
+    env = _env(FLASHCARDS_DATABASE_URL=dev_url, DATABASE_URL=dev_url, TEST_DATABASE_URL=dev_url,
+               LAB_TEST_DATABASE_URL=dev_url)  # the developer's URL everywhere an app or a test might look
+    run = _run_in_background([*LABSUPPORT, "run", "02"], env)
+    _wait_for_database(lab_server.url, r"lab02\_%", run)
+    os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends to the whole job
+    _, err = run.communicate(timeout=120)
+
+    assert run.returncode != 0 and "interrupted" in err, err
+    assert run_sync(dev_data.snapshot(dev_url)) == before
+    again = subprocess.run([*LABSUPPORT, "run", "00"], env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert run_sync(databases.names(lab_server.url, r"lab02\_%")) == []
+    assert run_sync(dev_data.snapshot(dev_url)) == before
+
+
+# ---------------------------------------------------------------- the server killed mid-run
+
+
+@pytest.fixture
+def own_cluster(cluster: Cluster) -> Cluster:
+    """A second lab, as in another clone: its own state folder and server (destroyed afterwards)."""
+    cluster.up()
+    return cluster
+
+
+def test_server_killed_mid_run_keeps_dev_data_and_the_next_start_reaps(own_cluster: Cluster) -> None:
+    admin_url = own_cluster.running().url  # type: ignore[union-attr]
+    dev_url, before = _seed_dev_database(admin_url)
+    env = _env(LAB_HOME=str(own_cluster.home), FLASHCARDS_DATABASE_URL=dev_url, DATABASE_URL=dev_url)
+    env.pop("LAB_DATABASE_URL", None)
+
+    run = _run_in_background([*LABSUPPORT, "run", "02"], env)
+    _wait_for_database(admin_url, r"lab02\_%", run)
+    info = own_cluster.running()
+    assert info is not None and info.pid
+    os.kill(info.pid, signal.SIGKILL)
+    out, err = run.communicate(timeout=300)
+    assert run.returncode != 0, out + err
+
+    up = subprocess.run([*LABSUPPORT, "up"], env=env, capture_output=True, text=True, timeout=120)
+    assert up.returncode == 0, up.stderr
+    restarted = own_cluster.running()
+    assert restarted is not None
+    said = [line for line in up.stderr.splitlines() if "left behind" in line]
+    assert len(said) == 1 and "lab02_" in said[0], up.stderr
+    assert run_sync(databases.names(restarted.url, r"lab02\_%")) == []
+    assert run_sync(dev_data.snapshot(dev_url)) == before
+    again = subprocess.run([*LABSUPPORT, "run", "00"], env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+
+
+# ---------------------------------------------------------------- two clones side by side
+
+
+def test_two_labs_at_once_never_touch_each_other(own_cluster: Cluster, lab_server) -> None:  # type: ignore[no-untyped-def]
+    ours = own_cluster.running()
+    assert ours is not None
+    fixed = lesson.SCENARIOS / "lesson04" / "fixed"
+    runs = {}
+    for label, url in (("a", ours.url), ("b", lab_server.url)):
+        prefix = f"ttwo{label}_{secrets.token_hex(2)}"
+        cmd = lesson.pytest_command(fixed, "-n", "2", "--lab-db-prefix", prefix)
+        runs[label] = (prefix, url, subprocess.Popen(cmd, cwd=fixed, env=lesson.clean_env({"LAB_SERVER_URL": url}),
+                                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    crossed, samples = [], 0
+    while any(p.poll() is None for _, _, p in runs.values()):
+        for label, (_, url, _) in runs.items():
+            other_prefix = next(pre for lab, (pre, _, _) in runs.items() if lab != label)
+            seen = run_sync(databases.names(url, databases.like_prefix(other_prefix)))
+            crossed += seen
+        samples += 1
+        time.sleep(0.1)
+    outputs = {label: p.communicate()[0] for label, (_, _, p) in runs.items()}
+
+    assert all(p.returncode == 0 for _, _, p in runs.values()), outputs
+    assert samples > 5 and crossed == [], (samples, crossed)
+    for label, (prefix, url, _) in runs.items():
+        assert run_sync(databases.names_under(url, prefix)) == []  # each cleaned up after itself
