@@ -137,13 +137,28 @@ def _from_source(dependency: Any) -> str | None:
     return shapes.pop() if len(shapes) == 1 else None
 
 
+_DETECTED: dict[Any, str] = {}
+
+
+def _hashable(obj: Any) -> bool:
+    try:
+        hash(obj)
+    except TypeError:
+        return False
+    return True
+
+
 def detect(dependency: Any, name: str, explicit: str = "") -> str:
     """The shape of ``dependency``: the explicit setting, else its annotation, else its source; or LabError."""
     if explicit:
         if explicit not in SHAPES:
             raise LabError(f"lab_session_shape {explicit!r} is not one of {', '.join(SHAPES)}")
         return explicit
-    shape = _from_annotation(dependency) or _from_source(dependency)
+    shape = _DETECTED.get(dependency) if _hashable(dependency) else None
+    if shape is None:
+        shape = _from_annotation(dependency) or _from_source(dependency)
+    if shape is not None and _hashable(dependency):
+        _DETECTED[dependency] = shape
     if shape is None:
         raise LabError(f"cannot tell whether {name} gives its routes a session, a session factory, an engine or "
                        f"a connection: {_HOW}")

@@ -12,7 +12,7 @@ the async version, as a chain of pytest fixtures (labsupport's pytest plugin reg
     lab_joined_engine      function  an AsyncEngine whose connections are savepoints on lab_connection
     lab_app                session   YOUR FastAPI app: ini lab_app = app.main:app, or a fixture
     lab_session_dependency session   YOUR dependency: ini lab_session_dependency = app.db:get_session
-    lab_session_shape      session   what that dependency gives: session, sessionmaker, engine, connection
+    lab_session_shape      function  what that dependency gives: session, sessionmaker, engine, connection
     lab_app_override       function  routes get the test's connection in the dependency's own shape
     lab_redirect_targets   function  autouse: lab_session_factory_targets point at the test's connection
     lab_run_lifespan       session   ini lab_run_lifespan (false): run the app's lifespan (asgi-lifespan)
@@ -183,7 +183,7 @@ def lab_session_dependency(request: pytest.FixtureRequest) -> Callable[..., Any]
     return _setting(request, "lab_session_dependency", "app.db:get_session")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def lab_session_shape(request: pytest.FixtureRequest, lab_session_dependency: Callable[..., Any] | None) -> str | None:
     """session, sessionmaker, engine or connection: the ini option lab_session_shape, else detected."""
     if lab_session_dependency is None:
