@@ -13,9 +13,13 @@ import asyncpg
 from . import urls
 from .errors import LabError
 
-__all__ = ["connect", "run_sync", "fetchval"]
+__all__ = ["MissingDatabaseError", "connect", "run_sync", "fetchval"]
 
 T = TypeVar("T")
+
+
+class MissingDatabaseError(LabError):
+    """The server answered, and it has no database of that name."""
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -46,7 +50,7 @@ async def connect(url: str, timeout: float = 5.0, what: str = "the server URL") 
     except asyncpg.InvalidAuthorizationSpecificationError as exc:
         raise LabError(f"PostgreSQL at {where} refused the login ({exc}): check the user in {what}") from None
     except asyncpg.InvalidCatalogNameError:
-        raise LabError(
+        raise MissingDatabaseError(
             f"PostgreSQL at {where} has no database {kwargs.get('database')!r}: name an existing one in {what}"
         ) from None
     except (ConnectionRefusedError, FileNotFoundError):

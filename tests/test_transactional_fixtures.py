@@ -274,9 +274,9 @@ def lab_database_url():
 @pytest.mark.parametrize(("env", "conftest", "message"), [
     ({}, CONFTEST, "no test database: set LAB_TEST_DATABASE_URL"),
     ({"LAB_TEST_DATABASE_URL": "mysql://u@h/db"}, CONFTEST, "LAB_TEST_DATABASE_URL uses 'mysql'"),
-    (None, "", "define a lab_app fixture in conftest.py"),
+    (None, "", "name your FastAPI app: lab_app = yourapp.main:app"),
     (None, "import pytest\n\n@pytest.fixture(scope='session')\ndef lab_app():\n    return 42\n",
-     "define a lab_session_dependency fixture"),
+     "name the dependency your routes take their database from: lab_session_dependency = yourapp.db:get_session"),
     (None, "import pytest\n\n@pytest.fixture(scope='session')\ndef lab_app():\n    return 42\n\n"
            "@pytest.fixture(scope='session')\ndef lab_session_dependency():\n    return print\n",
      "lab_app must return a FastAPI app"),

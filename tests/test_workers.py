@@ -104,7 +104,8 @@ def test_the_header_names_each_workers_database() -> None:
     info = workers.RunInfo("postgresql+asyncpg://u@/postgres", "shop", "shop_template_test")
     lines = workers.header_lines(info, ["gw0", "gw1"], {"schema": "app:Base (ini lab_metadata)"}, "h:5432", [])
     assert lines[0] == ("labsupport workers: parallel, 2 pytest-xdist workers: gw0 -> shop_gw0_test, "
-                        "gw1 -> shop_gw1_test; template shop_template_test")
+                        "gw1 -> shop_gw1_test; template shop_template_test; the tests use only these databases, "
+                        "named *_test by construction, so lesson 01's guard accepts them")
     assert lines[1] == "labsupport workers: schema app:Base (ini lab_metadata); server h:5432"
     assert len(lines) == 2
 

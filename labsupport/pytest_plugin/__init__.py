@@ -5,6 +5,8 @@ Each piece is inert until configured:
     options          one reader of settings (flag > ini > env > default), worker check, one-line failure
     guard_hooks      lesson 01: the session stops unless the app's database is a test database (guard)
     transactional    lesson 02: rollback fixtures lab_engine -> lab_connection -> lab_session -> lab_client
+    shapes           the app's session shape (session, sessionmaker, engine, connection) and how each joins the test
+    project_hooks    the settings that adopt your app (lab_app, lab_session_dependency ...), header lines
     engines          lesson 03: lab_pooled_engine, lab_nullpool_engine, loop-aware
     worker_hooks     lesson 04: a database per xdist worker (workers), once lab_metadata is set
     server_fixture   lab_server: the lab's own PostgreSQL, for a test that asks for it
@@ -28,6 +30,7 @@ from .server_fixture import lab_server  # noqa: F401 - registered as fixtures
 from .transactional import *  # noqa: F401,F403 - rollback-isolation fixtures (lesson 02), see transactional.__all__
 
 pytest_plugins = [
+    "labsupport.pytest_plugin.project_hooks",  # settings that adopt your app; header lines on config and engine
     "labsupport.pytest_plugin.guard_hooks",  # lesson 01's guard; inert unless lab_guard_url/lab_guard_engines is set
     "labsupport.pytest_plugin.worker_hooks",  # lesson 04's database per xdist worker; inert unless lab_metadata is set
 ]

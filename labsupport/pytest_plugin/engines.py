@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,8 +37,8 @@ from ..errors import LabError
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["LoopMismatchError", "LoopGuard", "loop_bound_engine", "loop_scope_of",
-           "lab_pooled_engine", "lab_nullpool_engine"]
+__all__ = ["LoopMismatchError", "LoopGuard", "loop_bound_engine", "loop_scope_of", "EngineChoice", "choose",
+           "POOLED", "lab_pooled_engine", "lab_nullpool_engine"]
 
 
 class LoopMismatchError(LabError):
@@ -143,20 +143,90 @@ def _current_test(session: pytest.Session, born_scope: str) -> Callable[[], str 
     return describe
 
 
+# ---------------------------------------------------------------- which engine lab_engine is
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """lab_engine's pool, and why: the report header shows ``reason``."""
+
+    pooled: bool
+    reason: str
+
+    def line(self) -> str:
+        kind = "pooled, made in the session loop" if self.pooled else "NullPool, a new server connection per test"
+        return f"labsupport lab_engine: {kind} ({self.reason})"
+
+
+POOLED = pytest.StashKey[EngineChoice]()
+_FAST = "asyncio_default_fixture_loop_scope = session and asyncio_default_test_loop_scope = session"
+
+
+def _ini(config: pytest.Config, name: str) -> str:
+    try:
+        return str(config.getini(name) or "")
+    except ValueError:  # pytest-asyncio not loaded
+        return ""
+
+
+def _uses_anyio(item: pytest.Item) -> bool:
+    return "anyio_backend" in getattr(item, "fixturenames", ())
+
+
+def _anyio_backend_scope(item: pytest.Item) -> str:
+    defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {}).get("anyio_backend") or ()
+    return str(defs[-1].scope) if defs else "module"
+
+
+def choose(config: pytest.Config, items: list[pytest.Item] | None = None) -> EngineChoice:
+    """Pooled when every test that uses lab_engine runs in the session loop its fixtures run in.
+
+    Before collection (``items`` None) only the ini options are known; after it, each test's own
+    ``asyncio`` marker and, for anyio-marked tests, the scope of ``anyio_backend`` count too.
+    The ini option ``lab_engine_pool`` (pooled, nullpool, auto) decides instead when set.
+    """
+    forced = str(config.getini("lab_engine_pool") or "auto").strip()
+    if forced in ("pooled", "nullpool"):
+        return EngineChoice(forced == "pooled", f"lab_engine_pool = {forced}")
+    fixtures = _ini(config, "asyncio_default_fixture_loop_scope")
+    if items is None:
+        tests = _ini(config, "asyncio_default_test_loop_scope") or "function"
+        if fixtures == tests == "session":
+            return EngineChoice(True, f"{_FAST}; anyio-marked tests also need a session-scoped anyio_backend")
+        return EngineChoice(False, f"tests in {tests}-scoped loops, fixtures in {fixtures or 'their own'}; "
+                                   f"{_FAST} make it pooled, 2-3x faster per test")
+    using = [i for i in items if "lab_engine" in getattr(i, "fixturenames", ())]
+    apart = [i for i in using if (_anyio_backend_scope(i) != "session" if _uses_anyio(i)
+                                  else fixtures != "session" or loop_scope_of(i) != "session")]
+    if not using:
+        return EngineChoice(False, "no collected test uses it")
+    if apart:
+        why = ("its anyio_backend fixture is not session-scoped" if _uses_anyio(apart[0])
+               else f"it runs in its {loop_scope_of(apart[0])}-scoped loop")
+        return EngineChoice(False, f"{len(apart)} of {len(using)} tests run outside the session loop, e.g. "
+                                   f"{apart[0].nodeid}: {why}")
+    return EngineChoice(True, f"all {len(using)} tests that use it run in the session loop")
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def lab_pooled_engine(lab_database_url: str, request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+async def lab_pooled_engine(lab_database_url: str, lab_engine_options: dict[str, Any],
+                            request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
     """The recommended engine: pooled, born in the session loop, disposed at the end of the run."""
     engine = loop_bound_engine(lab_database_url, owner="lab_pooled_engine", loop_scope="session",
-                               describe_user=_current_test(request.session, "session"))
+                               describe_user=_current_test(request.session, "session"), **lab_engine_options)
     yield engine
     await engine.dispose()
 
 
 @pytest.fixture(scope="session")
-def lab_nullpool_engine(lab_engine: AsyncEngine) -> AsyncEngine:
+def lab_nullpool_engine(lab_database_url: str, lab_engine_options: dict[str, Any]) -> Iterator[AsyncEngine]:
     """An engine that pools nothing: every checkout opens a connection in the loop that asks for it.
 
-    It is lesson 02's ``lab_engine`` (NullPool, bound to no loop) under the name of fix (b),
-    so it also carries ``lab_engine_options`` such as lesson 04's per-worker application_name.
+    It carries ``lab_engine_options`` such as lesson 04's per-worker application_name.
     """
-    return lab_engine
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_async_engine(lab_database_url, poolclass=NullPool, **lab_engine_options)
+    yield engine
+    engine.sync_engine.dispose()  # NullPool holds nothing open: no await, so no loop needed

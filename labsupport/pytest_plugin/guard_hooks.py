@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import pytest
 
-from .options import Setting, read, resolve_url
+from .options import Setting, import_hint, read, resolve_url
 
 __all__ = ["resolve_url"]  # re-exported: lesson 01's notebook shows it
 
@@ -79,6 +79,13 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     return lines or None
 
 
+def _say(config: pytest.Config, line: str) -> None:
+    """One line beside the report header (the check runs at session start, after the header is written)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and not config.option.collectonly:
+        reporter.write_line(line)
+
+
 @pytest.hookimpl(trylast=True)  # after conftest files made and named their test database
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
@@ -91,15 +98,21 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                 "--lab-guard-url env:YOUR_URL_VARIABLE (or the ini option lab_guard_url)")
         return
     from .. import urls
-    from ..connection import run_sync
+    from ..connection import MissingDatabaseError, run_sync
     from ..errors import LabError
     from . import guard
 
     try:
-        url = resolve_url(source, "lab_guard_url", setting.source)
+        url = resolve_url(source, "lab_guard_url", setting.source, import_hint(config))
         name = run_sync(guard.current_database(url))
+    except MissingDatabaseError:
+        _say(config, f"labsupport guard: the app's database ({urls.redact(url)}) does not exist, so nothing there "
+                     "can be destroyed; the tests go on (with lab_guard_engines = true, destructive SQL on a "
+                     "database not named *_test is still refused at run time)")
+        return
     except LabError as exc:
         raise pytest.UsageError(f"labsupport guard: {exc}") from None
+    _say(config, f"labsupport guard: the app's database is {name!r} according to the server: a test database")
     if not guard.is_test_database(name):
         shown = urls.redact(source) if "://" in source else source
         raise pytest.UsageError(

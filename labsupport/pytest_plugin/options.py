@@ -21,7 +21,8 @@ import pytest
 from ..errors import LabError
 from ..settings import import_object
 
-__all__ = ["Setting", "read", "expand", "resolve_url", "is_worker", "worker_id", "fail", "need"]
+__all__ = ["Setting", "read", "expand", "resolve_url", "resolve_object", "import_hint", "config_file_note",
+           "is_worker", "worker_id", "fail", "need"]
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,9 @@ def expand(value: str, what: str, where: str = "") -> str:
     return found
 
 
-def resolve_url(source: str, what: str = "lab_guard_url", where: str = "") -> str:
-    """The URL a source names: ``env:VAR``, ``pkg.module:attr`` (URL, callable or engine), or a URL itself."""
+def resolve_url(source: str, what: str = "lab_guard_url", where: str = "", hint: str = "") -> str:
+    """The URL a source names: ``env:VAR``, ``pkg.module:attr`` (URL, callable, engine or settings
+    object with a URL field), or a URL itself."""
     from sqlalchemy.engine import URL
 
     source = expand(source, what, where)
@@ -64,7 +66,7 @@ def resolve_url(source: str, what: str = "lab_guard_url", where: str = "") -> st
         return source
     if ":" not in source:
         raise LabError(f"{what} {source!r} is not env:VARIABLE, module:attribute or a URL")
-    obj: Any = import_object(source, what, "flashcards.db:engine")
+    obj: Any = import_object(source, what, "app.db:engine", hint=hint)
     engine = getattr(obj, "sync_engine", obj)
     if hasattr(engine, "url") and hasattr(engine, "dialect"):
         obj = engine.url
@@ -72,9 +74,48 @@ def resolve_url(source: str, what: str = "lab_guard_url", where: str = "") -> st
         obj = obj()
     if isinstance(obj, URL):
         return obj.render_as_string(hide_password=False)
+    if obj is not None and not isinstance(obj, str) and "://" in str(obj):  # pydantic's PostgresDsn, yarl.URL ...
+        obj = str(obj)
     if isinstance(obj, str) and obj:
         return obj
     raise LabError(f"{what} {source!r} gave {type(obj).__name__}, not a database URL or an engine")
+
+
+def resolve_object(source: str, what: str, example: str, where: str = "", hint: str = "") -> Any:
+    """The object a ``module:attribute`` setting names (after ``env:VAR``), or a one-line LabError."""
+    return import_object(expand(source, what, where), what, example, hint=hint)
+
+
+def import_hint(config: pytest.Config) -> str:
+    """The end of an import failure's message: where pytest imports from and the option that changes it."""
+    file = f" and its config file is {config.inipath}" if config.inipath else ""
+    return (f"; pytest's rootdir is {config.rootpath}{file}: make your project importable from there with "
+            "the pythonpath ini option (pythonpath = .) or by installing it (pip install -e .)")
+
+
+def _pyproject_has_pytest(path: Any) -> str:
+    import tomllib
+
+    try:
+        tool = tomllib.loads(path.read_text(encoding="utf-8")).get("tool", {}).get("pytest", {})
+    except (OSError, ValueError):
+        return ""
+    if "ini_options" in tool:
+        return "[tool.pytest.ini_options]"
+    return "[tool.pytest]" if tool else ""
+
+
+def config_file_note(config: pytest.Config) -> str | None:
+    """One line when pytest chose another file while pyproject.toml beside it also has pytest settings."""
+    inipath = config.inipath
+    if inipath is None or inipath.name == "pyproject.toml":
+        return None
+    pyproject = inipath.parent / "pyproject.toml"
+    table = _pyproject_has_pytest(pyproject) if pyproject.is_file() else ""
+    if not table:
+        return None
+    return (f"labsupport: pytest reads its settings from {inipath.name} only; the {table} table of "
+            f"{pyproject} is ignored: move those settings into {inipath.name}, or delete {inipath.name}")
 
 
 def is_worker(config: pytest.Config) -> bool:

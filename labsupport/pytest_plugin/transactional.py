@@ -5,33 +5,40 @@ the async version, as a chain of pytest fixtures (labsupport's pytest plugin reg
 
     lab_database_url       session   which database (precedence below)
     lab_engine_options     session   extra create_async_engine options ({}; lesson 04 names the worker)
-    lab_engine             session   an AsyncEngine with NullPool: bound to no event loop
+    lab_engine             session   pooled in the session loop if the tests share it, else NullPool
     lab_connection         function  one connection per test, inside an outer transaction
     lab_session_factory    function  sessions on that connection, join_transaction_mode="create_savepoint"
     lab_session            function  the test's own session from that factory
-    lab_app                session   YOUR FastAPI app (override it in conftest.py)
-    lab_session_dependency session   YOUR session dependency, e.g. get_session (override it)
-    lab_app_override       function  routes get a session from lab_session_factory, one per request
-    lab_run_lifespan       session   False; override to True to run the app's lifespan (asgi-lifespan)
+    lab_joined_engine      function  an AsyncEngine whose connections are savepoints on lab_connection
+    lab_app                session   YOUR FastAPI app: ini lab_app = app.main:app, or a fixture
+    lab_session_dependency session   YOUR dependency: ini lab_session_dependency = app.db:get_session
+    lab_session_shape      function  what that dependency gives: session, sessionmaker, engine, connection
+    lab_app_override       function  routes get the test's connection in the dependency's own shape
+    lab_redirect_targets   function  autouse: lab_session_factory_targets point at the test's connection
+    lab_run_lifespan       session   ini lab_run_lifespan (false): run the app's lifespan (asgi-lifespan)
     lab_client             function  httpx.AsyncClient over ASGITransport, the override installed
 
 The outer transaction is rolled back after each test, so the app's ``commit()`` calls only
-release savepoints and nothing reaches the database for good. A learner's conftest.py needs two
-fixtures, ``lab_app`` and ``lab_session_dependency``; every other link can be overridden too.
+release savepoints and nothing reaches the database for good. A project names its app and its
+dependency in pytest's configuration (``lab_app``, ``lab_session_dependency``, or
+``lab_session_factory_targets`` for a module-level session factory); fixtures of those names in
+conftest.py still win, and every other link can be overridden too.
 
 Where the database URL comes from, first match wins:
 1. a ``lab_database_url`` fixture of your own (conftest.py);
-2. the environment variable ``LAB_TEST_DATABASE_URL`` (a database that already has the schema);
-3. otherwise the test errors with one line saying to do 1 or 2.
+2. the worker's own database, once ``lab_metadata`` is set (``workers``);
+3. the setting ``lab_database_url`` (flag, ini; a URL, ``env:VAR`` or ``module:attribute``),
+   else the environment variable ``LAB_TEST_DATABASE_URL`` (a database that already has the schema);
+4. otherwise the test errors with one line saying what to set.
 The fixtures never create, clean or drop a database: they only ever roll back.
 
-Event loops (pytest-asyncio 1.x): ``lab_engine`` is a plain sync fixture with ``NullPool``, so it
-holds no connection and belongs to no loop; each test opens its connection in the loop it runs
-in. That works with any ``asyncio_default_test_loop_scope`` as long as
-``asyncio_default_fixture_loop_scope`` names the same scope (a function-scoped async fixture runs
-in the fixture loop scope's loop). The price is one new connection per test (a few ms on a local
-server); if all your tests share one session loop you may override ``lab_engine`` with a pooled
-engine made in a ``loop_scope="session"`` fixture.
+Event loops (pytest-asyncio 1.x, anyio): when every test that uses ``lab_engine`` runs in the
+session loop its fixtures run in (``asyncio_default_fixture_loop_scope = session`` and
+``asyncio_default_test_loop_scope = session``; for anyio-marked tests a session-scoped
+``anyio_backend``), ``lab_engine`` is ``lab_pooled_engine``, born in that loop. Otherwise it is a
+plain sync fixture with ``NullPool``: it holds no connection and belongs to no loop, and each test
+opens its connection in the loop it runs in, at the price of one new connection per test.
+``engines.choose`` decides; the report header says which and why.
 
 Limits: every request of a test runs on the one connection, so requests must not run
 concurrently (asyncpg: "another operation is in progress"), and nothing that needs a second
@@ -42,7 +49,7 @@ test's data. Use a database cloned from a template per test there (lesson 02, se
 from __future__ import annotations
 
 import contextlib
-import os
+import inspect
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +57,8 @@ import pytest
 import pytest_asyncio
 
 from ..errors import LabError
-from .options import fail, need
+from . import engines, shapes
+from .options import expand, fail, import_hint, need, read, resolve_object, resolve_url
 
 if TYPE_CHECKING:
     import httpx
@@ -58,7 +66,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "URL_ENV", "lab_database_url", "lab_engine_options", "lab_engine", "lab_connection", "lab_session_factory",
-    "lab_session", "lab_app", "lab_session_dependency", "lab_app_override", "lab_run_lifespan", "lab_client",
+    "lab_session", "lab_joined_engine", "lab_app", "lab_session_dependency", "lab_session_shape",
+    "lab_app_override", "lab_redirect_targets", "lab_run_lifespan", "lab_client",
 ]
 
 URL_ENV = "LAB_TEST_DATABASE_URL"
@@ -66,16 +75,19 @@ _MISSING = object()
 
 
 @pytest.fixture(scope="session")
-def lab_database_url() -> str:
-    """The test database: override this fixture, or set LAB_TEST_DATABASE_URL."""
+def lab_database_url(request: pytest.FixtureRequest) -> str:
+    """The test database: the setting lab_database_url, else LAB_TEST_DATABASE_URL; or override this fixture."""
     from .. import urls
 
-    text = os.environ.get(URL_ENV, "").strip()
-    if not text:
-        fail(f"labsupport: no test database: set {URL_ENV} to a PostgreSQL database that has your schema, "
-               "or define a lab_database_url fixture in conftest.py")
+    setting = read(request.config, "lab_database_url", URL_ENV)
+    if not setting.value:
+        fail(f"labsupport: no test database: set {URL_ENV} to a PostgreSQL database that has your schema "
+             "(or the ini option lab_database_url), or set lab_metadata = yourapp.models:Base.metadata for "
+             "a database per worker, or define a lab_database_url fixture in conftest.py")
+    what = URL_ENV if setting.source == f"env {URL_ENV}" else f"lab_database_url ({setting.source})"
     try:
-        return urls.parse(text, what=URL_ENV).render_as_string(hide_password=False)
+        text = resolve_url(setting.value, "lab_database_url", setting.source, import_hint(request.config))
+        return urls.parse(text, what=what).render_as_string(hide_password=False)
     except LabError as exc:
         fail(f"labsupport: {exc}")
 
@@ -87,14 +99,10 @@ def lab_engine_options() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def lab_engine(lab_database_url: str, lab_engine_options: dict[str, Any]) -> Iterator[AsyncEngine]:
-    """One engine per test session; NullPool keeps it free of any event loop (see the module doc)."""
-    from sqlalchemy.ext.asyncio import create_async_engine
-    from sqlalchemy.pool import NullPool
-
-    engine = create_async_engine(lab_database_url, poolclass=NullPool, **lab_engine_options)
-    yield engine
-    engine.sync_engine.dispose()  # NullPool holds nothing open: no await, so no loop needed
+def lab_engine(request: pytest.FixtureRequest) -> AsyncEngine:
+    """One engine per test session: pooled in the session loop if the tests share it, else NullPool."""
+    choice = request.config.stash.get(engines.POOLED, None) or engines.choose(request.config)
+    return request.getfixturevalue("lab_pooled_engine" if choice.pooled else "lab_nullpool_engine")
 
 
 async def _connect(engine: AsyncEngine) -> AsyncConnection:
@@ -137,45 +145,142 @@ async def lab_session(lab_session_factory: async_sessionmaker[AsyncSession]) -> 
         yield session
 
 
-@pytest.fixture(scope="session")
-def lab_app() -> Any:
-    """Your FastAPI app: override this fixture in conftest.py."""
-    fail("labsupport: define a lab_app fixture in conftest.py that returns your FastAPI app")
+@pytest_asyncio.fixture
+async def lab_joined_engine(lab_connection: AsyncConnection) -> AsyncIterator[AsyncEngine]:
+    """An engine for the app: each of its connections is a savepoint inside the test's outer transaction."""
+    engine = await shapes.joined_engine(lab_connection)
+    yield engine
+    engine.sync_engine.dispose()  # lends the test's connection, never closes it
+
+
+def _setting(request: pytest.FixtureRequest, name: str, example: str) -> Any:
+    """The object an ini option names (``module:attribute``, or ``env:VAR`` naming one); None if unset."""
+    setting = read(request.config, name)
+    if not setting.value:
+        return None
+    try:
+        return resolve_object(setting.value, name, example, setting.source, import_hint(request.config))
+    except LabError as exc:
+        problem = str(exc)
+    fail(f"labsupport: {problem}")
 
 
 @pytest.fixture(scope="session")
-def lab_session_dependency() -> Callable[..., Any]:
-    """The dependency your routes take their session from (e.g. ``get_session``): override this fixture."""
-    fail("labsupport: define a lab_session_dependency fixture in conftest.py that returns "
-           "the dependency your routes use for a session, e.g. get_session")
+def lab_app(request: pytest.FixtureRequest) -> Any:
+    """Your FastAPI app (or a function that makes it): the ini option lab_app, or override this fixture."""
+    app = _setting(request, "lab_app", "app.main:app")
+    if app is None:
+        fail("labsupport: name your FastAPI app: lab_app = yourapp.main:app in pytest's configuration "
+             "(or define a lab_app fixture in conftest.py)")
+    if not hasattr(app, "dependency_overrides") and inspect.isfunction(app):
+        app = app()  # an app factory, create_app()
+    return app
+
+
+@pytest.fixture(scope="session")
+def lab_session_dependency(request: pytest.FixtureRequest) -> Callable[..., Any] | None:
+    """The dependency your routes take their database from (e.g. ``get_session``): the ini option, or a fixture."""
+    return _setting(request, "lab_session_dependency", "app.db:get_session")
 
 
 @pytest.fixture
-def lab_app_override(lab_app: Any, lab_session_dependency: Callable[..., Any],
-                     lab_session_factory: async_sessionmaker[AsyncSession]) -> Iterator[Callable[..., Any]]:
-    """Routes get a fresh session per request on the test's connection; the old override comes back after."""
+def lab_session_shape(request: pytest.FixtureRequest, lab_session_dependency: Callable[..., Any] | None) -> str | None:
+    """session, sessionmaker, engine or connection: the ini option lab_session_shape, else detected."""
+    if lab_session_dependency is None:
+        return None
+    explicit = read(request.config, "lab_session_shape")
+    name = getattr(lab_session_dependency, "__qualname__", repr(lab_session_dependency))
+    try:
+        return shapes.detect(lab_session_dependency, name, explicit.value.strip())
+    except LabError as exc:
+        problem = str(exc)
+    fail(f"labsupport: {problem}")
+
+
+def _stand_in(shape: str, request: pytest.FixtureRequest, dependency: Callable[..., Any],
+              factory: async_sessionmaker[AsyncSession]) -> Callable[..., Any]:
+    """What the app gets instead of its dependency, in the dependency's own shape, on the test's connection."""
+    if shape == "session":
+        async def session_for_request() -> AsyncIterator[AsyncSession]:
+            async with factory() as session:
+                yield session
+        return session_for_request
+    if shape == "sessionmaker":
+        async def the_test_factory() -> async_sessionmaker[AsyncSession]:
+            return factory
+        return the_test_factory
+    joined: AsyncEngine = request.getfixturevalue("lab_joined_engine")
+    if shape == "engine":
+        async def the_joined_engine() -> AsyncEngine:
+            return joined
+        return the_joined_engine
+    opener = joined.begin if shapes.uses_begin(dependency) else joined.connect
+
+    async def connection_for_request() -> AsyncIterator[AsyncConnection]:
+        async with opener() as connection:
+            yield connection
+    return connection_for_request
+
+
+@pytest.fixture
+def lab_app_override(request: pytest.FixtureRequest, lab_app: Any, lab_session_dependency: Callable[..., Any] | None,
+                     lab_session_factory: async_sessionmaker[AsyncSession],
+                     lab_redirect_targets: None) -> Iterator[Callable[..., Any] | None]:
+    """Routes get the test's connection in the dependency's own shape; the old override comes back after."""
     overrides = getattr(lab_app, "dependency_overrides", None)
+    if lab_session_dependency is None and read(request.config, "lab_session_factory_targets").value:
+        yield None  # no dependency injection: the targets already point at the test's connection
+        return
+    if lab_session_dependency is None:
+        fail("labsupport: name the dependency your routes take their database from: lab_session_dependency = "
+             "yourapp.db:get_session in pytest's configuration (or a lab_session_dependency fixture), or "
+             "lab_session_factory_targets = yourapp.db:async_session_maker if the app imports its factory")
     if not isinstance(overrides, dict) or not callable(lab_session_dependency):
         fail("labsupport: lab_app must return a FastAPI app and lab_session_dependency "
                f"a callable, got {type(lab_app).__name__} and {type(lab_session_dependency).__name__}")
 
-    async def session_for_request() -> AsyncIterator[AsyncSession]:
-        async with lab_session_factory() as session:
-            yield session
-
+    shape = request.getfixturevalue("lab_session_shape")
+    stand_in = _stand_in(shape, request, lab_session_dependency, lab_session_factory)
     previous = overrides.get(lab_session_dependency, _MISSING)
-    overrides[lab_session_dependency] = session_for_request
-    yield session_for_request
+    overrides[lab_session_dependency] = stand_in
+    yield stand_in
     if previous is _MISSING:
         overrides.pop(lab_session_dependency, None)
     else:
         overrides[lab_session_dependency] = previous
 
 
+def _targets(request: pytest.FixtureRequest) -> list[tuple[str, Any]]:
+    """Each ``module:attribute`` of lab_session_factory_targets (spaces or commas between), with its object."""
+    setting = read(request.config, "lab_session_factory_targets")
+    try:
+        names = expand(setting.value, "lab_session_factory_targets", setting.source).replace(",", " ").split()
+        return [shapes.check_target(n, resolve_object(n, "lab_session_factory_targets", "app.db:async_session_maker", setting.source,
+                                                      import_hint(request.config))) for n in names]
+    except LabError as exc:
+        problem = str(exc)
+    fail(f"labsupport: {problem}")
+
+
+@pytest.fixture(autouse=True)
+def lab_redirect_targets(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With lab_session_factory_targets set, every test runs inside the outer transaction: the app's
+    module-level session factories (and engines) point at lab_connection until the test ends."""
+    if not read(request.config, "lab_session_factory_targets").value:
+        yield
+        return
+    targets = _targets(request)
+    connection: AsyncConnection = request.getfixturevalue("lab_connection")
+    needs_engine = any(shapes.shape_of_type(type(obj)) == "engine" for _, obj in targets)
+    engine = request.getfixturevalue("lab_joined_engine") if needs_engine else None
+    with shapes.redirect(targets, connection, engine):
+        yield
+
+
 @pytest.fixture(scope="session")
-def lab_run_lifespan() -> bool:
-    """Whether lab_client runs the app's lifespan (startup and shutdown) around each test."""
-    return False
+def lab_run_lifespan(request: pytest.FixtureRequest) -> bool:
+    """Whether lab_client runs the app's lifespan (startup and shutdown) around each test: ini lab_run_lifespan."""
+    return bool(request.config.getini("lab_run_lifespan"))
 
 
 @pytest_asyncio.fixture

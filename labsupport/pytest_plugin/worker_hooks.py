@@ -27,7 +27,7 @@ from ..connection import run_sync
 from ..databases import drop_under
 from ..errors import LabError
 from . import workers
-from .options import Setting, expand, is_worker, read, resolve_url, worker_id
+from .options import Setting, expand, import_hint, is_worker, read, resolve_url, worker_id
 from .workers import (  # noqa: F401 - registered as fixtures
     is_parallel_run, lab_run_prefix, lab_worker_database, lab_worker_database_name,
 )
@@ -114,12 +114,14 @@ def pytest_configure(config: pytest.Config) -> None:
 def _start(config: pytest.Config, settings: dict[str, Setting]) -> _Run:
     from .. import urls
 
-    schema = workers.load_schema(settings["schema"].value)
+    schema = workers.load_schema(expand(settings["schema"].value, "lab_metadata", settings["schema"].source),
+                                 import_hint(config))
     prefix = workers.validate_prefix(expand(settings["prefix"].value, "lab_db_prefix", settings["prefix"].source),
                                      f"lab_db_prefix ({settings['prefix'].source})")
     started = False
     if settings["server"].value:
-        parsed = urls.parse(resolve_url(settings["server"].value, "lab_server_url", settings["server"].source),
+        parsed = urls.parse(resolve_url(settings["server"].value, "lab_server_url", settings["server"].source,
+                                        import_hint(config)),
                             what=f"lab_server_url ({settings['server'].source})")
         admin_url = parsed.render_as_string(hide_password=False)
         where = f"{urls.describe(admin_url)} ({settings['server'].source})"

@@ -123,12 +123,11 @@ def lock_key(prefix: str, purpose: str) -> int:
 # ---------------------------------------------------------------- the schema
 
 
-def load_schema(spec: str) -> Any:
+def load_schema(spec: str, hint: str = "; is your project on sys.path (pytest's pythonpath ini option)?") -> Any:
     """``package.module:attr``: a MetaData, a declarative Base (its ``metadata``) or a callable(url)."""
     from sqlalchemy import MetaData
 
-    obj = import_object(spec, "lab_metadata", "flashcards.models:Base.metadata",
-                        hint="; is your project on sys.path (pytest's pythonpath ini option)?")
+    obj = import_object(spec, "lab_metadata", "flashcards.models:Base.metadata", hint=hint)
     if isinstance(getattr(obj, "metadata", None), MetaData):
         obj = obj.metadata
     if isinstance(obj, MetaData) or callable(obj):
@@ -287,7 +286,8 @@ def header_lines(info: RunInfo, workers: list[str], sources: dict[str, str], ser
         mode, workers = "sequential, one process (no xdist workers)", [MASTER]
     each = ", ".join(f"{w} -> {database_name(info.prefix, w)}" for w in workers)
     lines = [
-        f"labsupport workers: {mode}: {each}; template {info.template}",
+        f"labsupport workers: {mode}: {each}; template {info.template}; the tests use only these databases, "
+        f"named *{SUFFIX} by construction, so lesson 01's guard accepts them",
         "labsupport workers: " + "; ".join(f"{k} {v}" for k, v in sources.items()) + f"; server {server}",
     ]
     if reaped:

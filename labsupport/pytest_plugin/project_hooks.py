@@ -1,0 +1,83 @@
+"""The settings that adopt a project's app, and the report header lines that describe the run.
+
+labsupport's plugin loads this module in every run. Settings (flag or ini option; each value a
+literal, ``env:VARIABLE`` or ``module:attribute``), read by ``options.read``::
+
+    lab_app                       app.main:app                  the FastAPI app (or a create_app function)
+    lab_session_dependency        app.db:get_session            the dependency the routes take the database from
+    lab_session_shape             session                       only if the plugin cannot tell from the dependency
+    lab_session_factory_targets   app.db:async_session_maker    module-level factories or engines the app imports
+    lab_database_url              env:TEST_DATABASE_URL         a test database that has the schema (else lab_metadata)
+    lab_run_lifespan              true                          lab_client runs the app's lifespan
+    lab_engine_pool               auto                          pooled, nullpool or auto (the default)
+
+The header says which configuration file pytest read (and, in one line, when a ``pytest.ini``
+hides pyproject.toml's pytest table), where the app and its dependency come from, and which
+engine ``lab_engine`` is.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from . import engines
+from .options import config_file_note, is_worker, read
+
+SETTINGS = {
+    "lab_app": "the FastAPI app, module:attribute (an app or a function that makes one)",
+    "lab_session_dependency": "the dependency your routes take their database from, module:attribute "
+                              "(yields an AsyncSession, an async_sessionmaker, an AsyncConnection, or returns an AsyncEngine)",
+    "lab_session_shape": "session, sessionmaker, engine or connection: what lab_session_dependency gives, when "
+                         "the plugin cannot tell from its annotation or source",
+    "lab_session_factory_targets": "module-level async_sessionmaker or AsyncEngine objects the app imports directly, "
+                                   "module:attribute, several separated by spaces; each test points them at its "
+                                   "own connection",
+    "lab_database_url": "the test database (URL, env:VARIABLE or module:attribute) when lab_metadata is not set; "
+                        "default $LAB_TEST_DATABASE_URL",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("labsupport-app", "labsupport: your app's session, rolled back after each test")
+    for name, text in SETTINGS.items():
+        group.addoption("--" + name.replace("_", "-"), dest=name, default=None, metavar="VALUE", help=text)
+        parser.addini(name, default="", help=text)
+    parser.addini("lab_run_lifespan", type="bool", default=False,
+                  help="lab_client runs the app's lifespan (startup, shutdown) around each test (asgi-lifespan)")
+    parser.addini("lab_engine_pool", default="auto",
+                  help="lab_engine: auto (pooled when the tests share the session loop, else NullPool), "
+                       "pooled or nullpool")
+
+
+def _app_line(config: pytest.Config) -> str | None:
+    parts = []
+    for name in ("lab_app", "lab_session_dependency", "lab_session_shape", "lab_session_factory_targets"):
+        setting = read(config, name)
+        if setting.value:
+            parts.append(f"{name} {setting.value} ({setting.source})")
+    return "labsupport app: " + "; ".join(parts) if parts else None
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = [f"labsupport config: {config.inipath or 'no configuration file'}"]
+    note = config_file_note(config)
+    if note:
+        lines.append(note)
+    app = _app_line(config)
+    if app:
+        lines.append(app)
+    lines.append(engines.choose(config).line())
+    return lines
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each process decides lab_engine's pool from the tests it collected, before any fixture runs."""
+    config.stash[engines.POOLED] = engines.choose(config, items)
+
+
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> list[str] | None:
+    """A second line only when the collected tests changed the header's choice (not shown under xdist)."""
+    before, after = engines.choose(config), config.stash.get(engines.POOLED, None)
+    if after is None or is_worker(config) or after.pooled == before.pooled:
+        return None
+    return [after.line()]

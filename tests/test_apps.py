@@ -1,0 +1,118 @@
+"""Issue 11: four small apps adopt labsupport's plugin by settings alone (tests/apps/, one per session shape).
+
+Each app's suite runs in a subprocess on the lab's server, as its team would run it: at ``-n 0``
+and ``-n 2`` (a database per worker from ``lab_metadata``, the server from ``LAB_SERVER_URL``),
+with the app's own URL naming a database that does not exist (the guard says so and goes on);
+then once with the app's URL naming a seeded database that is not a test database: the guard
+refuses before any test runs, and that database keeps its rows.
+
+    shape_a_session     a dependency yielding an AsyncSession      pytest.ini, session loop (pooled)
+    shape_b_factory     a dependency yielding an async_sessionmaker  pyproject [tool.pytest], anyio, lifespan on
+    shape_c_module      a module-level async_sessionmaker + engine  setup.cfg [tool:pytest], function loops
+    shape_d_connection  AsyncConnection and AsyncEngine dependencies  tox.ini, session loop (pooled)
+"""
+
+from __future__ import annotations
+
+import secrets
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from labsupport import databases, urls
+from labsupport.connection import connect, run_sync
+from labsupport.teaching import lesson
+
+APPS = Path(__file__).parent / "apps"
+EXPECTED = {"shape_a_session": 9, "shape_b_factory": 9, "shape_c_module": 10, "shape_d_connection": 11}
+SEEDED_ROWS = 3
+
+
+async def _seed(admin_url: str, name: str) -> None:
+    await databases.create(admin_url, name, replace=True)
+    conn = await connect(urls.with_database(admin_url, name))
+    try:
+        await conn.execute("CREATE TABLE items (id serial PRIMARY KEY, name text)")
+        await conn.execute("INSERT INTO items (name) SELECT 'kept ' || n FROM generate_series(1, $1) n", SEEDED_ROWS)
+    finally:
+        await conn.close()
+
+
+async def _rows(url: str) -> int:
+    conn = await connect(url)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM items"))
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def seeded(lab_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """A developer's database, not named *_test, with rows in it; dropped afterwards."""
+    name = f"t11dev_{secrets.token_hex(3)}"
+    run_sync(_seed(lab_server.url, name))
+    yield urls.with_database(lab_server.url, name)
+    run_sync(databases.drop(lab_server.url, name))
+
+
+def _run(app: str, env: dict[str, str], *args: str) -> lesson.SuiteResult:
+    return lesson.run_suite(APPS / app, "-v", "-p", "no:randomly", *args, env=env, scenarios=False)
+
+
+@pytest.mark.parametrize("app", sorted(EXPECTED))
+def test_an_app_adopts_the_plugin_by_settings_alone(app: str, lab_server, seeded: str) -> None:  # type: ignore[no-untyped-def]
+    missing = urls.with_database(lab_server.url, f"t11nothere_{secrets.token_hex(3)}")
+    env = {"LAB_SERVER_URL": lab_server.url, "SHOP_DATABASE_URL": missing,
+           "LAB_DB_PREFIX": f"t11{app[6]}_{secrets.token_hex(3)}"}
+    for workers in ("0", "2"):
+        result = _run(app, env, "-n", workers)
+        assert result.ok and result.passed == EXPECTED[app], (workers, result.problems, result.output[-3000:])
+        assert "does not exist, so nothing there can be destroyed" in result.output
+        if workers == "2":
+            assert "parallel, 2 pytest-xdist workers" in result.output and "named *_test by construction" in result.output
+    refused = _run(app, {**env, "SHOP_DATABASE_URL": seeded}, "-n", "0")
+    assert refused.returncode == 4 and refused.tests == [], refused.output[-2000:]
+    assert "according to the server, and that is not a test database" in refused.output
+    assert run_sync(_rows(seeded)) == SEEDED_ROWS
+
+
+def test_the_wrong_shape_fails_the_way_the_issue_reported(lab_server) -> None:  # type: ignore[no-untyped-def]
+    """Honesty check: forcing shape b's factory dependency to be treated as a session breaks the suite."""
+    env = {"LAB_SERVER_URL": lab_server.url, "LAB_DB_PREFIX": f"t11w_{secrets.token_hex(3)}",
+           "SHOP_DATABASE_URL": urls.with_database(lab_server.url, "t11_nothere")}
+    result = _run("shape_b_factory", env, "-o", "lab_session_shape=session")
+    assert result.passed == 0 and result.failed == EXPECTED["shape_b_factory"], result.output[-2000:]
+    assert "'AsyncSession' object is not callable" in result.output
+
+
+def _write(folder: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (folder / name).write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return folder
+
+
+def test_a_pytest_ini_that_hides_pyproject_is_named_in_one_line(tmp_path: Path) -> None:
+    suite = _write(tmp_path, {
+        "pyproject.toml": "[tool.pytest.ini_options]\nlab_app = 'shop.main:app'\n",
+        "pytest.ini": "[pytest]\naddopts = -p no:cacheprovider\n",
+        "test_nothing.py": "def test_it():\n    pass\n",
+    })
+    result = lesson.run_suite(suite, "-v", scenarios=False)
+    assert result.ok, result.output[-2000:]
+    assert (f"labsupport: pytest reads its settings from pytest.ini only; the [tool.pytest.ini_options] table of "
+            f"{tmp_path / 'pyproject.toml'} is ignored") in result.output
+
+
+def test_an_import_failure_names_the_rootdir_and_the_pythonpath_option(tmp_path: Path, lab_server) -> None:  # type: ignore[no-untyped-def]
+    suite = _write(tmp_path, {
+        "pyproject.toml": "[tool.pytest.ini_options]\nlab_metadata = 'shop.models:Base'\naddopts = '-p no:cacheprovider'\n",
+        "test_nothing.py": "def test_it():\n    pass\n",
+    })
+    (tmp_path / "src" / "shop").mkdir(parents=True)
+    result = lesson.run_suite(suite, env={"LAB_SERVER_URL": lab_server.url}, scenarios=False)
+    assert result.returncode == 4, result.output[-2000:]
+    assert (f"lab_metadata 'shop.models:Base': cannot import shop.models (No module named 'shop'); pytest's rootdir "
+            f"is {tmp_path} and its config file is {tmp_path / 'pyproject.toml'}: make your project importable from "
+            "there with the pythonpath ini option (pythonpath = .)") in result.output
