@@ -10,12 +10,46 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ..errors import LabError
 from .options import is_worker
 
 if TYPE_CHECKING:
     from ..server import ServerInfo
 
-__all__ = ["lab_server"]
+__all__ = ["lab_server", "start_for_run", "stop_run"]
+
+
+def _one_line(exc: BaseException) -> str:
+    """A failure of the lab's own making as the CLI says it (an OSError: which file, and where to look)."""
+    if isinstance(exc, OSError) and not isinstance(exc, LabError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"labsupport: {exc.strerror or exc}{where}: check LAB_HOME and the permissions there"
+    return f"labsupport: {exc}"
+
+
+def start_for_run(config: pytest.Config) -> bool:
+    """``lab_start_server = true``: start the server before any test or worker; True when started here.
+
+    A bad input (a URL, LAB_HOME, a data folder, someone else's lab ...) ends the run before it
+    starts: one line on stderr and exit status 2, as ``labsupport`` says it, not an INTERNALERROR.
+    """
+    from .. import server
+
+    try:
+        return server.up()[1]
+    except (LabError, OSError) as exc:
+        pytest.exit(_one_line(exc), returncode=LabError.exit_code)
+
+
+def stop_run() -> None:
+    from .. import server
+
+    try:
+        server.down()
+    except (LabError, OSError) as exc:  # the run is over: say why the server was left running
+        import sys
+
+        print(f"{_one_line(exc)} (the lab's server was left running)", file=sys.stderr)
 
 
 @pytest.fixture(scope="session")
