@@ -21,7 +21,7 @@ __all__ = ["lab_server", "start_for_run", "stop_run"]
 
 def _one_line(exc: BaseException) -> str:
     """A failure of the lab's own making as the CLI says it (an OSError: which file, and where to look)."""
-    if isinstance(exc, OSError) and not isinstance(exc, LabError):
+    if isinstance(exc, OSError):
         where = f" ({exc.filename})" if exc.filename else ""
         return f"labsupport: {exc.strerror or exc}{where}: check LAB_HOME and the permissions there"
     return f"labsupport: {exc}"
@@ -38,7 +38,8 @@ def start_for_run(config: pytest.Config) -> bool:
     try:
         return server.up()[1]
     except (LabError, OSError) as exc:
-        pytest.exit(_one_line(exc), returncode=LabError.exit_code)
+        failure = _one_line(exc)
+    pytest.exit(failure, returncode=LabError.exit_code)
 
 
 def stop_run() -> None:
@@ -62,12 +63,16 @@ def lab_server(request: pytest.FixtureRequest) -> Iterator[ServerInfo]:
     """
     from .. import server
 
-    info = server.status()
-    if info is not None:
-        yield info
-        return
-    if is_worker(request.config):
-        yield server.up()[0]
-        return
-    with server.ensure() as started:
-        yield started
+    failure = ""
+    try:
+        info = server.status()
+        started = False
+        if info is None:
+            info, started = server.up()
+    except (LabError, OSError) as exc:  # a bad input: the test errors with the one line, no traceback
+        failure = _one_line(exc)
+    if failure:
+        pytest.fail(failure, pytrace=False)
+    yield info
+    if started and not is_worker(request.config):  # a worker never stops it: the others may still use it
+        server.down()
