@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 from pathlib import Path
 
 from . import server
@@ -64,10 +65,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
 def _cmd_url(args: argparse.Namespace) -> int:
     from .databases import validate_name
 
+    if args.dbname == "":  # a bad name, not "the default": never hand out the admin URL for it
+        raise LabError("the database name is empty: name a database, or leave the name out for 'postgres'")
+    name = None if args.dbname is None else validate_name(args.dbname)
     info = server.status()
     if info is None:
         raise LabError("the lab's server is not running: start it with 'labsupport up'")
-    print(info.url_for(validate_name(args.dbname)) if args.dbname else info.url)
+    print(info.url_for(name) if name is not None else info.url)
     return 0
 
 
@@ -80,9 +84,9 @@ def _cmd_reset(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .teaching.notebooks import discover, run_all
 
-    notebooks = discover(args.notebooks)
     if args.jobs < 1:
         raise LabError("-j must be at least 1")
+    notebooks = discover(args.notebooks)
     with server.ensure() as info:
         results = run_all(notebooks, info.url, jobs=args.jobs)
     passed = sum(r.ok for r in results)
@@ -143,8 +147,15 @@ def _port(text: str) -> int:
     return port
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (what is wrong, where help is) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"labsupport: {' '.join(message.split())} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="labsupport", description="The Isolation Lab's server, notebooks and checks.")
+    parser = _Parser(prog="labsupport", description="The Isolation Lab's server, notebooks and checks.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("up", help="start the lab's PostgreSQL (idempotent)")
@@ -194,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # a folder or file the lab needs: say which, and stop
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"labsupport: {exc.strerror or exc}{where}: check LAB_HOME and the permissions there", file=sys.stderr)
-        return 2
+        return LabError.exit_code
 
 
 if __name__ == "__main__":

@@ -54,8 +54,11 @@ async def connect(url: str, timeout: float = 5.0, what: str = "the server URL") 
             f"PostgreSQL at {where} has no database {kwargs.get('database')!r}: name an existing one in {what}"
         ) from None
     except (ConnectionRefusedError, FileNotFoundError):
-        raise LabError(
-            f"nothing is listening at {where}: start that server, or fix {what}"
+        if what == "LAB_DATABASE_URL":  # someone else's server: the lab never starts it
+            raise LabError(f"nothing is listening at {where}: start that server, or fix {what}") from None
+        raise LabError(  # most often the lab's own server, stopped or killed since it handed out the URL
+            f"nothing is listening at {where}: if it is the lab's server, start it again with 'labsupport up'; "
+            f"else start that server, or fix {what}"
         ) from None
     except (TimeoutError, asyncio.TimeoutError):
         raise LabError(f"PostgreSQL at {where} did not answer within {timeout:g} s: check the host and port") from None

@@ -19,14 +19,11 @@ once before any worker and stop it at the end, only if it started it.
 
 from __future__ import annotations
 
-import contextlib
-
 import pytest
 
-from ..errors import LabError
 from .engines import lab_nullpool_engine, lab_pooled_engine  # noqa: F401 - loop-aware engines (lesson 03)
 from .options import is_worker
-from .server_fixture import lab_server  # noqa: F401 - registered as fixtures
+from .server_fixture import lab_server, start_for_run, stop_run  # noqa: F401 - lab_server is a fixture
 from .transactional import *  # noqa: F401,F403 - rollback-isolation fixtures (lesson 02), see transactional.__all__
 
 pytest_plugins = [
@@ -49,24 +46,13 @@ def _starts_server(config: pytest.Config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STARTED] = False
-    if not _starts_server(config):
-        return
-    from .. import server
-
-    capture = config.pluginmanager.getplugin("capturemanager")
-    try:
-        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            info, started = server.up()  # its one line about reaped leftovers reaches the terminal
-    except LabError as exc:
-        raise pytest.UsageError(f"labsupport: {exc}") from None
-    config.stash[_STARTED] = started
+    if _starts_server(config):
+        config.stash[_STARTED] = start_for_run(config)  # a bad input: one line, exit 2
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if config.stash.get(_STARTED, False):
-        from .. import server
-
-        server.down()
+        stop_run()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

@@ -5,17 +5,56 @@ It imports the launcher (``labsupport.server``) when a test first asks for it, n
 
 from __future__ import annotations
 
+import contextlib
+
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
+from ..errors import LabError
 from .options import is_worker
 
 if TYPE_CHECKING:
     from ..server import ServerInfo
 
-__all__ = ["lab_server"]
+__all__ = ["lab_server", "start_for_run", "stop_run"]
+
+
+def _one_line(exc: BaseException) -> str:
+    """A failure of the lab's own making as the CLI says it (an OSError: which file, and where to look)."""
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"labsupport: {exc.strerror or exc}{where}: check LAB_HOME and the permissions there"
+    return f"labsupport: {exc}"
+
+
+def start_for_run(config: pytest.Config) -> bool:
+    """``lab_start_server = true``: start the server before any test or worker; True when started here.
+
+    A bad input (a URL, LAB_HOME, a data folder, someone else's lab ...) ends the run before it
+    starts: one line on stderr and exit status 2, as ``labsupport`` says it, not an INTERNALERROR.
+    """
+    from .. import server
+
+    capture = config.pluginmanager.getplugin("capturemanager")
+    try:
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            return server.up()[1]  # its one line about reaped leftovers reaches the terminal
+    except (LabError, OSError) as exc:
+        failure = _one_line(exc)
+    pytest.exit(failure, returncode=LabError.exit_code)
+
+
+def stop_run() -> None:
+    from .. import server
+
+    try:
+        server.down()
+    except (LabError, OSError) as exc:  # the run is over: say why the server was left running
+        import sys
+
+        print(f"{_one_line(exc)} (the lab's server was left running)", file=sys.stderr)
 
 
 @pytest.fixture(scope="session")
@@ -28,12 +67,16 @@ def lab_server(request: pytest.FixtureRequest) -> Iterator[ServerInfo]:
     """
     from .. import server
 
-    info = server.status()
-    if info is not None:
-        yield info
-        return
-    if is_worker(request.config):
-        yield server.up()[0]
-        return
-    with server.ensure() as started:
-        yield started
+    failure = ""
+    try:
+        info = server.status()
+        started = False
+        if info is None:
+            info, started = server.up()
+    except (LabError, OSError) as exc:  # a bad input: the test errors with the one line, no traceback
+        failure = _one_line(exc)
+    if failure:
+        pytest.fail(failure, pytrace=False)
+    yield info
+    if started and not is_worker(request.config):  # a worker never stops it: the others may still use it
+        server.down()

@@ -32,7 +32,7 @@ def current() -> Cluster | External:
     cfg = settings()
     if cfg.external_url:
         return External(cfg.external_url)
-    return Cluster(cfg.home)
+    return Cluster(cfg.home, cfg.home_from)
 
 
 def up(tcp: bool = False, port: int | None = None) -> tuple[ServerInfo, bool]:

@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 import json
 import os
+import pwd
 import secrets
 import shutil
 import signal
@@ -31,7 +32,7 @@ from .base import SUPERUSER, ServerInfo
 from .binaries import Binaries, readable_by
 from .binaries import find as find_binaries
 from .paths import own_dir
-from .processes import free_port, is_our_postmaster, port_free, postmaster_pid, wait_gone
+from .processes import find_postmaster, free_port, is_our_postmaster, port_free, postmaster_pid, wait_gone
 from .users import ServerUser, as_user, make_owned_dir, reachable_by, server_user
 
 __all__ = ["Cluster", "memory_ok"]
@@ -70,10 +71,56 @@ class Cluster:
 
     managed = True
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, home_from: str = "LAB_HOME") -> None:
         self.home = home
+        self.home_from = home_from  # "LAB_HOME" or "default": how to name the folder in messages
         self.state_file = home / "server.json"
         self.log_file = home / "postgres.log"
+
+    # -- whose lab this is
+
+    def _home_error(self, exc: OSError) -> LabError:
+        named = f"LAB_HOME={self.home}" if self.home_from == "LAB_HOME" else f"the lab's state folder {self.home}"
+        return LabError(f"{named} cannot be used ({exc.strerror or exc}): set LAB_HOME to a folder you can write")
+
+    def _foreign_owner(self) -> str | None:
+        """The owner of this lab when it is someone else's (its state unreadable or its folder
+        unwritable by us), else None. Root may use anyone's lab."""
+        for path, access in ((self.state_file, os.R_OK | os.W_OK), (self.home, os.W_OK | os.X_OK)):
+            try:
+                uid = path.stat().st_uid
+            except OSError:
+                continue
+            if uid != os.geteuid() and not os.access(path, access):
+                return _user_name(uid)
+        return None
+
+    def _check_ours(self) -> None:
+        """One line instead of "permission denied" when another user made this lab (root, usually)."""
+        owner = self._foreign_owner()
+        if owner is None:
+            return
+        pid = find_postmaster(self.home / "data")
+        running = f"its server is running (pid {pid})" if pid else "its server is not running"
+        raise LabError(
+            f"the lab in {self.home} belongs to {owner} and {running}; you cannot use it as {_user_name(os.geteuid())}: "
+            f"run labsupport as {owner}, or set LAB_HOME to a folder of your own"
+        )
+
+    def _check_home_creatable(self) -> None:
+        """Without creating anything: a missing state folder could be made later by ``up``."""
+        if self.home.is_dir():
+            return
+        existing = self.home
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        try:
+            if not existing.is_dir():
+                raise NotADirectoryError(20, "Not a directory", str(existing))
+            probe = tempfile.mkdtemp(prefix=".lab-probe-", dir=existing)  # /proc, a read-only mount ...
+        except OSError as exc:
+            raise self._home_error(exc) from None
+        os.rmdir(probe)
 
     # -- state on disk
 
@@ -92,8 +139,13 @@ class Cluster:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.home.mkdir(parents=True, exist_ok=True)
-        with open(self.home / "lock", "w") as fh:
+        self._check_ours()
+        try:
+            self.home.mkdir(parents=True, exist_ok=True)
+            fh = open(self.home / "lock", "a")
+        except OSError as exc:
+            raise self._home_error(exc) from None
+        with fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield
@@ -154,6 +206,8 @@ class Cluster:
         return run_sync(probe())
 
     def running(self) -> ServerInfo | None:
+        self._check_ours()
+        self._check_home_creatable()
         state = self._load()
         if state is None or not self._answers(state):
             return None
@@ -197,6 +251,23 @@ class Cluster:
             raise LabError(
                 f"the data folder {data_dir} was made by PostgreSQL {found}, but the lab now runs "
                 f"PostgreSQL {bins.version}: run 'labsupport reset' to recreate it (its databases are lost)"
+            )
+
+    def _check_data_owner(self, data_dir: Path, user: ServerUser | None) -> None:
+        """A data folder the server user does not own: postgres would refuse it, after we changed things."""
+        try:
+            owner = os.lstat(data_dir).st_uid
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise LabError(f"cannot look at the data folder {data_dir} ({exc.strerror}): "
+                           "set LAB_HOME to a folder of your own") from None
+        expected = user.uid if user else os.geteuid()
+        if owner != expected:
+            raise LabError(
+                f"the data folder {data_dir} belongs to {_user_name(owner)}, but the server runs as "
+                f"{_user_name(expected)}: run 'labsupport reset' to recreate it (its databases are lost), "
+                "or set LAB_HOME to a folder of your own"
             )
 
     def _clear_stale_pid(self, data_dir: Path) -> None:
@@ -280,6 +351,7 @@ class Cluster:
             if user is not None:
                 bins = readable_by(bins, user)
             data_dir = self._data_dir(user)
+            self._check_data_owner(data_dir, user)
             password = state.password if state else secrets.token_urlsafe(18)
             if state is None or not (data_dir / "PG_VERSION").exists():
                 if data_dir.exists() and any(data_dir.iterdir()):
@@ -368,6 +440,13 @@ class Cluster:
             if state:
                 shutil.rmtree(state.socket_dir, ignore_errors=True)
             self.state_file.unlink(missing_ok=True)
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
 
 
 def _private_to(path: Path, uid: int) -> bool:

@@ -7,9 +7,18 @@ from ..connection import connect, run_sync
 from ..errors import LabError
 from .base import ServerInfo
 
-__all__ = ["External", "EXTERNAL"]
+__all__ = ["External", "EXTERNAL", "not_superuser"]
 
 EXTERNAL = "LAB_DATABASE_URL (an existing server; the lab never starts or stops it)"
+
+
+def not_superuser(user: str, where: str) -> str:
+    """Why a URL naming an ordinary role will not do, and what to do: the lab creates, clones and drops
+    databases and ends other sessions, which needs a superuser (a remedy that works on any server)."""
+    quoted = '"' + user.replace('"', '""') + '"'
+    return (f"LAB_DATABASE_URL logs in as {user!r}, which is not a superuser on {where}: the lab creates and "
+            f"drops databases, so give LAB_DATABASE_URL a superuser's URL, or have a superuser run "
+            f"ALTER ROLE {quoted} SUPERUSER")
 
 
 class External:
@@ -26,14 +35,20 @@ class External:
     def status(self) -> ServerInfo:
         """The server's info with its version; a server that does not answer raises LabError."""
 
-        async def probe() -> str:
+        async def probe() -> tuple[str, str, bool]:
             conn = await connect(self.url, what="LAB_DATABASE_URL")
             try:
-                return str(await conn.fetchval("SHOW server_version"))
+                row = await conn.fetchrow(
+                    "SELECT current_setting('server_version') AS version, current_user AS name, "
+                    "current_setting('is_superuser') = 'on' AS superuser")
+                return str(row["version"]), str(row["name"]), bool(row["superuser"])
             finally:
                 await conn.close()
 
-        return ServerInfo(source=EXTERNAL, url=self.url, managed=False, version=run_sync(probe()).split()[0])
+        version, user, superuser = run_sync(probe())
+        if not superuser:
+            raise LabError(not_superuser(user, urls.describe(self.url)))
+        return ServerInfo(source=EXTERNAL, url=self.url, managed=False, version=version.split()[0])
 
     def up(self, tcp: bool = False, port: int | None = None) -> tuple[ServerInfo, bool]:
         return self.status(), False

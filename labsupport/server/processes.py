@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["proc_argv", "is_our_postmaster", "postmaster_pid", "wait_gone", "port_free", "free_port"]
+__all__ = ["proc_argv", "is_our_postmaster", "postmaster_pid", "find_postmaster", "wait_gone", "port_free", "free_port"]
 
 
 
@@ -62,6 +62,18 @@ def postmaster_pid(data_dir: Path) -> int | None:
         return int(first.strip())
     except (OSError, IndexError, ValueError):
         return None
+
+
+def find_postmaster(data_dir: Path) -> int | None:
+    """The postmaster serving ``data_dir``, found without reading the data folder (it may not be ours
+    to read): by the command lines in /proc. None where there is no /proc, or when none serves it."""
+    proc = Path("/proc")
+    if not (proc / "self").is_dir():
+        return None
+    for entry in proc.iterdir():
+        if entry.name.isdigit() and is_our_postmaster(int(entry.name), data_dir):
+            return int(entry.name)
+    return None
 
 
 def wait_gone(pid: int, data_dir: Path, seconds: float) -> bool:

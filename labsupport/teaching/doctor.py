@@ -124,11 +124,16 @@ def run_checks(report: Callable[[str], None] = print) -> bool:
 
     add(_python())
     add(_packages())
+    external = settings().external_url is not None
     try:
         add(_source())
         info, started = server.up()
-    except LabError as exc:
-        add(Check("server starts", False, str(exc), "see 'labsupport status' and README's troubleshooting"))
+    except (LabError, OSError) as exc:  # each says what to do; a folder that is not ours too, as a FAIL line
+        if isinstance(exc, LabError):  # its message already says what to do
+            add(Check("server starts", False, str(exc)))
+        else:
+            add(Check("server starts", False, f"{exc.strerror or exc} ({exc.filename})",
+                      "check LAB_HOME and the permissions there"))
         add(_kernel())
         add(_notebooks())
         return False
@@ -143,7 +148,9 @@ def run_checks(report: Callable[[str], None] = print) -> bool:
             seconds = run_sync(_clone_roundtrip(info.url))
             add(Check("template clone", True, f"{seconds * 1000:.0f} ms"))
         except Exception as exc:  # noqa: BLE001
-            add(Check("template clone", False, f"{type(exc).__name__}: {exc}", "run 'labsupport reset'"))
+            add(Check("template clone", False, f"{type(exc).__name__}: {exc}",
+                      "check that LAB_DATABASE_URL's server lets its user create databases from a template"
+                      if external else "run 'labsupport reset'"))
     finally:
         if started:
             server.down()
