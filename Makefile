@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-slow lab doctor bench down clean
+.PHONY: run test test-slow test-browser lab doctor bench down clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed: run make PYTHON=python3.11 (or newer)")'
@@ -24,6 +24,9 @@ test-slow: $(STAMP)  ## every reproduction 20x beside a CPU hog, the quick isola
 	@rm -f build/reproductions.txt
 	$(BIN)/python -m pytest -n 2 -m slow $(PYTEST_ARGS)
 	@cat build/reproductions.txt
+
+test-browser: $(STAMP)  ## every lesson run in JupyterLab in headless Chromium; screenshots in build/screenshots/
+	LAB_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
 lab: $(STAMP)  ## start the server and open JupyterLab on notebooks/
 	$(BIN)/labsupport lab

@@ -103,13 +103,13 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     info, started = server.up()
     print(f"{'started' if started else 'using'} {_describe(info)}; it keeps running for the whole workshop "
           "('labsupport down' stops it)")
-    cmd = [sys.executable, "-m", "jupyterlab", f"--notebook-dir={settings().notebooks}"]
-    if os.geteuid() == 0:
-        cmd.append("--allow-root")
+    from .teaching import jupyter_lab
+
+    cmd = jupyter_lab.command(settings().notebooks, args.jupyter_args)  # after "--": e.g. --port=8899
     if not shutil.which("xdg-open") and not os.environ.get("DISPLAY"):
         cmd.append("--no-browser")
     sys.stdout.flush()
-    os.execv(sys.executable, cmd)
+    os.execve(sys.executable, cmd, jupyter_lab.environment())
     return 0  # pragma: no cover
 
 
@@ -172,7 +172,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="e.g. 00 or 01_dev_database_purge (default: all)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="notebooks to run at once")
     p.set_defaults(func=_cmd_run)
-    sub.add_parser("lab", help="start the server and open JupyterLab on notebooks/").set_defaults(func=_cmd_lab)
+    p = sub.add_parser("lab", help="start the server and open JupyterLab on notebooks/")
+    p.add_argument("jupyter_args", nargs="*", metavar="-- JUPYTERLAB_OPTION",
+                   help="options passed on to JupyterLab after --, e.g. -- --port=8899")
+    p.set_defaults(func=_cmd_lab)
     p = sub.add_parser("doctor", help="check the environment, one PASS/FAIL line each")
     p.add_argument("--parallel", nargs="?", const=".", default=None, metavar="SUITE",
                    help="check parallel runs of a test suite instead (default: the current directory)")
