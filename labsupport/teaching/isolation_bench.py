@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 # The lab's launcher and database helpers: the only imports from outside the teaching room.
 from labsupport import databases, server, urls
-from labsupport.connection import connect, run_sync
+from labsupport.connection import connect, fetchval, run_sync
 from labsupport.errors import LabError
 
 __all__ = ["Strategy", "STRATEGIES", "TARGETS", "CASE_FILE_MS", "bench_isolation"]
@@ -86,17 +86,9 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-async def _server_version(admin_url: str) -> str:
-    conn = await connect(admin_url)
-    try:
-        return str(await conn.fetchval("SHOW server_version"))
-    finally:
-        await conn.close()
-
-
 def machine(admin_url: str) -> dict[str, Any]:
     return {"cores": os.cpu_count(), "cpu": _cpu_model(), "python": platform.python_version(),
-            "platform": platform.platform(), "postgresql": run_sync(_server_version(admin_url))}
+            "platform": platform.platform(), "postgresql": str(run_sync(fetchval(admin_url, "SHOW server_version")))}
 
 
 def _require_extra() -> None:
