@@ -182,7 +182,7 @@ def expect_failure(kind: type[BaseException] | tuple[type[BaseException], ...],
     text = str(caught.error)
     if match is not None and not re.search(match, text):
         raise AssertionError(f"expected {names} matching {match!r}, got: {caught.kind}: {text}")
-    print(f"As expected, it failed:\n  {caught.kind}: {caught.message}")
+    print("As expected, it failed:\n" + wrap(f"  {caught.kind}: {caught.message}", indent="    "))
 
 
 # ---------------------------------------------------------------- running a scenario's suite
