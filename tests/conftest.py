@@ -166,8 +166,8 @@ def live_notebook(lab_server, tmp_path: Path):  # type: ignore[no-untyped-def]
     """``async with live_notebook(name, **parameters) as nb``: a lesson in a kernel kept running."""
     import contextlib
 
-    import nbformat
     from nbclient import NotebookClient
+    from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
     from labsupport.teaching.notebooks import discover
@@ -178,7 +178,7 @@ def live_notebook(lab_server, tmp_path: Path):  # type: ignore[no-untyped-def]
     async def open_(name: str, **parameters: object):  # type: ignore[no-untyped-def]
         (notebook,) = discover([name])
         params = _parameters(notebook, lab_server, prefixes, parameters)
-        nb = parameterize_notebook(nbformat.read(notebook, as_version=4), params)
+        nb = parameterize_notebook(load_notebook_node(str(notebook)), params)
         client = NotebookClient(nb, timeout=1800, startup_timeout=300, kernel_name="python3",
                                 resources={"metadata": {"path": str(notebook.parent)}})
         async with client.async_setup_kernel():
