@@ -309,3 +309,16 @@ def judge(result: SuiteResult) -> lesson.Verdict:
     first = result.problems[0] if result.problems else result.summary()
     return lesson.Verdict(False, f"{result.summary()}; the first failure: {lesson.shorten(clean(first), 300)}",
                           f"{_FIXES}.")
+
+
+def compare(m: Measurement) -> str:
+    """What the medians say, in words true for whatever order they came out in."""
+    a, b, c = (m.median(f) for f in FIXES)
+    lines = [f"the case file's 2 s is {CASE_FILE_ESTIMATE_MS / a:.0f}x what (a) costs per test here ({a:.1f} ms)."]
+    for name, other in (("(a)", a), ("(b)", b)):
+        if c < other:
+            lines.append(f"(c) cost {other / c:.1f}x less than {name} ({c:.1f} ms against {other:.1f} ms).")
+        else:
+            lines.append(f"(c) did not cost less than {name} in this run ({c:.1f} ms against {other:.1f} ms): "
+                         "a busy machine blurs small differences; run section 5 again, or with more repeats.")
+    return "\n".join(lesson.wrap(line) for line in lines)
