@@ -100,11 +100,11 @@ def test_interpretation_holds_for_every_outcome() -> None:
 
     work = [0, 20, 50, 100]
     never = {f"{w} ms/test, -n {n}": v for w in work for n, v in ((2, 0.9), (4, 0.7))}
-    said = support.interpret(never, work, [2, 4], 2)
+    said = " ".join(support.interpret(never, work, [2, 4], 2).split())
     assert "-n 2: never faster than -n 0 here (best 0.9x" in said and "below the crossover" in said
     assert "2 CPUs" in said
     climbing = {**never, "50 ms/test, -n 2": 1.2, "100 ms/test, -n 2": 1.5}
-    said = support.interpret(climbing, work, [2, 4], 8)
+    said = " ".join(support.interpret(climbing, work, [2, 4], 8).split())
     assert "-n 2: slower than -n 0 below 50 ms" in said and "best 1.5x, at 100 ms" in said
     assert "CPUs" not in said
     always = {k: 1.3 for k in never}
