@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+import json
 from pathlib import Path
 
 import pytest
@@ -49,31 +50,155 @@ def timing_alone() -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+class Executed(dict):  # type: ignore[type-arg]
+    """An executed lesson: its recorded outcomes (the dict) and what the learner saw, cell by cell."""
+
+    def __init__(self, outcomes: dict[str, object], notebook: dict[str, object], path: Path) -> None:
+        super().__init__(outcomes)
+        self.notebook = notebook
+        self.path = path
+
+    @property
+    def code_cells(self) -> list[dict]:  # type: ignore[type-arg]
+        return [c for c in self.notebook["cells"] if c["cell_type"] == "code"]  # type: ignore[index]
+
+    def cell(self, marker: str) -> dict:  # type: ignore[type-arg]
+        """The one code cell whose source contains ``marker``."""
+        hits = [c for c in self.code_cells if marker in "".join(c["source"])]
+        assert len(hits) == 1, f"{len(hits)} cells contain {marker!r} in {self.path.name}"
+        return hits[0]
+
+    def seen(self, marker: str) -> str:
+        """What the learner sees below the cell whose source contains ``marker``."""
+        return visible_text(self.cell(marker)["outputs"])
+
+
+def visible_text(outputs: list[dict]) -> str:  # type: ignore[type-arg]
+    """The text a learner reads in a cell's outputs: streams, the text of rich outputs, errors."""
+    parts = []
+    for out in outputs:
+        if out.get("output_type") == "stream":
+            parts.append("".join(out.get("text", "")))
+        elif out.get("output_type") == "error":
+            parts.append(f"{out.get('ename')}: {out.get('evalue')}")
+        else:
+            data = out.get("data", {})
+            text = data.get("text/markdown") or data.get("text/plain") or ""
+            parts.append("".join(text))
+    return "\n".join(parts)
+
+
+def _parameters(notebook: Path, lab_server, prefixes: list[str], parameters: dict[str, object]) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    import secrets
+
+    prefix = str(parameters.pop("db_prefix", "") or f"t{notebook.stem[:2]}_{secrets.token_hex(3)}")
+    prefixes.append(prefix)
+    return {"database_url": lab_server.url, "db_prefix": prefix, **parameters}
+
+
 @pytest.fixture
 def run_notebook(lab_server, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """Execute a lesson notebook with papermill on the lab's server; returns its outcomes.
+    """Execute a lesson notebook with papermill on the lab's server; returns its outcomes and cells.
 
     Fails the test with the notebook's own one-line error (cell and exception) if a cell raised.
     """
-    import secrets
+    import json
 
     from labsupport.teaching.notebooks import discover, execute
 
     prefixes: list[str] = []
 
-    def run(name: str, **parameters: object) -> dict[str, object]:
+    def run(name: str, **parameters: object) -> Executed:
         (notebook,) = discover([name])
-        prefix = f"t{notebook.stem[:2]}_{secrets.token_hex(3)}"
-        prefixes.append(prefix)
-        params = {"database_url": lab_server.url, "db_prefix": prefix, **parameters}
-        result = execute(notebook, tmp_path, params)
+        result = execute(notebook, tmp_path, _parameters(notebook, lab_server, prefixes, parameters))
         if not result.ok:
             pytest.fail(f"{notebook.stem}: {result.error}", pytrace=False)
-        return result.outcomes
+        return Executed(result.outcomes, json.loads(result.output.read_text(encoding="utf-8")), result.output)
 
     yield run
+    _drop(lab_server.url, prefixes)
+
+
+def _drop(url: str, prefixes: list[str]) -> None:
     from labsupport.connection import run_sync
     from labsupport.databases import drop_under
 
     for prefix in prefixes:  # what a failed notebook could not clean up itself
-        run_sync(drop_under(lab_server.url, prefix))
+        run_sync(drop_under(url, prefix))
+
+
+class LiveNotebook:
+    """A lesson executed cell by cell in one kernel that stays up, as JupyterLab's Run All does:
+    cells can be run again afterwards, as a learner would."""
+
+    def __init__(self, client, notebook: Path, prefix: str) -> None:  # type: ignore[no-untyped-def]
+        self.client, self.path, self.prefix = client, notebook, prefix
+        self.nb = client.nb
+
+    def index(self, marker: str) -> int:
+        hits = [i for i, c in enumerate(self.nb.cells) if c.cell_type == "code" and marker in c.source]
+        assert len(hits) == 1, f"{len(hits)} cells contain {marker!r}"
+        return hits[0]
+
+    async def run_all(self) -> None:
+        for i, cell in enumerate(self.nb.cells):
+            if cell.cell_type == "code":
+                await self.client.async_execute_cell(cell, i)
+
+    async def run(self, marker: str) -> str:
+        """Run one cell again; returns what the learner sees below it."""
+        i = self.index(marker)
+        cell = self.nb.cells[i]
+        await self.client.async_execute_cell(cell, i)
+        return visible_text(cell.outputs)
+
+    def executed(self) -> Executed:
+        import nbformat
+
+        from labsupport.teaching.lesson import read_outcomes
+
+        nbformat.write(self.nb, self.path)
+        return Executed(read_outcomes(self.path), json.loads(self.path.read_text(encoding="utf-8")), self.path)
+
+
+@pytest.fixture
+def live_notebook(lab_server, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """``async with live_notebook(name, **parameters) as nb``: a lesson in a kernel kept running."""
+    import contextlib
+
+    from nbclient import NotebookClient
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    from labsupport.teaching.notebooks import discover
+
+    prefixes: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def open_(name: str, **parameters: object):  # type: ignore[no-untyped-def]
+        (notebook,) = discover([name])
+        params = _parameters(notebook, lab_server, prefixes, parameters)
+        nb = parameterize_notebook(load_notebook_node(str(notebook)), params)
+        client = NotebookClient(nb, timeout=1800, startup_timeout=300, kernel_name="python3",
+                                resources={"metadata": {"path": str(notebook.parent)}})
+        async with client.async_setup_kernel():
+            yield LiveNotebook(client, tmp_path / notebook.name, str(params["db_prefix"]))
+
+    yield open_
+    _drop(lab_server.url, prefixes)
+
+
+def check_learner_view(executed: Executed) -> None:
+    """What a learner reads: no 'recorded ...' lines, no error output, no traceback anywhere."""
+    for cell in executed.code_cells:
+        text = visible_text(cell["outputs"])
+        source = "".join(cell["source"]).splitlines()[0] if cell["source"] else ""
+        assert not any(line.startswith("recorded ") for line in text.splitlines()), (source, text)
+        assert not any(out.get("output_type") == "error" for out in cell["outputs"]), (source, text)
+        assert "Traceback (most recent call last)" not in text, (source, text)
+
+
+@pytest.fixture
+def learner_view():  # type: ignore[no-untyped-def]
+    """``learner_view(executed)`` asserts on what the learner reads (see ``check_learner_view``)."""
+    return check_learner_view

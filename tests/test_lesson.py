@@ -85,3 +85,36 @@ def test_index_lists_results(tmp_path: Path) -> None:
     page = write_index([ok, bad], tmp_path / "index.html").read_text()
     assert "00_start_here" in page and "passed" in page and "18.6" in page
     assert "failed" in page and "cell 3 raised ValueError" in page
+
+
+def test_record_returns_its_value_and_prints_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    assert lesson.record("exercise_passed", True) is True
+    assert lesson.record("n", 3) == 3
+    assert capsys.readouterr().out == ""
+
+
+def test_wrap_never_cuts_a_word() -> None:
+    message = "RuntimeError: Task <Task pending name='Task-14' coro=<setup() running at plugin.py:410> " * 4
+    wrapped = lesson.wrap(message, width=60)
+    assert wrapped.split() == message.split()
+    assert all(len(line) <= 60 or " " not in line.strip() for line in wrapped.splitlines())
+    short = lesson.shorten(message, 50)
+    assert short.endswith(" [...]") and message.startswith(short.removesuffix(" [...]"))
+
+
+def test_verdict_says_what_why_and_where_and_more_on_later_tries(capsys: pytest.CaptureFixture[str]) -> None:
+    failing = lesson.Verdict(False, "the route did not see the row.", "section 3 shows it.", "read db.py.")
+    assert lesson.verdict("demo", failing) is False
+    first = capsys.readouterr().out
+    assert first.startswith("Not yet: the route did not see the row.\nHint: section 3 shows it.") and "Still" not in first
+    lesson.verdict("demo", failing)
+    assert "Still stuck? read db.py." in capsys.readouterr().out
+    assert lesson.verdict("demo", lesson.Verdict(True, "all checks pass.")) is True
+    assert capsys.readouterr().out == "Passed: all checks pass.\n"
+
+
+def test_needs_names_the_section_to_run_first() -> None:
+    defined_here = 1  # noqa: F841 - looked up by needs()
+    with pytest.raises(lesson.MissingStep, match=r"Run section 2 first: it defines `runner`"):
+        lesson.needs("runner", where="section 2")
+    assert lesson.MissingStep("x")._render_traceback_() == ["\x1b[1;31mx\x1b[0m"]

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from labsupport import databases
+from labsupport.connection import run_sync
+
 pytestmark = pytest.mark.notebook
 
 LESSON = Path(__file__).resolve().parent.parent / "notebooks" / "scenarios" / "lesson01"
@@ -23,16 +26,47 @@ def _assert_the_story(outcomes: dict[str, object]) -> None:
     assert "gen_random_uuid" in divergence or "DID NOT RAISE" in divergence, divergence
 
 
-def test_01_with_the_solution(run_notebook) -> None:  # type: ignore[no-untyped-def]
+CHECK = "support.check_exercise("
+
+
+def verdicts(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(("Passed:", "Not yet:"))]
+
+
+def test_01_with_the_solution(run_notebook, learner_view) -> None:  # type: ignore[no-untyped-def]
     outcomes = run_notebook("01_dev_database_purge", solution=True)
     _assert_the_story(outcomes)
     assert outcomes["exercise_passed"] is True
+    learner_view(outcomes)
+    assert verdicts(outcomes.seen(CHECK)) == [verdicts(outcomes.seen(CHECK))[0]]
+    assert verdicts(outcomes.seen(CHECK))[0].startswith("Passed: 5 tests passed on "), outcomes.seen(CHECK)
 
 
-def test_01_as_the_learner_finds_it(run_notebook) -> None:  # type: ignore[no-untyped-def]
-    outcomes = run_notebook("01_dev_database_purge", solution=False)
-    _assert_the_story(outcomes)
-    assert outcomes["exercise_passed"] is False, "the exercise stub passes its check before anyone edited it"
+async def test_01_as_the_learner_finds_it_and_works_it(live_notebook, learner_view, lab_server) -> None:  # type: ignore[no-untyped-def]
+    """Run All with the stub; then the check again (the clean-up has dropped what it needs), again,
+    and Run All once more in the same kernel; nothing is left on the server at the end."""
+    async with live_notebook("01_dev_database_purge", solution=False) as nb:
+        await nb.run_all()
+        executed = nb.executed()
+        _assert_the_story(executed)
+        assert executed["exercise_passed"] is False, "the exercise stub passes its check before anyone edited it"
+        learner_view(executed)
+        first = executed.seen(CHECK)
+        assert verdicts(first) and verdicts(first)[0].startswith("Not yet: the guard stopped the session"), first
+        assert "\nHint: " in first and "section 4" in first, first
+
+        again = await nb.run(CHECK)  # after the clean-up cell: the dev database and the template are gone
+        assert "(section 4) was missing: made it now" in again and "(section 1) was missing" in again, again
+        assert verdicts(again) == verdicts(first), again
+        third = await nb.run(CHECK)
+        assert verdicts(third) == verdicts(first) and "Still stuck?" in third, third
+
+        await nb.run_all()  # Run All a second time, in the same kernel
+        second = nb.executed()
+        _assert_the_story(second)
+        learner_view(second)
+        assert verdicts(second.seen(CHECK)) == verdicts(first)
+        assert run_sync(databases.names_under(lab_server.url, nb.prefix)) == []
 
 
 def test_every_suite_runs_the_same_tests() -> None:

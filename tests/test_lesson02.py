@@ -1,21 +1,28 @@
-"""Lesson 02 run headless by papermill: both symptoms reproduce, the naive cure leaks, the fix holds.
+"""Lesson 02 run headless: both symptoms reproduce, the naive cure leaks, the fix holds.
 
-Run once with the reference answer (the exercise passes) and once with the learner's stub
-(the exercise fails its self-check, the notebook still runs to the end).
+Run once by papermill with the reference answer (the check says it passed), and once as a learner
+finds it, in a kernel kept running: the check gives a hint, gives the same verdict when run again
+after Run All, and a second Run All in that kernel passes and leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from labsupport import databases
+from labsupport.connection import run_sync
+
 pytestmark = pytest.mark.notebook
 
 NOTEBOOK = "02_shared_factory_visibility"
+CHECK = "support.check_exercise("
 
 
-def test_lesson02_with_the_solution(run_notebook) -> None:  # type: ignore[no-untyped-def]
-    outcomes = run_notebook(NOTEBOOK, solution=True, timing_tests=4)
+def verdicts(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(("Passed:", "Not yet:"))]
 
+
+def _assert_the_story(outcomes) -> None:  # type: ignore[no-untyped-def]
     assert "session factory not initialized" in outcomes["symptom_a_message"]
     assert outcomes["symptom_b_rows_seen_by_route"] == 0
     assert outcomes["backend_pids_differ"] is True
@@ -24,12 +31,36 @@ def test_lesson02_with_the_solution(run_notebook) -> None:  # type: ignore[no-un
     assert outcomes["fixed_rows_left_after_run"] == 0
     for key in ("rollback_ms_per_test", "template_clone_ms_per_test"):
         assert isinstance(outcomes[key], float) and outcomes[key] > 0, (key, outcomes[key])
+
+
+def test_lesson02_with_the_solution(run_notebook, learner_view) -> None:  # type: ignore[no-untyped-def]
+    outcomes = run_notebook(NOTEBOOK, solution=True, timing_tests=4)
+    _assert_the_story(outcomes)
     assert outcomes["exercise_passed"] is True
+    learner_view(outcomes)
+    (verdict,) = verdicts(outcomes.seen(CHECK))
+    assert verdict.startswith("Passed: all 5 checks pass, the hidden ones included"), verdict
 
 
-def test_lesson02_with_the_learners_stub(run_notebook) -> None:  # type: ignore[no-untyped-def]
-    outcomes = run_notebook(NOTEBOOK, solution=False, timing_tests=2)
+async def test_lesson02_as_the_learner_finds_it_and_works_it(live_notebook, learner_view, lab_server) -> None:  # type: ignore[no-untyped-def]
+    async with live_notebook(NOTEBOOK, solution=False, timing_tests=2) as nb:
+        await nb.run_all()
+        executed = nb.executed()
+        _assert_the_story(executed)
+        assert executed["exercise_passed"] is False
+        learner_view(executed)
+        first = executed.seen(CHECK)
+        assert verdicts(first) and verdicts(first)[0].startswith("Not yet: session_override still ends in"), first
+        assert "\nHint: section 3 shows the pieces" in first, first
 
-    assert outcomes["exercise_passed"] is False
-    assert outcomes["fixed_suite_passed"] is True  # the rest of the lesson ran to the end
-    assert outcomes["fixed_rows_left_after_run"] == 0
+        again = await nb.run(CHECK)  # after the clean-up cell dropped the template
+        assert verdicts(again) == verdicts(first), again
+        third = await nb.run(CHECK)
+        assert verdicts(third) == verdicts(first) and "Still stuck?" in third, third
+
+        await nb.run_all()
+        second = nb.executed()
+        _assert_the_story(second)
+        learner_view(second)
+        assert verdicts(second.seen(CHECK)) == verdicts(first)
+        assert run_sync(databases.names_under(lab_server.url, nb.prefix)) == []

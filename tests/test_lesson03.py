@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from labsupport import databases
+from labsupport.connection import run_sync
 from labsupport.pytest_plugin import engines
 from labsupport.teaching import lesson
 
@@ -17,11 +19,12 @@ NOTEBOOK = "03_different_loop_future"
 DIFFERENT_LOOP = r"RuntimeError: Task <Task pending .*> got Future <Future pending .*> attached to a different loop"
 ANOTHER_OPERATION = "cannot perform operation: another operation is in progress"
 FIXES = {"engine_per_test", "nullpool", "session_loop"}
+CHECK = "h.check_exercise("
 
 
 @pytest.mark.notebook
 @pytest.mark.usefixtures("timing_alone")  # never measured beside another timing notebook
-def test_03_reproduces_fixes_and_measures(run_notebook) -> None:  # type: ignore[no-untyped-def]
+def test_03_reproduces_fixes_and_measures(run_notebook, learner_view) -> None:  # type: ignore[no-untyped-def]
     outcomes = run_notebook(NOTEBOOK, solution=True, repeats=5, tests=100)
     assert re.search(DIFFERENT_LOOP, outcomes["different_loop_message"]), outcomes["different_loop_message"]
     assert ANOTHER_OPERATION in outcomes["another_operation_message"]
@@ -30,14 +33,74 @@ def test_03_reproduces_fixes_and_measures(run_notebook) -> None:  # type: ignore
     medians = {f: outcomes[f"median_ms_{f}"] for f in FIXES}
     assert medians["session_loop"] < medians["nullpool"] < medians["engine_per_test"], medians
     assert outcomes["exercise_passed"] is True
+    learner_view(outcomes)
+    (verdict,) = verdicts(outcomes.seen(CHECK))
+    assert verdict == "Passed: 14 tests passed, the 6 visible ones and 8 hidden ones that run after them.", verdict
+    demo = outcomes.seen("h.show_kernel_demo(")
+    assert demo.startswith("exit code 1: the test failed, as expected:") and "attached to a different" in demo, demo
 
 
 @pytest.mark.notebook
-def test_03_learner_version_fails_its_check_without_breaking_the_run(run_notebook) -> None:  # type: ignore[no-untyped-def]
-    outcomes = run_notebook(NOTEBOOK, solution=False, repeats=1, tests=100)
-    assert outcomes["exercise_passed"] is False
-    assert re.search(DIFFERENT_LOOP, outcomes["different_loop_message"])
-    assert all(outcomes["fixes_passed"].values()), outcomes["fixes_passed"]
+async def test_03_as_the_learner_finds_it_and_works_it(live_notebook, learner_view, lab_server) -> None:  # type: ignore[no-untyped-def]
+    """Run All with the team's conftest; the check then says why and where, again after the clean-up."""
+    async with live_notebook(NOTEBOOK, solution=False, repeats=1, tests=100) as nb:
+        await nb.run_all()
+        executed = nb.executed()
+        assert executed["exercise_passed"] is False
+        assert re.search(DIFFERENT_LOOP, executed["different_loop_message"])
+        assert all(executed["fixes_passed"].values()), executed["fixes_passed"]
+        learner_view(executed)
+        first = executed.seen(CHECK)
+        assert verdicts(first) and verdicts(first)[0].startswith("Not yet: tests after the first still get"), first
+        assert "\nHint: " in first and "section 4" in first, first
+
+        again = await nb.run(CHECK)  # after the clean-up cell dropped the template
+        assert verdicts(again) == verdicts(first), again
+        third = await nb.run(CHECK)
+        assert verdicts(third) == verdicts(first), third
+        await nb.run("print(await lab.clean_up())")
+        assert run_sync(databases.names_under(lab_server.url, nb.prefix)) == []
+
+
+def verdicts(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(("Passed:", "Not yet:"))]
+
+
+@pytest.mark.parametrize("files, verdict", [
+    ({}, "Not yet: tests after the first still get a pooled connection"),
+    ({"pytest.ini": "session"}, "Not yet: a test read an attribute such as user.id after commit()"),
+    ({"pytest.ini": "session", "conftest.py": "solution"}, "Passed: 14 tests passed"),
+])
+def test_03_check_names_the_cause_of_a_learners_attempt(lab_server, tmp_path: Path, files, verdict,  # type: ignore[no-untyped-def]
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """The lesson's fix (c) as a learner first writes it (loop scopes, no expire_on_commit=False),
+    then as taught: the check's verdicts, for real, on the lab's server."""
+    import shutil
+    import sys
+
+    from labsupport.teaching.lesson import Lab
+
+    sys.path.insert(0, str(lesson.SCENARIOS))
+    from lesson03 import support as h
+
+    suite = tmp_path / "exercise"
+    shutil.copytree(h.EXERCISE, suite)
+    if files.get("pytest.ini"):
+        shutil.copyfile(h.SOLUTION / "pytest.ini", suite / "pytest.ini")
+    if files.get("conftest.py"):
+        shutil.copyfile(h.SOLUTION / "conftest.py", suite / "conftest.py")
+    else:
+        (suite / "conftest.py").write_text((h.SOLUTION / "conftest.py").read_text().replace(
+            ",\n                                expire_on_commit=False", "") if files else (suite / "conftest.py").read_text())
+    lab = Lab(info=lab_server, prefix=f"t03c_{tmp_path.name[-6:].lower().replace('-', '_')}")
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(h, "EXERCISE", suite)
+    try:
+        asyncio.run(h.check_exercise(lab, solution=False))
+    finally:
+        monkey.undo()
+        run_sync(lab.cleanup())
+    assert verdicts(capsys.readouterr().out)[0].startswith(verdict)
 
 
 def test_loop_bound_engine_refuses_another_loop_in_one_line(lab_server) -> None:  # type: ignore[no-untyped-def]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -91,27 +90,26 @@ def _kernel() -> Check:
 
 
 def _notebooks() -> Check:
+    """The lessons are there and readable. Outputs a learner's JupyterLab saved are fine here: that
+    the committed notebooks carry none is the maintainers' check (tests/test_notebooks.py)."""
     folder = settings().notebooks
     found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     if not found:
         return Check("notebooks", False, f"none in {folder}", "run from the lab's checkout")
-    dirty = []
+    unreadable, worked = [], []
     for path in found:
-        nb = json.loads(path.read_text(encoding="utf-8"))
-        if any(c.get("outputs") or c.get("execution_count") for c in nb["cells"] if c["cell_type"] == "code"):
-            dirty.append(path.name)
-    if dirty:
-        return Check("notebooks", False, "outputs saved in " + ", ".join(dirty),
-                     "clear outputs before committing (Kernel > Restart and Clear Outputs)")
-    try:
-        tracked = subprocess.run(["git", "ls-files", "--error-unmatch", *map(str, found)], cwd=folder,
-                                 capture_output=True, text=True, check=False).returncode == 0
-    except FileNotFoundError:
-        return Check("notebooks", False, f"{len(found)} found, without outputs; git is missing", "install git")
-    if not tracked:
-        return Check("notebooks", False, f"{len(found)} found, without outputs, not all committed",
-                     "git add notebooks/ and commit them")
-    return Check("notebooks", True, f"{len(found)} found, without outputs, committed")
+        try:
+            nb = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            unreadable.append(path.name)
+            continue
+        if any(c.get("outputs") or c.get("execution_count") for c in nb.get("cells", []) if c.get("cell_type") == "code"):
+            worked.append(path.name[:2])
+    if unreadable:
+        return Check("notebooks", False, "not valid notebooks: " + ", ".join(unreadable),
+                     "restore them with 'git checkout notebooks/' (your edits to them are lost)")
+    note = f" ({', '.join(worked)} with your outputs saved: fine)" if worked else ""
+    return Check("notebooks", True, f"{len(found)} lessons found{note}")
 
 
 def run_checks(report: Callable[[str], None] = print) -> bool:

@@ -10,6 +10,7 @@ import re
 import secrets
 import subprocess
 import sys
+import textwrap
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
@@ -24,7 +25,7 @@ from ..settings import project_root
 __all__ = [
     "OUTCOME_MIME", "Lab", "open_lab", "record", "read_outcomes", "expect_failure", "ExpectedFailure",
     "SuiteResult", "TestOutcome", "run_suite", "clean_env", "setup_ipytest", "show_file", "show_table",
-    "SCENARIOS", "pytest_command",
+    "SCENARIOS", "pytest_command", "wrap", "shorten", "needs", "MissingStep", "Verdict", "verdict",
 ]
 
 SCENARIOS = project_root() / "notebooks" / "scenarios"
@@ -70,15 +71,26 @@ class Lab:
         """Drop every database this lesson's prefix owns; returns their names."""
         return await databases.drop_under(self.admin_url, self.prefix)
 
+    async def clean_up(self) -> str:
+        """``cleanup``, said in a sentence for the notebook's last cell."""
+        dropped = await self.cleanup()
+        names = ", ".join(dropped) if dropped else "none were left"
+        return wrap(f"Dropped {len(dropped)} databases of this notebook ({self.prefix}_...): {names}.")
 
-def open_lab(database_url: str | None = None, db_prefix: str | None = None) -> Lab:
+
+def open_lab(database_url: str | None = None, db_prefix: str | None = None, notebook: str | None = None) -> Lab:
     """The lesson's server: the URL papermill passed in, else the lab's own, started if needed.
 
+    Without ``db_prefix``, a notebook worked by hand gets a prefix a person can recognise
+    (``nb01_3f2a1c`` for ``notebook="01"``). What a restarted kernel left (it runs no clean-up
+    cell) is dropped here, by owner: ``server.reap`` removes databases whose kernel is gone and
+    never touches those of another live kernel, even on the same notebook.
     It also puts ``notebooks/scenarios`` on ``sys.path`` so the demo app imports as ``flashcards``.
     """
     if str(SCENARIOS) not in sys.path:
         sys.path.insert(0, str(SCENARIOS))
-    prefix = databases.validate_prefix(db_prefix or f"lab_{secrets.token_hex(3)}", "db_prefix")
+    default = f"nb{notebook}_{secrets.token_hex(3)}" if notebook else f"lab_{secrets.token_hex(3)}"
+    prefix = databases.validate_prefix(db_prefix or default, "db_prefix")
     if database_url:
         from .. import urls
 
@@ -86,32 +98,35 @@ def open_lab(database_url: str | None = None, db_prefix: str | None = None) -> L
         server.reap(url)
         known = server.status()  # the lab's own server, or LAB_DATABASE_URL's, when the URL is theirs
         if known is not None and urls.describe(known.url) == urls.describe(url):
-            return Lab(info=known, prefix=prefix)
-        return Lab(info=server.ServerInfo(source="database_url parameter", url=url, managed=False), prefix=prefix)
-    info, started = server.up()
-    return Lab(info=info, prefix=prefix, started_server=started)
+            lab = Lab(info=known, prefix=prefix)
+        else:
+            lab = Lab(info=server.ServerInfo(source="database_url parameter", url=url, managed=False), prefix=prefix)
+    else:
+        info, started = server.up()
+        lab = Lab(info=info, prefix=prefix, started_server=started)
+    return lab
 
 
 # ---------------------------------------------------------------- outcomes
 
 
-def record(key: str, value: Any) -> None:
-    """Record an outcome in the notebook's own output, where ``read_outcomes`` finds it later."""
+def record(key: str, value: Any) -> Any:
+    """Record an outcome in the notebook's own output, where ``read_outcomes`` finds it later, and
+    return ``value``. The learner sees nothing: the output's text is empty."""
     try:
         json.dumps(value)
     except TypeError:
         raise LabError(f"outcome {key!r} must be JSON-serialisable, got {type(value).__name__}") from None
-    bundle = {OUTCOME_MIME: {"key": key, "value": value}, "text/plain": f"recorded {key} = {value!r}"}
+    bundle = {OUTCOME_MIME: {"key": key, "value": value}, "text/plain": ""}
     try:
         from IPython import get_ipython
         from IPython.display import display
 
         if get_ipython() is not None:
             display(bundle, raw=True)
-            return
     except ImportError:
         pass
-    print(bundle["text/plain"])
+    return value
 
 
 def read_outcomes(notebook: str | os.PathLike[str]) -> dict[str, Any]:
@@ -164,7 +179,7 @@ def expect_failure(kind: type[BaseException] | tuple[type[BaseException], ...],
     text = str(caught.error)
     if match is not None and not re.search(match, text):
         raise AssertionError(f"expected {names} matching {match!r}, got: {caught.kind}: {text}")
-    print(f"As expected, it failed:\n  {caught.kind}: {caught.message}")
+    print("As expected, it failed:\n" + wrap(f"  {caught.kind}: {caught.message}", indent="    "))
 
 
 # ---------------------------------------------------------------- running a scenario's suite
@@ -243,7 +258,7 @@ class SuiteResult:
     def _repr_markdown_(self) -> str:
         rows = ["| test | outcome | message |", "|---|---|---|"]
         for t in self.tests:
-            rows.append(f"| `{t.name}` | {t.outcome} | {t.message[:140].replace('|', '/')} |")
+            rows.append(f"| `{t.name}` | {t.outcome} | {shorten(t.message, 160).replace('|', '/')} |")
         return f"**{self.summary()}**\n\n" + "\n".join(rows)
 
 
@@ -308,6 +323,82 @@ def run_suite(path: str | os.PathLike[str], *args: str, env: Mapping[str, str] |
         seconds = time.perf_counter() - started
         tests = _parse_junit(junit)
     return SuiteResult(returncode=proc.returncode, tests=tests, output=proc.stdout + proc.stderr, seconds=seconds)
+
+
+# ---------------------------------------------------------------- what the learner reads
+
+
+def wrap(text: str, width: int = 96, indent: str = "  ") -> str:
+    """``text`` wrapped at word boundaries, each paragraph's later lines indented; nothing is cut."""
+    return "\n".join(textwrap.fill(line, width, subsequent_indent=indent, break_long_words=False,
+                                    break_on_hyphens=False) if line.strip() else line
+                      for line in str(text).splitlines())
+
+
+def shorten(text: str, width: int = 160) -> str:
+    """At most ``width`` characters, cut at a word boundary and marked with ' [...]' if cut."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else textwrap.shorten(text, width, placeholder=" [...]")
+
+
+class MissingStep(LabError):
+    """A cell needs something an earlier cell makes: shown as one line, never a traceback."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython shows this instead of a traceback
+        return [f"\x1b[1;31m{self}\x1b[0m"]
+
+
+def needs(*names: str, where: str) -> None:
+    """Stop the cell with one line ("run section 2 first") if a name it uses is not defined yet.
+
+    For cells that depend on earlier ones, after a kernel restart or a skipped cell.
+    """
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    namespace = shell.user_ns if shell is not None else sys._getframe(1).f_globals
+    missing = [n for n in names if n not in namespace]
+    if missing:
+        what = ", ".join(f"`{n}`" for n in missing)
+        raise MissingStep(f"Run {where} first: it defines {what}, which this cell uses. "
+                          "(After a kernel restart, run the notebook from the top, or from that section's start.)")
+
+
+@dataclass
+class Verdict:
+    """An exercise check's answer: passed, or what failed and why (one line) and where the lesson shows it."""
+
+    passed: bool
+    message: str
+    hint: str = ""
+    more: str = ""  # shown from the second failing try on
+
+    def lines(self, tries: int = 1) -> list[str]:
+        if self.passed:
+            return [f"Passed: {self.message}"]
+        shown = [f"Not yet: {self.message}"]
+        if self.hint:
+            shown.append(f"Hint: {self.hint}")
+        if self.more and tries >= 2:
+            shown.append(f"Still stuck? {self.more}")
+        return shown
+
+    def __str__(self) -> str:
+        return "\n".join(wrap(line) for line in self.lines())
+
+
+_tries: dict[str, int] = {}
+
+
+def verdict(exercise: str, result: Verdict) -> bool:
+    """Print an exercise check's verdict, wrapped, with more help after each failing try; returns passed."""
+    tries = _tries.get(exercise, 0) + (not result.passed)
+    _tries[exercise] = 0 if result.passed else tries
+    print("\n".join(wrap(line) for line in result.lines(tries)))
+    return result.passed
 
 
 # ---------------------------------------------------------------- notebook conveniences

@@ -203,10 +203,15 @@ def refused_by_engines(result: lesson.SuiteResult, database: str) -> bool:
 
 
 def divergence(postgres: lesson.SuiteResult, sqlite: lesson.SuiteResult) -> str:
-    """The tests that passed on PostgreSQL and not on SQLite, with what SQLite said."""
+    """The tests that passed on PostgreSQL and not on SQLite, with what SQLite said (one string, recorded)."""
+    return "; ".join(f"{name}: {message}" for name, _, message in divergence_rows(postgres, sqlite))
+
+
+def divergence_rows(postgres: lesson.SuiteResult, sqlite: lesson.SuiteResult) -> list[tuple[str, str, str]]:
+    """(test, on PostgreSQL, on SQLite) for each test that passed on PostgreSQL and not on SQLite."""
     passed = {t.name for t in postgres.tests if t.outcome == "passed"}
-    lines = [f"{t.name}: {t.message[:150]}" for t in sqlite.tests if t.name in passed and t.outcome != "passed"]
-    return "; ".join(lines)
+    return [(t.name, "passed", f"{t.outcome}: {lesson.shorten(t.message, 240)}")
+            for t in sqlite.tests if t.name in passed and t.outcome != "passed"]
 
 
 async def decks_columns(postgres_url: str) -> list[tuple[str, str, str]]:
@@ -234,29 +239,74 @@ async def decks_columns(postgres_url: str) -> list[tuple[str, str, str]]:
 # ---------------------------------------------------------------- the exercise
 
 
-@dataclass
-class Check:
-    passed: bool
-    message: str
+async def ensure_dev(lab: lesson.Lab) -> str:
+    """The developer's database, seeded, unless it exists already (after a clean-up or a restart)."""
+    name = lab.name("dev")
+    if not await databases.exists(lab.admin_url, name):
+        await lab.create_database("dev")
+        await seed(lab.url(name))
+        print(f"The dev database {name!r} (section 1) was missing: made and seeded it now.")
+    return name
 
-    def __str__(self) -> str:
-        return ("PASS: " if self.passed else "FAIL: ") + self.message
+
+async def ensure_template(lab: lesson.Lab) -> str:
+    """The template with the app's schema (section 4), unless it exists already."""
+    name = lab.name("template")
+    if not await databases.exists(lab.admin_url, name):
+        await lab.create_database("template")
+        await schema.create_all(lab.url(name), Base.metadata)
+        print(f"The template {name!r} (section 4) was missing: made it now, with the app's schema.")
+    return name
 
 
-def check_exercise(result: lesson.SuiteResult, seen: str | None, before: Snapshot, after: Snapshot) -> Check:
-    """Pass when the suite passed on a database the server calls a test database and dev is untouched."""
-    untouched = before.checksum == after.checksum
-    if result.ok and seen and guard.is_test_database(seen) and untouched:
-        return Check(True, f"{result.passed} tests passed on {seen!r}; the dev database is untouched.")
+async def check_exercise(lab: lesson.Lab, runner: Runner, solution: bool) -> bool:
+    """Run the exercise suite for real against a seeded dev database and the template, and say
+    whether the suite is safe: it passed, on a test database of its own that the guard accepts,
+    left the dev data identical and left no database behind. Prints the verdict; returns passed."""
+    dev = await ensure_dev(lab)
+    await ensure_template(lab)
+    before_names = set(await databases.names_under(lab.admin_url, lab.prefix))
+    before = await snapshot(lab.url(dev))
+    result = runner.run_exercise(solution)
+    after = await snapshot(lab.url(dev))
+    left = sorted(set(await databases.names_under(lab.admin_url, lab.prefix)) - before_names)
+    for name in left:  # so that the next try starts clean
+        await databases.drop(lab.admin_url, name)
+    return lesson.verdict("lesson01", judge(result, runner.database_seen, dev, before, after, left))
+
+
+def judge(result: lesson.SuiteResult, seen: str | None, dev: str, before: Snapshot, after: Snapshot,
+          left: list[str]) -> lesson.Verdict:
+    """The exercise's verdict, from what the run did (the checks beyond the tests' own are hidden)."""
+    fix = "section 4, 'A test database, cloned from a template', shows a conftest.py that does this"
     stopped = refusal(result)
+    if stopped and "not a test database" in stopped:
+        return lesson.Verdict(False, f"the guard stopped the session before any test ran: the app's URL still "
+                              f"reaches {dev!r}, which is not a test database.",
+                              "point FLASHCARDS_DATABASE_URL at a database whose name ends in _test, "
+                              f"before the app is imported; {fix}.",
+                              f"the guard's full message was: {stopped}")
     if stopped:
-        hint = ("set os.environ['FLASHCARDS_DATABASE_URL'] to a database named ..._test ABOVE the app's import"
-                if "not a test database" in stopped else
-                "create the database in pytest_sessionstart (clone LESSON01_TEMPLATE) before the guard asks for it")
-        return Check(False, f"the session was stopped before any test ran: {stopped}\nHint: {hint}.")
-    if not untouched:
-        return Check(False, "the dev database changed during the run.\nHint: the app must never see the dev URL.")
-    if seen and not guard.is_test_database(seen):
-        return Check(False, f"the tests ran on {seen!r}.\nHint: its name must end in '_test'.")
-    first = result.messages[0] if result.messages else result.summary()
-    return Check(False, f"{result.summary()}: {first[:200]}\nHint: compare with the fixed suite's conftest.py.")
+        return lesson.Verdict(False, f"the session was stopped before any test ran: {stopped}",
+                              "the guard asks the server at the session's start, so the test database must "
+                              f"exist by then: clone it from the template in pytest_sessionstart; {fix}.")
+    if before.checksum != after.checksum:
+        return lesson.Verdict(False, "the dev database changed during the run: some code still reached it.",
+                              f"the app must never see the dev URL; {fix}.")
+    if not result.ok:
+        first = result.problems[0] if result.problems else result.summary()
+        return lesson.Verdict(False, f"{result.summary()}; the first failure: {first}",
+                              "if a table is missing, your database lacks the app's schema: clone the template "
+                              f"named in LESSON01_TEMPLATE, do not create an empty database; {fix}.")
+    if not seen or not guard.is_test_database(seen):
+        return lesson.Verdict(False, f"the tests ran on {seen!r}, whose name lacks the guard's marker.",
+                              "the name must end in lower-case _test (section 4, 'The guard asks the server').")
+    if not seen.startswith(f"{dev.rsplit('_', 1)[0]}_"):
+        return lesson.Verdict(False, f"the tests ran on {seen!r}, whose name does not start with LESSON01_PREFIX "
+                              "and an underscore, so the lab cannot tell it is yours to clean up.",
+                              "build the name from os.environ['LESSON01_PREFIX'].")
+    if left:
+        return lesson.Verdict(False, f"the run left {', '.join(map(repr, left))} on the server (the check has "
+                              "dropped it now).", f"drop your test database when the session ends; {fix}.")
+    return lesson.Verdict(True, f"{result.passed} tests passed on {seen!r}, a test database of their own; the dev "
+                          "data is identical and nothing was left on the server.")

@@ -111,10 +111,15 @@ def time_suites(path: str | os.PathLike[str], work_ms: Sequence[int], worker_cou
                 repeats: int, prefix: str, env: Mapping[str, str]) -> list[dict[str, Any]]:
     """Wall-clock seconds of whole pytest runs (start-up included), sequential and with each
     worker count, for each amount of database work per test; the modes take turns."""
+    from tqdm.auto import tqdm
+
     rows = []
+    progress = tqdm(total=repeats * len(work_ms) * (1 + len(worker_counts)), desc="pytest runs", unit="run")
     for repeat in range(repeats):
         for work in work_ms:
             for n in (0, *worker_counts):
+                progress.set_postfix_str(f"{work} ms/test, -n {n}")
+                progress.update()
                 run = run_suite(path, "-n", str(n), "--lab-db-prefix", prefix,
                                 env={**env, "LESSON04_WORK_MS": str(work)})
                 if not run.ok:
@@ -122,6 +127,7 @@ def time_suites(path: str | os.PathLike[str], work_ms: Sequence[int], worker_cou
                                    f"{(run.messages or [run.output[-300:]])[0]}")
                 rows.append({"repeat": repeat, "work_ms": work, "workers": n, "seconds": run.seconds,
                              "tests": run.passed})
+    progress.close()
     return rows
 
 
@@ -157,3 +163,73 @@ def plot_speedups(found: Mapping[str, float], title: str = "") -> Any:
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def interpret(found: Mapping[str, float], work_ms: Sequence[int], worker_counts: Sequence[int],
+              cpu_count: int | None) -> str:
+    """What the measured speedups say, written from the figures, so it holds for every outcome."""
+    lines = []
+    for n in worker_counts:
+        values = [(w, found[f"{w} ms/test, -n {n}"]) for w in work_ms]
+        faster = [w for w, v in values if v > 1.0]
+        best_w, best = max(values, key=lambda wv: wv[1])
+        if not faster:
+            lines.append(f"-n {n}: never faster than -n 0 here (best {best}x, at {best_w} ms per test). Up to "
+                         f"{max(work_ms)} ms of database work per test, this machine is below the crossover: the "
+                         f"workers' start-up costs more than their overlapping saves.")
+        elif faster[0] == work_ms[0]:
+            lines.append(f"-n {n}: faster than -n 0 at every measured point (best {best}x, at {best_w} ms per "
+                         "test): the crossover lies below the least work measured.")
+        else:
+            lines.append(f"-n {n}: slower than -n 0 below {faster[0]} ms of database work per test, faster from "
+                         f"there on (best {best}x, at {best_w} ms per test): the crossover is at most {faster[0]} ms.")
+    if cpu_count is not None and any(n > cpu_count for n in worker_counts):
+        lines.append(f"This machine has {cpu_count} CPUs: more workers than CPUs start up on the same cores, so "
+                     "they need still more database work per test to pay off.")
+    from labsupport.teaching.lesson import wrap
+
+    return "\n".join(wrap(line) for line in lines)
+
+
+# ---------------------------------------------------------------- the exercise (section 7)
+
+EXERCISE = Path(__file__).resolve().parent / "exercise"
+
+
+def check_exercise(prefix: str, env: Mapping[str, str], solution: bool) -> bool:
+    """Run the exercise's checks, visible and hidden, with -n 2, for real; print the verdict."""
+    from labsupport.teaching import lesson
+
+    answer = "naming_solution" if solution else "naming_stub"
+    result = run_suite(EXERCISE, "-n", "2", "--lab-db-prefix", prefix, env={**env, "LESSON04_ANSWER": answer})
+    return lesson.verdict("lesson04", judge(result))
+
+
+def judge(result: SuiteResult) -> Any:
+    """The verdict: the first rule a name breaks, with where the lesson shows it."""
+    from labsupport.teaching import lesson
+
+    if result.ok:
+        return lesson.Verdict(True, f"all {result.passed} checks pass, the hidden ones included, and two workers "
+                              "each ran on the database your function named.")
+    problems = " ".join(result.problems)
+    rules = [
+        ("would share a database", "two workers got the same name, so they would share one database: the case "
+         "file's design, and section 1's races.", "put the worker id in the name (section 3, step 2, names them)."),
+        ("start with the prefix", "a name does not start with the run's prefix and an underscore, or lacks the "
+         "worker id.", "a later run finds a crashed run's databases by the prefix (section 3, step 1)."),
+        ("must end in _test", "a name does not end in _test, so lesson 01's guard would refuse to clean it.",
+         "end every name in _test."),
+        ("PostgreSQL would cut it", "a name is longer than PostgreSQL's 63 bytes, so the server would cut it and "
+         "two workers' names could end up equal.", "keep the name short: the prefix and the worker id, nothing more."),
+        ("the run's template", "a worker's name equals the run's template, <prefix>_template_test, which the "
+         "workers are cloned from.", "section 3, step 1, names the template; choose names that cannot meet it."),
+        ("not a valid database name", "a name is not one the lab accepts for a database.",
+         "letters, digits and underscores only."),
+    ]
+    for needle, message, hint in rules:
+        if needle in problems:
+            return lesson.Verdict(False, message, hint)
+    first = result.problems[0] if result.problems else result.summary()
+    return lesson.Verdict(False, f"{result.summary()}; the first failure: {lesson.shorten(first, 300)}",
+                          "section 3 shows how labsupport names each worker's database.")

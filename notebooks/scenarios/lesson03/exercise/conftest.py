@@ -1,12 +1,14 @@
-"""EXERCISE: make every test in test_exercise.py pass, changing only this file.
+"""EXERCISE: make every test in test_exercise.py pass, changing only this file and pytest.ini.
 
-This is the team's conftest from the case file. Run the notebook's exercise cell: test 2
-on fails with "attached to a different loop", then "another operation is in progress".
-Keep pytest.ini as it is (every test gets its own loop). Pick one of the three fixes; the
-lab recommends one loop for the run with a rollback per test. Hints: labsupport's plugin
-gives you ``lab_pooled_engine`` (it needs a ``lab_database_url`` fixture, or the env var
-LAB_TEST_DATABASE_URL), and pytest-asyncio documents how a conftest.py can move every async
-test into the session loop (``pytest_collection_modifyitems`` with ``is_async_test``).
+This is the team's conftest from the case file: run the notebook's check cell and test 2 on
+fail with "attached to a different loop", then "another operation is in progress".
+
+Goal: all six tests pass, and keep passing however many tests run after them.
+Constraints:
+- the tests ask for a fixture named ``db_session`` (an AsyncSession) and expect to start
+  from empty tables; they commit, and read attributes such as ``user.id`` after a commit;
+- the database's URL is the app's setting, ``flashcards.settings.database_url()``;
+- any of section 4's three fixes will do; the lab recommends (c).
 """
 
 from __future__ import annotations

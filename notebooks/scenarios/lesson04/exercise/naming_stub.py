@@ -8,7 +8,8 @@ Write ``database_name`` so that the name
   remove) the databases of a run that crashed;
 - ends in "_test", lesson 01's marker for a database that tests may destroy;
 - fits PostgreSQL's 63 bytes (the prefix has at most 40).
-Example: database_name("shop", "gw1") == "shop_gw1_test".
+The check calls it with other prefixes and worker ids than the visible tests, and runs two
+workers that each must land on the database your function names.
 """
 
 

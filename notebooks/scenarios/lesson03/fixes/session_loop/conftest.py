@@ -26,6 +26,10 @@ async def app_engine() -> AsyncIterator[AsyncEngine]:
 async def session(app_engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
     async with app_engine.connect() as connection:
         outer = await connection.begin()  # the test's outer transaction
-        async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint") as session:
+        # create_savepoint: the test's commit() only releases a savepoint (lesson 02).
+        # expire_on_commit=False: after commit() the test can still read user.id; by default the
+        # session would expire it, and reloading it lazily fails in async code (MissingGreenlet).
+        async with AsyncSession(bind=connection, join_transaction_mode="create_savepoint",
+                                expire_on_commit=False) as session:
             yield session
         await outer.rollback()  # nothing the test did stays
