@@ -15,6 +15,9 @@ import pytest
 from labsupport.server import Cluster
 
 
+# tests/apps/* are projects of their own (their own pytest settings); test_apps.py runs them.
+collect_ignore_glob = ["apps/*"]
+
 @pytest.fixture
 def cluster_home() -> Iterator[Path]:
     """A state folder the server user can reach (pytest's tmp_path is 0700 when run as root)."""
