@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 import yaml
+from packaging.specifiers import SpecifierSet
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -24,15 +25,19 @@ def test_environment_yml_matches_pyproject() -> None:
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     deps = env["dependencies"]
     python = next(d for d in deps if isinstance(d, str) and d.startswith("python"))
-    assert re.sub(r"^python", "", python) == PROJECT["requires-python"]
+    # One exact `python=X.Y`: the form repo2docker (Binder) reads; it must be a Python the project supports.
+    match = re.fullmatch(r"python=(\d+\.\d+)", python)
+    assert match, f"environment.yml's {python!r} is not python=X.Y"
+    assert SpecifierSet(PROJECT["requires-python"]).contains(match.group(1) + ".0")
     assert "pip" in deps
     pip_section = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
-    assert pip_section == ["-e .[lab,dev]"]
+    assert pip_section == ["-c constraints.txt", "-e .[lab,dev]"]
+    assert (ROOT / "constraints.txt").is_file()
     assert {"lab", "dev"} <= set(PROJECT["optional-dependencies"])
 
 
 def test_the_makefile_installs_the_lab_extra() -> None:
-    assert '-e ".[lab,dev]"' in (ROOT / "Makefile").read_text()
+    assert '-c constraints.txt -e ".[lab,dev]"' in (ROOT / "Makefile").read_text()
 
 
 def test_the_install_without_extras_is_the_plugin_and_the_launcher_only() -> None:

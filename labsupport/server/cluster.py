@@ -35,7 +35,7 @@ from .paths import own_dir
 from .processes import find_postmaster, free_port, is_our_postmaster, port_free, postmaster_pid, wait_gone
 from .users import ServerUser, as_user, make_owned_dir, reachable_by, server_user
 
-__all__ = ["Cluster", "memory_ok"]
+__all__ = ["Cluster", "memory_ok", "SHM"]
 
 _START_TIMEOUT = 60.0  # a killed postmaster's backends can take a while to go on a loaded machine
 _SOCKET_PATH_MAX = 100  # the kernel limit is ~107 bytes including ".s.PGSQL.<port>"
@@ -457,7 +457,7 @@ def _private_to(path: Path, uid: int) -> bool:
     return stat.S_ISDIR(info.st_mode) and info.st_uid == uid and not info.st_mode & 0o077
 
 
-_SHM = "/dev/shm"
+SHM = _SHM = "/dev/shm"  # SHM: for labsupport doctor, which says where the files are
 _SHM_MIN_FREE = 1 << 30  # Docker's default 64 MB /dev/shm is far too small for a cluster
 
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from .. import databases, server
 from ..connection import run_sync
 from ..errors import LabError
+from ..server.cluster import SHM
 from ..settings import settings
 
 __all__ = ["Check", "run_checks", "REQUIRED"]
@@ -79,6 +82,31 @@ async def _clone_roundtrip(admin_url: str) -> float:
         await databases.drop(admin_url, template)
 
 
+def _placement(info: server.ServerInfo, clone_seconds: float | None) -> Check:
+    """Where the cluster's files live: in memory (/dev/shm) or on disk, and on disk what a clone costs.
+
+    Docker's default /dev/shm (64 MiB: Binder, JupyterHub on Kubernetes) is too small, so there the
+    lab keeps them on disk; this line says so, with the clone time just measured.
+    """
+    if not info.managed or not info.data_dir:
+        return Check("cluster files", True, "on LAB_DATABASE_URL's server, not the lab's to place")
+    real = Path(info.data_dir).resolve()
+    if real.is_relative_to(Path(SHM).resolve()):
+        return Check("cluster files", True, f"in memory ({real})")
+    choice = os.environ.get("LAB_DATA_IN_MEMORY", "").strip()
+    why = ("LAB_DATA_IN_MEMORY=" + choice) if choice else f"{SHM} has under 1 GiB free ({_shm_free()})"
+    clone = f"a template clone took {clone_seconds * 1000:.0f} ms" if clone_seconds is not None else "no clone measured"
+    return Check("cluster files", True, f"on disk ({real}; {why}): {clone}")
+
+
+def _shm_free() -> str:
+    try:
+        stats = os.statvfs(SHM)
+    except OSError:
+        return "missing"
+    return f"{stats.f_bavail * stats.f_frsize / (1 << 20):.0f} MiB free"
+
+
 def _kernel() -> Check:
     try:
         from jupyter_client.kernelspec import KernelSpecManager
@@ -142,6 +170,7 @@ def run_checks(report: Callable[[str], None] = print) -> bool:
             add(Check("SQLAlchemy + asyncpg", True, version.split(",")[0]))
         except Exception as exc:  # noqa: BLE001
             add(Check("SQLAlchemy + asyncpg", False, f"{type(exc).__name__}: {exc}", "reinstall with 'make run'"))
+        seconds = None
         try:
             seconds = run_sync(_clone_roundtrip(info.url))
             add(Check("template clone", True, f"{seconds * 1000:.0f} ms"))
@@ -149,6 +178,7 @@ def run_checks(report: Callable[[str], None] = print) -> bool:
             add(Check("template clone", False, f"{type(exc).__name__}: {exc}",
                       "check that LAB_DATABASE_URL's server lets its user create databases from a template"
                       if external else "run 'labsupport reset'"))
+        add(_placement(info, seconds))
     finally:
         if started:
             server.down()

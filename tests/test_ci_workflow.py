@@ -1,0 +1,44 @@
+"""The GitHub Actions workflow runs the README's test command on Linux and macOS with the supported Pythons."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+from packaging.specifiers import SpecifierSet
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOW = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+
+
+def _readme_test_command() -> str:
+    block = re.search(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    return next(line.split("#")[0].strip() for line in block.splitlines() if "test" in line.split("#")[0])
+
+
+def test_the_workflow_runs_the_readme_test_command_on_every_os_and_python() -> None:
+    command = _readme_test_command()
+    assert command == "make test"
+    (job,) = WORKFLOW["jobs"].values()
+    runs = [step["run"] for step in job["steps"] if "run" in step]
+    assert any(re.search(rf"(^|\n){re.escape(command)}\b", run) for run in runs), runs
+    matrix = job["strategy"]["matrix"]
+    assert set(matrix["os"]) == {"ubuntu-latest", "macos-latest"}
+    requires = SpecifierSet(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"])
+    assert {"3.11", "3.12"} <= set(matrix["python"])
+    assert all(requires.contains(v + ".0") for v in matrix["python"])
+    assert job["runs-on"] == "${{ matrix.os }}"
+
+
+def test_the_workflow_caches_pip_and_uploads_the_notebooks() -> None:
+    (job,) = WORKFLOW["jobs"].values()
+    setup = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python"))
+    assert setup["with"]["cache"] == "pip" and setup["with"]["python-version"] == "${{ matrix.python }}"
+    upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["if"] == "always()"  # a failed notebook's output matters most
+    assert set(upload["with"]["path"].split()) == {"build/index.html", "build/notebooks/"}
+    # "on" parses as True in YAML 1.1; either way the workflow runs on every push.
+    triggers = WORKFLOW.get("on", WORKFLOW.get(True))
+    assert "push" in triggers
