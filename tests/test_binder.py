@@ -176,6 +176,7 @@ def test_doctor_passes_in_the_image_and_says_the_files_are_on_disk(image_home: t
         assert (home / ".lab").stat().st_uid == user.pw_uid
 
 
+@pytest.mark.slow  # a whole lesson as another user: make test-slow (CI) runs it
 def test_lesson_01_runs_in_the_image(image_home: tuple[Path, pwd.struct_passwd | None]) -> None:
     home, user = image_home
     result = _run(home, user, "run", "01_dev_database_purge", timeout=900)
