@@ -19,7 +19,7 @@ run: $(STAMP)  ## execute every notebook headless into build/
 test: $(STAMP)  ## the whole test suite, notebooks included, on all cores
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
-test-slow: $(STAMP)  ## every reproduction 20x beside a CPU hog, the quick isolation bench (CI runs it after make test)
+test-slow: $(STAMP)  ## every reproduction 20x beside a CPU hog, the quick isolation and parallel benches (CI runs it after make test)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
 	@rm -f build/reproductions.txt
 	$(BIN)/python -m pytest -n 2 -m slow $(PYTEST_ARGS)
@@ -34,10 +34,9 @@ lab: $(STAMP)  ## start the server and open JupyterLab on notebooks/
 doctor: $(STAMP)
 	$(BIN)/labsupport doctor
 
-bench: $(STAMP)  ## the server's and the isolation strategies' figures (installs pytest-postgresql, the peer)
+bench: $(STAMP)  ## server, isolation, parallel and lab figures into build/bench/ (installs pytest-postgresql, the peer)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
-	$(BIN)/labsupport bench server
-	$(BIN)/labsupport bench isolation
+	$(BIN)/labsupport bench all
 
 down:
 	@test -x $(BIN)/labsupport && $(BIN)/labsupport down || true

@@ -124,16 +124,29 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    if args.what == "isolation":
-        from .teaching.isolation_bench import bench_isolation
-
-        bench_isolation(quick=args.quick, out=args.out)  # targets print PASS/FAIL; speed never sets the exit status
-        return 0
-    from .teaching.bench import bench_server
-
+    """Speed never sets the exit status: targets print PASS/FAIL, figures go to build/bench/."""
     if args.repeat < 1:
         raise LabError("--repeat must be at least 1")
-    bench_server(repeat=args.repeat)
+    parts = ["server", "isolation", "parallel", "lab"] if args.what == "all" else [args.what]
+    for part in parts:
+        if len(parts) > 1:
+            print(f"== bench {part}", flush=True)
+        if part == "server":
+            from .teaching.bench import bench_server
+
+            bench_server(repeat=args.repeat, out=args.out)
+        elif part == "isolation":
+            from .teaching.isolation_bench import bench_isolation
+
+            bench_isolation(quick=args.quick, out=args.out)
+        elif part == "parallel":
+            from .teaching.parallel_bench import bench_parallel
+
+            bench_parallel(quick=args.quick, out=args.out)
+        else:
+            from .teaching.lab_bench import bench_lab
+
+            bench_lab(quick=args.quick, out=args.out)
     return 0
 
 
@@ -182,11 +195,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cov", default="", metavar="PACKAGE",
                    help="with --parallel: the package to measure coverage of (default: what pytest-cov measures)")
     p.set_defaults(func=_cmd_doctor)
-    p = sub.add_parser("bench", help="measure speed targets (medians)")
-    p.add_argument("what", choices=["server", "isolation"], help="what to measure")
+    p = sub.add_parser("bench", help="measure speed targets (medians); figures in build/bench/")
+    p.add_argument("what", choices=["server", "isolation", "parallel", "lab", "all"], help="what to measure")
     p.add_argument("--repeat", type=int, default=5, help="rounds to take medians over (server)")
-    p.add_argument("--quick", action="store_true", help="isolation: 50 tests and one round instead of 200 and three")
-    p.add_argument("--out", type=Path, default=Path("build/bench"), help="isolation: folder for results.json and charts")
+    p.add_argument("--quick", action="store_true",
+                   help="check that it works, in less time: isolation 50 tests and one round instead of 200 and "
+                        "three; parallel 2 work levels, 20 tests, one round; lab only notebook 00")
+    p.add_argument("--out", type=Path, default=Path("build/bench"), help="folder for results.json and charts")
     p.set_defaults(func=_cmd_bench)
     return parser
 

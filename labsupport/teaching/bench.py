@@ -13,6 +13,7 @@ from pathlib import Path
 from .. import databases
 from ..connection import run_sync
 from ..server.cluster import Cluster, memory_ok
+from .bench_results import machine_facts, merge_results
 
 __all__ = ["bench_server", "TARGETS"]
 
@@ -56,10 +57,12 @@ def _round(samples: dict[str, list[float]]) -> None:
             cluster.destroy()
 
 
-def bench_server(repeat: int = 5, report: Callable[[str], None] = print) -> dict[str, dict[str, float]]:
+def bench_server(repeat: int = 5, report: Callable[[str], None] = print,
+                 out: Path | None = None) -> dict[str, dict[str, float]]:
     """Medians (seconds) of cold start, warm start, stop and a template clone, per data placement.
 
-    The placements alternate round by round, so both see the same machine load.
+    The placements alternate round by round, so both see the same machine load. With ``out``, the
+    medians also go to the ``server_timings`` key of ``out/results.json``.
     """
     placements = ["memory", "disk"] if memory_ok() else ["disk"]
     samples = {p: {k: [] for k in TARGETS} for p in placements}
@@ -81,4 +84,9 @@ def bench_server(repeat: int = 5, report: Callable[[str], None] = print) -> dict
         verdict = "" if target is None else (
             f"  target <= {target * 1000:.0f} ms {'met' if medians[default][name] <= target else 'MISSED'}")
         report(f"{name:<15} " + "   ".join(cells) + ratio + verdict)
+    if out is not None:
+        merge_results(out, {"server_timings": {"repeat": repeat, "default_placement": default,
+                                               "median_s": medians, "targets_s": TARGETS,
+                                               "machine": machine_facts()}})
+        report(f"wrote the server_timings key of {Path(out) / 'results.json'}")
     return medians

@@ -36,6 +36,8 @@ from labsupport import databases, server, urls
 from labsupport.connection import connect, fetchval, run_sync
 from labsupport.errors import LabError
 
+from .bench_results import merge_results
+
 __all__ = ["Strategy", "STRATEGIES", "TARGETS", "CASE_FILE_MS", "bench_isolation"]
 
 SUITE = Path(__file__).resolve().parent / "isolation_suite"
@@ -386,8 +388,7 @@ def bench_isolation(quick: bool = False, out: Path = Path("build/bench"), *,
         "strategies": summary, "targets": targets, "seconds": round(time.perf_counter() - started, 1),
     }
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    merge_results(out, result)  # the other parts' keys (parallel, lab, server_timings) stay
     title = (f"{tests} small DB tests, {rounds} interleaved round(s); {about['cores']} cores, "
              f"PostgreSQL {about['postgresql']}")
     chart(summary, out / "isolation.png", title)

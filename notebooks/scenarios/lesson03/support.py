@@ -10,7 +10,7 @@ import re
 import shutil
 import statistics
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,9 +60,14 @@ async def fresh_database(lab: Lab, template: str, suffix: str) -> str:
     return lab.url(await lab.create_database(suffix, template=await make_template(lab)))
 
 
+# Plugins these suites never use stay out: each pytest process would import them again
+# (hypothesis, when installed, alone costs a second or more of every run's start-up).
+UNUSED_PLUGINS = ("-p", "no:hypothesispytest", "-p", "no:anyio")
+
+
 def run(suite: Path, url: str, *args: str, **env: str) -> SuiteResult:
     """Run one suite for real (its own pytest.ini), the app's database URL passed through env."""
-    return lesson.run_suite(suite, *args, env={"FLASHCARDS_DATABASE_URL": url, **env})
+    return lesson.run_suite(suite, *UNUSED_PLUGINS, *args, env={"FLASHCARDS_DATABASE_URL": url, **env})
 
 
 def clean(message: str) -> str:
@@ -131,8 +136,34 @@ def trace_rows(events: list[dict[str, Any]]) -> list[tuple[str, ...]]:
 
 
 @dataclass
+class TimedResult(SuiteResult):
+    """A run of a suite with the timing plugin: what happened, and every test's duration (ms)."""
+
+    ms: list[float] = field(default_factory=list)
+
+    def complete(self, tests: int) -> bool:
+        """Every one of ``tests`` tests ran, passed and was timed."""
+        return self.ok and self.passed == tests and len(self.ms) == tests
+
+
+def timed_run(suite: Path, url: str, tests: int) -> TimedResult:
+    """Run a suite with the timing plugin (``tests`` small tests); the result carries each test's ms."""
+    with tempfile.TemporaryDirectory(prefix="lab03-times-") as tmp:
+        times = Path(tmp) / "times.json"
+        result = run(suite, url, "-p", "lesson03.timing", LESSON03_TESTS=str(tests), LESSON03_TIMES=str(times))
+        durations = json.loads(times.read_text(encoding="utf-8")) if times.exists() else {}
+    return TimedResult(result.returncode, result.tests, result.output, result.seconds,
+                       ms=[1000 * seconds for seconds in durations.values()])
+
+
+def run_fix(fix: str, url: str, tests: int) -> TimedResult:
+    """Section 4: run one fix's suite of ``tests`` small DB tests, timed, so section 5 can reuse the run."""
+    return timed_run(FIXES[fix], url, tests)
+
+
+@dataclass
 class Measurement:
-    """Overhead per test (ms) of each fix, one value per repetition, and whether every run passed."""
+    """Overhead per test (ms) of each fix, one value per round, and whether every run passed."""
 
     tests: int
     overhead_ms: dict[str, list[float]] = field(default_factory=dict)
@@ -143,19 +174,15 @@ class Measurement:
     def median(self, fix: str) -> float:
         return round(statistics.median(self.overhead_ms[fix]), 2)
 
+    def add(self, fix: str, run: TimedResult) -> None:
+        self.all_passed[fix] = self.all_passed.get(fix, True) and run.complete(self.tests)
+        self.overhead_ms.setdefault(fix, []).append(statistics.fmean(run.ms or [0.0]) - self.baseline_ms[-1])
+        self.junit_ms.setdefault(fix, []).append(junit_ms_per_test(run))
+
     def rows(self) -> list[tuple[str, ...]]:
         return [(LABELS[f], " / ".join(f"{v:.2f}" for v in values), f"{self.median(f):.2f}",
                  f"{statistics.median(self.junit_ms[f]):.1f}", "yes" if self.all_passed[f] else "NO")
                 for f, values in self.overhead_ms.items()]
-
-
-def timed_run(suite: Path, url: str, tests: int) -> tuple[SuiteResult, list[float]]:
-    """Run a suite with the timing plugin; returns the result and every test's duration in ms."""
-    with tempfile.TemporaryDirectory(prefix="lab03-times-") as tmp:
-        times = Path(tmp) / "times.json"
-        result = run(suite, url, "-p", "lesson03.timing", LESSON03_TESTS=str(tests), LESSON03_TIMES=str(times))
-        durations = json.loads(times.read_text(encoding="utf-8")) if times.exists() else {}
-    return result, [1000 * seconds for seconds in durations.values()]
 
 
 def junit_ms_per_test(result: SuiteResult) -> float:
@@ -163,31 +190,42 @@ def junit_ms_per_test(result: SuiteResult) -> float:
     return 1000 * sum(t.seconds for t in result.tests) / max(len(result.tests), 1)
 
 
-def measure(url: str, repeats: int = 3, tests: int = 120,
+def measure(url: str, section4: Mapping[str, TimedResult] | None = None, repeats: int = 2, tests: int = 120,
             report: Callable[[str], None] = print) -> Measurement:
-    """Run the no-DB baseline and the three fixes, interleaved, ``repeats`` times each.
+    """Overhead per test of the three fixes, in ``repeats`` rounds, each against a no-DB baseline.
 
-    Overhead per test = the suite's duration from its per-test times (setup + call + teardown),
-    divided by the number of tests, minus the same for the no-DB baseline in that repetition,
-    so pytest's own cost per test cancels out. The fixes' order rotates from one repetition to the next, so a slow spell on
-    a shared machine does not always land on the same fix.
+    Round 1 reuses section 4's timed runs (when they ran ``tests`` tests) and adds one baseline
+    run; every later round runs the baseline and the three fixes again, the fixes' order rotated,
+    so a slow spell on a shared machine does not always land on the same fix. Overhead per test =
+    the mean of a run's per-test times (setup + call + teardown) minus the same for the baseline
+    of its round, so pytest's own cost per test cancels out. A progress bar counts the runs.
     """
+    from tqdm import tqdm  # text: tqdm.auto would want ipywidgets, which the lab does not install
+
     if repeats < 1 or tests < 1:
         raise lesson.LabError(f"repeats and tests must be at least 1, got {repeats} and {tests}")
-    m = Measurement(tests=tests, all_passed={f: True for f in FIXES})
+    reuse = dict(section4 or {})
+    reuse = reuse if set(reuse) == set(FIXES) and all(len(r.tests) == tests for r in reuse.values()) else {}
+    m = Measurement(tests=tests)
     names = list(FIXES)
+    progress = tqdm(total=repeats * 4 - len(reuse), desc="pytest runs", unit="run")
     for i in range(repeats):
-        base, base_ms = timed_run(BASELINE, url, tests)
-        if not (base.ok and base.passed == tests and len(base_ms) == tests):
+        progress.set_postfix_str(f"round {i + 1}, baseline")
+        base = timed_run(BASELINE, url, tests)
+        progress.update()
+        if not base.complete(tests):
             raise lesson.LabError(f"the no-DB baseline did not pass: {base.summary()}")
-        m.baseline_ms.append(statistics.fmean(base_ms))
+        m.baseline_ms.append(statistics.fmean(base.ms))
         for fix in names[i % 3:] + names[:i % 3]:
-            result, durations = timed_run(FIXES[fix], url, tests)
-            m.all_passed[fix] &= result.ok and result.passed == tests and len(durations) == tests
-            m.overhead_ms.setdefault(fix, []).append(statistics.fmean(durations or [0.0]) - m.baseline_ms[-1])
-            m.junit_ms.setdefault(fix, []).append(junit_ms_per_test(result))
-        report(f"repetition {i + 1}/{repeats}: " + ", ".join(
+            if i == 0 and reuse:
+                m.add(fix, reuse[fix])
+                continue
+            progress.set_postfix_str(f"round {i + 1}, {fix}")
+            m.add(fix, timed_run(FIXES[fix], url, tests))
+            progress.update()
+        report(f"round {i + 1}/{repeats}{' (section 4 runs)' if i == 0 and reuse else ''}: " + ", ".join(
             f"{f} {m.overhead_ms[f][-1]:.2f} ms" for f in FIXES) + f" (baseline {m.baseline_ms[-1]:.2f} ms)")
+    progress.close()
     return m
 
 
@@ -202,7 +240,7 @@ def plot(m: Measurement) -> Any:
     bars[-1].set_hatch("//")
     ax.set_yscale("log")
     ax.set_ylabel("overhead per test (ms, log scale)")
-    ax.set_title(f"{m.tests} small DB tests, median of {len(m.baseline_ms)} runs")
+    ax.set_title(f"{m.tests} small DB tests, median of {len(m.baseline_ms)} rounds")
     for bar, value in zip(bars, values):
         ax.annotate(f"{value:g} ms", (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom")
     ax.set_ylim(0.5, CASE_FILE_ESTIMATE_MS * 4)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import statistics
 import subprocess
 import time
 from collections import Counter, defaultdict
@@ -21,9 +20,10 @@ from labsupport.connection import connect
 from labsupport.errors import LabError
 from labsupport.pytest_plugin import workers
 from labsupport.teaching.lesson import SuiteResult, clean_env, pytest_command, run_suite
+from labsupport.teaching.parallel_timing import medians, speedups, time_suites  # shared with `labsupport bench parallel`
 
 __all__ = ["worker_counts", "outcomes_by_worker", "header", "watch_activity", "start_suite", "kill_run",
-           "coverage_by_worker", "time_suites", "medians", "speedups", "plot_speedups"]
+           "coverage_by_worker", "time_suites", "medians", "speedups", "measure_title", "plot_speedups"]
 
 
 def worker_counts(result: SuiteResult) -> dict[str, int]:
@@ -107,40 +107,10 @@ def coverage_by_worker(data_file: str | os.PathLike[str], result: SuiteResult) -
     return dict(sorted(lines.items()))
 
 
-def time_suites(path: str | os.PathLike[str], work_ms: Sequence[int], worker_counts: Sequence[int],
-                repeats: int, prefix: str, env: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Wall-clock seconds of whole pytest runs (start-up included), sequential and with each
-    worker count, for each amount of database work per test; the modes take turns."""
-    from tqdm.auto import tqdm
-
-    rows = []
-    progress = tqdm(total=repeats * len(work_ms) * (1 + len(worker_counts)), desc="pytest runs", unit="run")
-    for repeat in range(repeats):
-        for work in work_ms:
-            for n in (0, *worker_counts):
-                progress.set_postfix_str(f"{work} ms/test, -n {n}")
-                progress.update()
-                run = run_suite(path, "-n", str(n), "--lab-db-prefix", prefix,
-                                env={**env, "LESSON04_WORK_MS": str(work)})
-                if not run.ok:
-                    raise LabError(f"the timing run with -n {n} and {work} ms per test failed: {run.summary()}: "
-                                   f"{(run.messages or [run.output[-300:]])[0]}")
-                rows.append({"repeat": repeat, "work_ms": work, "workers": n, "seconds": run.seconds,
-                             "tests": run.passed})
-    progress.close()
-    return rows
-
-
-def medians(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[int, int], float]:
-    """Median seconds per (work per test, workers); workers 0 is the sequential run."""
-    keys = sorted({(r["work_ms"], r["workers"]) for r in rows})
-    return {k: statistics.median(r["seconds"] for r in rows if (r["work_ms"], r["workers"]) == k) for k in keys}
-
-
-def speedups(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
-    """Median sequential time over median parallel time, per work per test and worker count."""
-    m = medians(rows)
-    return {f"{work} ms/test, -n {n}": round(m[(work, 0)] / m[(work, n)], 2) for work, n in m if n}
+def measure_title(tests: int, cpu_count: int | None, repeats: int) -> str:
+    """The plot's title: what was measured, on how many CPUs, and over how many runs per case."""
+    runs = f"medians of {repeats} runs per case" if repeats > 1 else "one run per case"
+    return f"{tests} tests, {cpu_count} CPUs, {runs}"
 
 
 def plot_speedups(found: Mapping[str, float], title: str = "") -> Any:

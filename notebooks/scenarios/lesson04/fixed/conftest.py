@@ -8,7 +8,6 @@ at the worker's own copy. Nothing here creates or drops a table.
 import pytest
 
 from flashcards import db
-from flashcards.api import app
 
 
 @pytest.fixture
@@ -18,6 +17,8 @@ def db_session(lab_session):
 
 @pytest.fixture(scope="session")
 def lab_app():
+    from flashcards.api import app  # imported when a test needs the app, not in every worker's start-up
+
     return app
 
 
