@@ -17,7 +17,6 @@ from typing import Any
 
 from labsupport import databases
 from labsupport.connection import connect
-from labsupport.errors import LabError
 from labsupport.pytest_plugin import workers
 from labsupport.teaching.lesson import SuiteResult, clean_env, pytest_command, run_suite
 from labsupport.teaching.parallel_timing import medians, speedups, time_suites  # shared with `labsupport bench parallel`
