@@ -47,10 +47,14 @@ async def _wait_for(condition, what):
 
 
 async def _someone_waits_on(conn):
-    """True once another session is blocked by this one (PostgreSQL's own lock graph says so)."""
+    """True once another session is blocked by this one (PostgreSQL's own lock graph says so).
+
+    It reads pg_locks, which is live: pg_stat_activity would be read once per transaction and
+    then repeat that snapshot, so a worker that started waiting later would never be seen.
+    """
     return await conn.scalar(text(
-        "SELECT count(*) > 0 FROM pg_stat_activity "
-        "WHERE pid <> pg_backend_pid() AND pg_backend_pid() = ANY(pg_blocking_pids(pid))"))
+        "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid() "
+        "AND pg_backend_pid() = ANY(pg_blocking_pids(pid)))"))
 
 
 async def create_all(engine, hold_commit=False):
