@@ -70,6 +70,21 @@ def _wait_for_database(admin_url: str, like: str, proc: subprocess.Popen[str], s
     raise AssertionError(f"no marked database like {like!r} appeared while the run lasted: {proc.poll()=}")
 
 
+def _owner_of(admin_url: str, name: str) -> owners.Owner:
+    comment = run_sync(fetchval(admin_url, "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                                           "WHERE datname = $1", name))
+    owner = owners.parse(comment)
+    assert owner is not None, comment
+    return owner
+
+
+def _wait_until_gone(owner: owners.Owner, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not owner.is_gone():
+        assert time.monotonic() < deadline, f"the run's kernel (pid {owner.pid}) still runs {seconds:g} s after the run ended"
+        time.sleep(0.2)
+
+
 def _run_in_background(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)  # its own process group, as a terminal's foreground job
@@ -112,19 +127,22 @@ def test_server_killed_mid_run_keeps_dev_data_and_the_next_start_reaps(own_clust
     env.pop("LAB_DATABASE_URL", None)
 
     run = _run_in_background([*LABSUPPORT, "run", "02"], env)
-    _wait_for_database(admin_url, r"lab02\_%", run)
+    kernel = _owner_of(admin_url, _wait_for_database(admin_url, r"lab02\_%", run))
     info = own_cluster.running()
     assert info is not None and info.pid
     os.kill(info.pid, signal.SIGKILL)
     out, err = run.communicate(timeout=300)
     assert run.returncode != 0, out + err
+    _wait_until_gone(kernel)  # the notebook's kernel may outlive `labsupport run` by a moment: a live owner is never reaped
 
     up = subprocess.run([*LABSUPPORT, "up"], env=env, capture_output=True, text=True, timeout=120)
     assert up.returncode == 0, up.stderr
     restarted = own_cluster.running()
     assert restarted is not None
     said = [line for line in up.stderr.splitlines() if "left behind" in line]
-    assert len(said) == 1 and "lab02_" in said[0], up.stderr
+    assert len(said) == 1 and "lab02_" in said[0], (up.stderr, run_sync(fetchval(
+        restarted.url, "SELECT string_agg(datname || ': ' || coalesce(shobj_description(oid, 'pg_database'), '-'), '; ') "
+                       "FROM pg_database WHERE datname LIKE 'lab02%'")))
     assert run_sync(databases.names(restarted.url, r"lab02\_%")) == []
     assert run_sync(dev_data.snapshot(dev_url)) == before
     again = subprocess.run([*LABSUPPORT, "run", "00"], env=env, capture_output=True, text=True, timeout=300)
