@@ -167,7 +167,10 @@ async def clone(admin_url: str, template: str, name: str, *, replace: bool = Fal
 
 
 async def _mark(conn: asyncpg.Connection, name: str) -> None:
+    """Mark ``name`` with its owner, durably: the lab's own server runs with synchronous_commit=off,
+    and an asynchronous commit is lost when the server is killed; the database itself is not."""
     owner = owners.current().comment.replace("'", "''")
+    await conn.execute("SET synchronous_commit TO on")
     await conn.execute(f"COMMENT ON DATABASE {quote(name)} IS '{owner}'")
 
 
