@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import secrets
 import shutil
 import statistics
@@ -36,7 +35,7 @@ from labsupport import databases, server, urls
 from labsupport.connection import connect, fetchval, run_sync
 from labsupport.errors import LabError
 
-from .bench_results import merge_results
+from .bench_results import machine_facts, merge_results
 
 __all__ = ["Strategy", "STRATEGIES", "TARGETS", "CASE_FILE_MS", "bench_isolation"]
 
@@ -78,19 +77,8 @@ _COUNT = "SELECT count(*) AS count_1 FROM isobench_note WHERE isobench_note.labe
 # ---------------------------------------------------------------- the machine and the server
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def machine(admin_url: str) -> dict[str, Any]:
-    return {"cores": os.cpu_count(), "cpu": _cpu_model(), "python": platform.python_version(),
-            "platform": platform.platform(), "postgresql": str(run_sync(fetchval(admin_url, "SHOW server_version")))}
+    return {**machine_facts(), "postgresql": str(run_sync(fetchval(admin_url, "SHOW server_version")))}
 
 
 def _require_extra() -> None:
