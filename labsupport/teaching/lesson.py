@@ -62,6 +62,17 @@ class Lab:
         self.created.append(name)
         return name
 
+    async def template(self, metadata: Any) -> str:
+        """``<prefix>_template``, a database with ``metadata``'s schema to clone suites' databases
+        from; made if missing, so a check cell run after the clean-up or a restart still finds it."""
+        from .. import schema
+
+        name = self.name("template")
+        if not await databases.exists(self.admin_url, name):
+            await self.create_database("template")
+            await schema.create_all(self.url(name), metadata)
+        return name
+
     async def server_version(self) -> str:
         from ..connection import fetchval
 

@@ -46,13 +46,8 @@ def save(name: str, evidence: dict[str, Any]) -> None:
 async def template(lab: Any) -> str:
     """The database with the app's schema every suite of the lesson is cloned from; made if missing."""
     from flashcards import models
-    from labsupport import databases, schema
 
-    name = lab.name("template")
-    if not await databases.exists(lab.admin_url, name):
-        await lab.create_database("template")
-        await schema.create_all(lab.url(name), models.Base.metadata)
-    return name
+    return await lab.template(models.Base.metadata)
 
 
 async def fresh(lab: Any, suffix: str, evidence: Path | None = None) -> tuple[str, dict[str, str]]:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labsupport import schema
 from labsupport.teaching import lesson
 from labsupport.teaching.lesson import Lab, SuiteResult
 
@@ -46,13 +45,8 @@ LABELS = {"engine_per_test": "(a) engine per test", "nullpool": "(b) NullPool",
 async def make_template(lab: Lab) -> str:
     """A database with the Flashcards schema, to clone a fresh one per suite from (made if missing)."""
     from flashcards import models
-    from labsupport import databases
 
-    name = lab.name("template")
-    if not await databases.exists(lab.admin_url, name):
-        await lab.create_database("template")
-        await schema.create_all(lab.url(name), models.Base.metadata)
-    return name
+    return await lab.template(models.Base.metadata)
 
 
 async def fresh_database(lab: Lab, template: str, suffix: str) -> str:
