@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-slow test-browser lab doctor bench down clean constraints
+.PHONY: run test test-slow test-soak test-browser lab doctor bench down clean constraints
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed: run make PYTHON=python3.11 (or newer)")'
@@ -24,6 +24,11 @@ test-slow: $(STAMP)  ## every reproduction 20x beside a CPU hog, the quick isola
 	@rm -f build/reproductions.txt
 	$(BIN)/python -m pytest -n 2 -m slow $(PYTEST_ARGS)
 	@cat build/reproductions.txt
+
+test-soak: $(STAMP)  ## every notebook LAB_SOAK_ROUNDS times (default 10) in a row, sequentially and with -j 2
+	@rm -f build/soak.txt
+	$(BIN)/python -m pytest -p no:xdist -m soak $(PYTEST_ARGS)
+	@cat build/soak.txt
 
 test-browser: $(STAMP)  ## every lesson run in JupyterLab in headless Chromium; screenshots in build/screenshots/
 	LAB_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
