@@ -14,7 +14,9 @@ here the attendees' servers find the ``labsupport`` package in a copy outside th
 a non-editable install puts it: each kernel then runs the lessons' scenarios from the attendee's own copy.
 
 Marked ``browser``: ``make test-browser`` runs it (CI too). Screenshots go to
-``build/screenshots/hub-<attendee>-<notebook>.png``.
+``build/screenshots/hub-<attendee>-<notebook>.png``, the hub's log to ``build/hub-test.log``. It holds the
+lab's timing lock (``timing_alone``): three attendees at once would upset the timings another run measures,
+so on a shared machine it may first wait for one.
 """
 
 from __future__ import annotations
@@ -180,6 +182,9 @@ def hub(timing_alone) -> Iterator[Hub]:  # type: ignore[no-untyped-def]
                     pass
         from labsupport.server import Cluster
 
+        if (root / "jupyterhub.log").exists():  # kept for a look after the run; the rest of the folder goes
+            (ROOT / "build").mkdir(exist_ok=True)
+            shutil.copyfile(root / "jupyterhub.log", ROOT / "build" / "hub-test.log")
         for name in ATTENDEES:  # their PostgreSQL and its files (in /dev/shm when it has room)
             if (root / "homes" / name / LAB_FOLDER / ".lab" / "server.json").exists():
                 Cluster(root / "homes" / name / LAB_FOLDER / ".lab").destroy()
