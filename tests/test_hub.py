@@ -157,7 +157,10 @@ def hub(timing_alone) -> Iterator[Hub]:  # type: ignore[no-untyped-def]
         site = root / "site"
         shutil.copytree(ROOT / "labsupport", site / "labsupport", ignore=shutil.ignore_patterns("__pycache__"))
         (root / "state").mkdir()
-        port, hub_port, api_port = free_port(), free_port(), free_port()
+        ports: set[int] = set()
+        while len(ports) < 3:  # the proxy's public and API ports, the hub's own
+            ports.add(free_port())
+        port, hub_port, api_port = sorted(ports)
         config = root / "hub_config.py"
         config.write_text(_OVERRIDES.format(config=str(ROOT / "workshop" / "jupyterhub_config.py"), port=port,
                                             hub_port=hub_port, api_port=api_port, state=root / "state", site=str(site)))
