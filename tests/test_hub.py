@@ -188,9 +188,8 @@ def hub(timing_alone) -> Iterator[Hub]:  # type: ignore[no-untyped-def]
         if (root / "jupyterhub.log").exists():  # kept for a look after the run; the rest of the folder goes
             (ROOT / "build").mkdir(exist_ok=True)
             shutil.copyfile(root / "jupyterhub.log", ROOT / "build" / "hub-test.log")
-        for name in ATTENDEES:  # their PostgreSQL and its files (in /dev/shm when it has room)
-            if (root / "homes" / name / LAB_FOLDER / ".lab" / "server.json").exists():
-                Cluster(root / "homes" / name / LAB_FOLDER / ".lab").destroy()
+        for recorded in root.rglob("server.json"):  # every lab state made here: its PostgreSQL and its files
+            Cluster(recorded.parent).destroy()        # (in /dev/shm when it has room), wherever a failed run put it
         shutil.rmtree(root, ignore_errors=True)
 
 
