@@ -142,13 +142,14 @@ def _stop(proc: subprocess.Popen[bytes], timeout_s: float) -> bool:
 
 
 @pytest.fixture
-def hub(timing_alone) -> Iterator[Hub]:  # type: ignore[no-untyped-def]
+def hub(request: pytest.FixtureRequest) -> Iterator[Hub]:
     """A running hub, its state and the attendees' homes in one temp folder named for its owner (owners.py)."""
     jupyterhub = VENV_BIN / "jupyterhub"
     if not jupyterhub.exists():
         cannot_run(f"JupyterHub is not installed in {VENV_BIN.parent}: run 'make hub-deps' (the [workshop] extra)")
     if not os.access(PROXY, os.X_OK):
         cannot_run(f"JupyterHub's proxy is not at {PROXY.relative_to(ROOT)}: run 'make hub-deps' (npm, Node.js 20+)")
+    request.getfixturevalue("timing_alone")  # only once the pieces are there: a missing one is said at once
     root = owners.temp_dir("hub")
     os.chmod(root, 0o755)  # PostgreSQL runs as an unprivileged user when we are root: it must reach the lab state
     procs: set[int] = set()
