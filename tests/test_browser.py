@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,42 +26,22 @@ from pathlib import Path
 
 import pytest
 
+from browser_support import (START_TIMEOUT_S, free_port, launch_chromium, news_toasts, run_all, save, saved_problems,
+                             screenshot, shown_errors, shutdown_kernel, state, wait_until_ready)
+
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-SCREENSHOTS = ROOT / "build" / "screenshots"
 LESSONS = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-CHROMIUM = os.environ.get("LAB_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
 LESSON_TIMEOUT_S = 900  # lesson 04: 2.5 minutes idle, 5.3-9.2 measured on a busy 2-core machine; 03 up to 3
-START_TIMEOUT_S = 90
-
-
-def _cannot_run(why: str) -> None:
-    """One line: a failure where the browser test is required (CI sets LAB_REQUIRE_BROWSER=1), else a skip."""
-    if os.environ.get("LAB_REQUIRE_BROWSER") == "1":
-        pytest.fail(why, pytrace=False)
-    pytest.skip(why)
 
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
-    """Headless system Chromium under Playwright; never Playwright's own browser download."""
-    if not os.access(CHROMIUM, os.X_OK):
-        _cannot_run(f"no Chromium at {CHROMIUM}: install it with 'apt-get install -y chromium' "
-                    "(or set LAB_CHROMIUM to a Chromium binary)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _cannot_run("Python Playwright is not installed: run 'make .venv/.installed' (it is in the dev extra)")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    """Headless system Chromium under Playwright (browser_support.launch_chromium)."""
+    with launch_chromium() as browser:
+        yield browser
 
 
 @dataclass
@@ -86,12 +64,6 @@ class Lab:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start_lab(folder: Path, state: Path, lab_settings: bool = True) -> tuple[subprocess.Popen[bytes], Lab]:
     """``labsupport lab`` as ``make lab`` runs it, plus JupyterLab options after ``--`` for a test:
     127.0.0.1 on a free port, a token, no browser, and fresh workspace/settings/config/runtime folders.
@@ -99,7 +71,7 @@ def _start_lab(folder: Path, state: Path, lab_settings: bool = True) -> tuple[su
     ``lab_settings=False`` starts plain JupyterLab instead (the same command line, without the
     lab's settings and without its server): the control for the news check.
     """
-    port, token = _free_port(), secrets.token_hex(16)
+    port, token = free_port(), secrets.token_hex(16)
     for name in ("workspaces", "user-settings", "config", "runtime"):
         (state / name).mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}  # the kernels are a learner's
@@ -172,43 +144,6 @@ def lab(lab_server) -> Iterator[Lab]:  # type: ignore[no-untyped-def]
             assert (NOTEBOOKS / name).read_bytes() == data, f"the browser test changed notebooks/{name}"
 
 
-# Run in the page: the open notebook's widget, found by its path (never "whichever tab is current").
-_FIND = """(path) => {
-  const app = window.jupyterapp;
-  if (!app) return null;
-  for (const w of app.shell.widgets('main')) {
-    if (w.context && w.context.path === path && w.content && w.content.model) return w;
-  }
-  return null;
-}"""
-
-_STATE = """(path) => {
-  const find = %s;
-  const w = find(path);
-  if (!w) return {open: false};
-  const kernel = w.sessionContext.session && w.sessionContext.session.kernel;
-  const cells = [];
-  const model = w.content.model;
-  for (let i = 0; i < model.cells.length; i++) {
-    const c = model.cells.get(i);
-    if (c.type !== 'code') continue;
-    const outputs = c.outputs.toJSON();
-    cells.push({index: i, count: c.executionCount,
-                errors: outputs.filter(o => o.output_type === 'error').map(o => `${o.ename}: ${o.evalue}`)});
-  }
-  return {open: true, status: kernel ? kernel.status : 'no kernel', dirty: w.context.model.dirty, cells};
-}""" % _FIND
-
-
-def _news_toasts(page) -> list[str]:  # type: ignore[no-untyped-def]
-    texts = page.locator(".Toastify__toast, .jp-toastContainer .Toastify__toast-body").all_inner_texts()
-    return [t for t in texts if re.search(r"\bnews\b|update", t, re.IGNORECASE)]
-
-
-def _state(page, name: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    return page.evaluate(_STATE, name)  # type: ignore[no-any-return]
-
-
 @pytest.mark.parametrize("name", LESSONS)
 def test_lesson_runs_in_the_browser_without_errors(name: str, chromium, lab: Lab, timing_alone) -> None:  # type: ignore[no-untyped-def]
     """Open the lesson, Run All, wait until every code cell has run, save, and find no error output."""
@@ -219,75 +154,27 @@ def test_lesson_runs_in_the_browser_without_errors(name: str, chromium, lab: Lab
     try:
         # A named workspace per lesson, in a workspace folder that is new for this run: nothing else reopens.
         page.goto(f"{lab.base_url}/lab/workspaces/{stem}/tree/{name}?token={lab.token}")
-        page.wait_for_function("(path) => { const w = (%s)(path); return w && w.context.isReady; }" % _FIND,
-                               arg=name, timeout=START_TIMEOUT_S * 1000)
-        page.wait_for_function("""(path) => { const w = (%s)(path);
-            const k = w.sessionContext.session && w.sessionContext.session.kernel;
-            return k && k.status === 'idle'; }""" % _FIND, arg=name, timeout=START_TIMEOUT_S * 1000)
-        page.evaluate("""async (path) => { const w = (%s)(path);
-            window.jupyterapp.shell.activateById(w.id);
-            await window.jupyterapp.commands.execute('notebook:run-all-cells'); }""" % _FIND, name)
-        # Done: the kernel is idle again and either every code cell has a count, or a cell failed
-        # (JupyterLab then leaves the cells below it unrun). A dead kernel ends the wait too.
-        page.wait_for_function("""(path) => { const s = (%s)(path);
-            if (!s.open || s.status === 'dead') return true;
-            const failed = s.cells.some(c => c.errors.length);
-            return s.status === 'idle' && (failed || s.cells.every(c => c.count !== null)); }""" % _STATE,
-                               arg=name, timeout=LESSON_TIMEOUT_S * 1000, polling=1000)
+        wait_until_ready(page, name)
+        run_all(page, name, LESSON_TIMEOUT_S)
         ran_s = time.monotonic() - started
-        state = _state(page, name)
-        assert state["open"], f"{name}: its tab closed during the run"
-        assert state["status"] != "dead", f"{name}: the kernel died\n{lab.log_tail()}"
+        now = state(page, name)
+        assert now["open"], f"{name}: its tab closed during the run"
+        assert now["status"] != "dead", f"{name}: the kernel died\n{lab.log_tail()}"
 
-        page.evaluate("""async (path) => { const w = (%s)(path);
-            window.jupyterapp.shell.activateById(w.id);
-            await window.jupyterapp.commands.execute('docmanager:save'); }""" % _FIND, name)
-        page.wait_for_function("(path) => !(%s)(path).context.model.dirty" % _FIND, arg=name, timeout=30_000)
-        _screenshot(page, name, stem)
-
-        # What the learner sees in the page: no error output, no traceback rendered, no news toast.
-        shown = [f"cell {c['index']}: {e}" for c in state["cells"] for e in c["errors"]]
-        tracebacks = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]',
-                                  has_text="Traceback (most recent call last)").count()
-        # What JupyterLab saved: the notebook file itself, read back through the contents API.
+        save(page, name)
+        shot = screenshot(page, name, stem)
+        # What the learner sees in the page, and what JupyterLab saved (read back through the contents API).
+        shown = shown_errors(page, name)
         saved = lab.api(f"/api/contents/{name}?content=1&type=notebook")["content"]  # type: ignore[index]
-        code = [(i, c) for i, c in enumerate(saved["cells"]) if c["cell_type"] == "code"]
-        saved_errors = [f"cell {i}: {o.get('ename')}: {o.get('evalue')}"
-                        for i, c in code for o in c.get("outputs", []) if o.get("output_type") == "error"]
-        unrun = [i for i, c in code if c.get("execution_count") is None]
-
-        assert not shown and not saved_errors, f"{name}: error output in " + "; ".join(shown or saved_errors)
-        assert not tracebacks, f"{name}: {tracebacks} output(s) show a traceback"
+        saved_errors, unrun = saved_problems(saved)  # type: ignore[arg-type]
+        assert not shown and not saved_errors, f"{name}: error output: " + "; ".join(shown or saved_errors)
         assert not unrun, f"{name}: code cells {unrun} did not run"
-        assert not _news_toasts(page), f"{name}: JupyterLab shows a news/update notification: {_news_toasts(page)}"
-        print(f"{name}: {len(code)} code cells ran in {ran_s:.0f} s; screenshot {SCREENSHOTS / (stem + '.png')}")
+        assert not news_toasts(page), f"{name}: JupyterLab shows a news/update notification: {news_toasts(page)}"
+        code_cells = sum(c["cell_type"] == "code" for c in saved["cells"])  # type: ignore[index]
+        print(f"{name}: {code_cells} code cells ran in {ran_s:.0f} s; screenshot {shot}")
     finally:
-        _shutdown_kernel(page, name)
+        shutdown_kernel(page, name)
         context.close()
-
-
-def _screenshot(page, name: str, stem: str) -> None:  # type: ignore[no-untyped-def]
-    """The executed lesson from the top, in a window tall enough to show much of it (capped: Chromium's
-    screenshots have a size limit)."""
-    page.evaluate("""(path) => { const w = (%s)(path);
-        w.content.activeCellIndex = 0; w.content.scrollToItem ? w.content.scrollToItem(0) : null;
-        const outer = w.content.node; outer.scrollTop = 0; }""" % _FIND, name)
-    height = page.evaluate("""(path) => { const w = (%s)(path);
-        const inner = w.content.node.querySelector('.jp-WindowedPanel-viewport') || w.content.node;
-        return inner.scrollHeight; }""" % _FIND, name)
-    page.set_viewport_size({"width": 1400, "height": max(1000, min(int(height) + 200, 12000))})
-    page.wait_for_timeout(1500)  # cells that scrolled into view render
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{stem}.png"), full_page=True)
-
-
-def _shutdown_kernel(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    """Stop this lesson's kernel so the next lesson starts alone (and its databases are dropped with it)."""
-    try:
-        page.evaluate("""async (path) => { const w = (%s)(path);
-            if (w && w.sessionContext.session) await w.sessionContext.shutdown(); }""" % _FIND, name)
-    except Exception:  # the page may be gone already; JupyterLab's shutdown stops the kernel anyway
-        pass
 
 
 def test_jupyterlab_news_is_off_for_learners(chromium, lab: Lab) -> None:  # type: ignore[no-untyped-def]
@@ -304,7 +191,7 @@ def test_jupyterlab_news_is_off_for_learners(chromium, lab: Lab) -> None:  # typ
                                timeout=START_TIMEOUT_S * 1000)
         page.wait_for_selector(".jp-LabShell", timeout=START_TIMEOUT_S * 1000)
         page.wait_for_timeout(5000)  # the news question appears a moment after start-up when it is on
-        assert not _news_toasts(page), f"news/update notification shown: {_news_toasts(page)}"
+        assert not news_toasts(page), f"news/update notification shown: {news_toasts(page)}"
     finally:
         context.close()
 
@@ -318,7 +205,7 @@ def test_the_news_check_sees_the_toast_without_the_labs_settings(chromium, tmp_p
         page = context.new_page()
         page.goto(f"{plain.base_url}/lab?token={plain.token}")
         page.wait_for_selector(".Toastify__toast", timeout=30_000)
-        assert _news_toasts(page), page.locator(".Toastify__toast").all_inner_texts()
+        assert news_toasts(page), page.locator(".Toastify__toast").all_inner_texts()
     finally:
         context.close()
         _stop_lab(proc, plain)

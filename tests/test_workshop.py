@@ -23,7 +23,8 @@ WORKSHOP = REPO / "workshop"
 
 
 def _load_config(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> tuple[Config, dict[str, Any]]:
-    for key in ("WORKSHOP_SHARED_PASSWORD", "WORKSHOP_ATTENDEES", "WORKSHOP_INSTRUCTORS", "WORKSHOP_LAB_SOURCE"):
+    for key in ("WORKSHOP_SHARED_PASSWORD", "WORKSHOP_ATTENDEES", "WORKSHOP_INSTRUCTORS", "WORKSHOP_LAB_SOURCE",
+                "WORKSHOP_TRYOUT_HOMES"):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -90,6 +91,29 @@ def test_the_pre_spawn_hook_copies_the_lab_into_the_attendees_home(monkeypatch: 
         ns["stop_lab"](spawner)
 
 
+def test_the_try_out_mode_runs_every_attendee_as_the_hubs_user_each_with_a_home(monkeypatch: pytest.MonkeyPatch,
+                                                                                tmp_path: Path) -> None:
+    source, homes = tmp_path / "source", tmp_path / "homes"
+    (source / "notebooks").mkdir(parents=True)
+    (source / "notebooks" / "00_start_here.ipynb").write_text("{}")
+    c, ns = _load_config({"WORKSHOP_LAB_SOURCE": str(source), "WORKSHOP_TRYOUT_HOMES": str(homes)}, monkeypatch)
+    assert c.JupyterHub.spawner_class == "simple"  # JupyterHub's SimpleLocalProcessSpawner: no system users
+    assert c.SimpleLocalProcessSpawner.home_dir_template == str(homes.resolve() / "{username}")
+    assert ("--allow-root" in (c.Spawner.args if "args" in c.Spawner else [])) == (os.geteuid() == 0)
+    assert "command" not in c.ConfigurableHTTPProxy  # no build/node/ in this source: the proxy on PATH
+    ns["copy_lab"](SimpleNamespace(user=SimpleNamespace(name="alice")))  # "alice" is no system user here
+    copy = homes / "alice" / "isolation-lab"
+    assert (copy / "notebooks" / "00_start_here.ipynb").is_file()
+    assert {p.stat().st_uid for p in (copy, *copy.rglob("*"))} == {os.geteuid()}
+    # With the proxy make hub-deps installs into the checkout, the hub uses that one.
+    proxy = source / "build" / "node" / "node_modules" / ".bin" / "configurable-http-proxy"
+    proxy.parent.mkdir(parents=True)
+    proxy.write_text("#!/bin/sh\n")
+    c, _ = _load_config({"WORKSHOP_LAB_SOURCE": str(source)}, monkeypatch)
+    assert c.ConfigurableHTTPProxy.command == [str(proxy)]
+    assert c.JupyterHub.spawner_class == "jupyterhub.spawner.LocalProcessSpawner"
+
+
 def _memory(text: str) -> float:
     number, unit = re.fullmatch(r"([\d.]+)([KMGT]?)", str(text)).groups()
     return float(number) * {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}[unit]
@@ -112,5 +136,19 @@ def test_the_z2jh_values_use_the_repo2docker_image_with_limits_per_attendee() ->
 def test_the_guide_says_how_to_start_check_and_reset() -> None:
     guide = (WORKSHOP / "GUIDE.md").read_text()
     for needle in ("jupyterhub -f workshop/jupyterhub_config.py", "labsupport doctor", "labsupport reset",
-                   "z2jh-values.yaml", "cluster files"):
+                   "z2jh-values.yaml", "cluster files", "WORKSHOP_TRYOUT_HOMES", "make hub-deps", "systemdspawner",
+                   "KubeSpawner"):
         assert needle in guide, f"GUIDE.md does not mention {needle}"
+
+
+def test_the_hubs_proxy_is_pinned_and_make_test_browser_installs_it() -> None:
+    import json
+
+    package = json.loads((WORKSHOP / "proxy" / "package.json").read_text())
+    lock = json.loads((WORKSHOP / "proxy" / "package-lock.json").read_text())
+    version = package["dependencies"]["configurable-http-proxy"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"package.json: configurable-http-proxy {version!r} is not pinned"
+    assert lock["packages"]["node_modules/configurable-http-proxy"]["version"] == version
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^test-browser:.*\bhub-deps\b", makefile, re.M), "make test-browser does not install the hub"
+    assert "npm ci" in makefile and '-e ".[workshop]"' in makefile

@@ -6,6 +6,7 @@ the instructor's checkout), their own lab state (LAB_HOME under their home) and 
 PostgreSQL, started by lesson 00 on first use and run as that attendee. See GUIDE.md beside this file.
 
 Plain JupyterHub:  sudo WORKSHOP_ATTENDEES=alice,bob WORKSHOP_SHARED_PASSWORD=... jupyterhub -f workshop/jupyterhub_config.py
+A try-out on your own machine (attendees need not be system users): WORKSHOP_TRYOUT_HOMES, below and in GUIDE.md.
 The Littlest JupyterHub: copy this file to /opt/tljh/config/jupyterhub_config.d/isolation-lab.py
 (TLJH then keeps its own authenticator and systemdspawner, which enforces the limits below).
 
@@ -28,6 +29,13 @@ ATTENDEES = {n.strip() for n in os.environ.get("WORKSHOP_ATTENDEES", "").split("
 # The labsupport command of the attendees' Python (TLJH: /opt/tljh/user/bin/labsupport), for stop_lab.
 LABSUPPORT = os.environ.get("WORKSHOP_LABSUPPORT") or shutil.which("labsupport") or "/opt/tljh/user/bin/labsupport"
 INSTRUCTORS = {n.strip() for n in os.environ.get("WORKSHOP_INSTRUCTORS", "").split(",") if n.strip()}
+# A try-out (your own machine, or tests/test_hub.py): attendees are not system users; each gets the home
+# <WORKSHOP_TRYOUT_HOMES>/<name> and every server runs as the hub's own user (JupyterHub's
+# SimpleLocalProcessSpawner). Each still has their own copy, lab state and PostgreSQL, but nothing else
+# separates them: never for a room.
+TRYOUT_HOMES = os.environ.get("WORKSHOP_TRYOUT_HOMES")
+# JupyterHub's proxy as `make hub-deps` installs it (pinned, in the checkout's build/node/); else the one on PATH.
+PROXY = LAB_SOURCE / "build" / "node" / "node_modules" / ".bin" / "configurable-http-proxy"
 
 # -- who may log in. With WORKSHOP_SHARED_PASSWORD: any listed attendee, one password for the room
 # (JupyterHub's DummyAuthenticator; fine for a room, not for the internet). Without: the system's
@@ -42,6 +50,13 @@ c.Authenticator.admin_users = INSTRUCTORS  # admins can stop and start any atten
 
 # -- one process per attendee, as that attendee
 c.JupyterHub.spawner_class = "jupyterhub.spawner.LocalProcessSpawner"
+if TRYOUT_HOMES:
+    c.JupyterHub.spawner_class = "simple"  # as the hub's user, HOME = <WORKSHOP_TRYOUT_HOMES>/<name>
+    c.SimpleLocalProcessSpawner.home_dir_template = str(Path(TRYOUT_HOMES).resolve() / "{username}")
+    if os.geteuid() == 0:
+        c.Spawner.args = ["--allow-root"]  # JupyterLab refuses root without it; the lab runs PostgreSQL unprivileged
+if PROXY.exists():
+    c.ConfigurableHTTPProxy.command = [str(PROXY)]
 c.Spawner.notebook_dir = "~"
 c.Spawner.default_url = f"/lab/tree/{LAB_FOLDER}/notebooks/00_start_here.ipynb"
 c.Spawner.environment = {
@@ -67,22 +82,34 @@ _SKIP = shutil.ignore_patterns(".venv", ".lab", "build", "__pycache__", "*.egg-i
 
 
 def _home_of(name: str) -> Path:
+    if TRYOUT_HOMES:
+        return Path(TRYOUT_HOMES).resolve() / name
     return Path(pwd.getpwnam(name).pw_dir)
+
+
+def _as_attendee(name: str) -> dict:
+    """subprocess keywords that run a command as the attendee (none in a try-out: they are the hub's user)."""
+    if TRYOUT_HOMES:
+        return {}
+    entry = pwd.getpwnam(name)
+    return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
 
 
 def copy_lab(spawner) -> None:
     """Before an attendee's first server: their own copy of the lab (notebooks, demo app, git history),
     owned by them. An existing copy is left as it is: their edits survive a restart."""
     name = spawner.user.name
-    entry = pwd.getpwnam(name)
     target = _home_of(name) / LAB_FOLDER
     if target.exists():
         return
+    target.parent.mkdir(parents=True, exist_ok=True)  # a try-out's home is made here (system users have theirs)
     partial = target.with_name(f".{LAB_FOLDER}.copying")
     shutil.rmtree(partial, ignore_errors=True)
     shutil.copytree(LAB_SOURCE, partial, symlinks=True, ignore=_SKIP)
-    for path in (partial, *partial.rglob("*")):
-        os.lchown(path, entry.pw_uid, entry.pw_gid)
+    owner = _as_attendee(name)
+    if owner:
+        for path in (partial, *partial.rglob("*")):
+            os.lchown(path, owner["user"], owner["group"])
     partial.rename(target)
 
 
@@ -91,13 +118,14 @@ def stop_lab(spawner) -> None:
     leaves it running between notebooks), so stopping their process alone would leave it behind.
     systemdspawner stops it anyway with the attendee's whole unit; this covers the local spawner."""
     name = spawner.user.name
-    entry = pwd.getpwnam(name)
     lab = _home_of(name) / LAB_FOLDER
     if not (lab / ".lab" / "server.json").exists():
         return  # never started
     env = {"HOME": str(_home_of(name)), "LAB_HOME": str(lab / ".lab"), "PATH": "/usr/local/bin:/usr/bin:/bin"}
-    subprocess.run([LABSUPPORT, "down"], cwd=lab, env=env, user=entry.pw_uid, group=entry.pw_gid, extra_groups=[],
-                   capture_output=True, timeout=120, check=False)
+    result = subprocess.run([LABSUPPORT, "down"], cwd=lab, env=env, capture_output=True, text=True, timeout=120,
+                            check=False, **_as_attendee(name))
+    if result.returncode != 0:
+        spawner.log.error("labsupport down for %s failed: %s", name, (result.stderr or result.stdout).strip())
 
 
 c.Spawner.pre_spawn_hook = copy_lab
