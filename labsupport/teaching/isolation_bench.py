@@ -11,8 +11,10 @@ teardown, the number JUnit XML holds, unrounded, by the ``isobench_timing`` plug
 figure is the median over its tests. Session-scoped work (building a template, creating an engine)
 lands on the first test and so is left out of the median; the JSON keeps the mean as well. A strategy's
 figure is the median of its runs' figures, with min and max as the spread; its overhead per test is that
-minus the no-DB baseline's figure. The floor runs without pytest (a raw asyncpg loop in this process),
-so its overhead is its own time per iteration.
+minus the figure of the no-DB baseline that runs in the same loop scope (the same async tests touching no
+database: a new event loop per test for the function-loop strategies, the session loop for the fast path),
+so pytest-asyncio's own per-test work is not billed to the database. The floor and the two reference rows
+run without pytest (loops in this process), so their overhead is their own time per iteration.
 """
 
 from __future__ import annotations
@@ -47,14 +49,18 @@ _STRIPPED_ENV = ("FORCE_COLOR", "PY_COLORS", "NO_COLOR", "PYTEST_", "COV_CORE_",
 class Strategy(NamedTuple):
     key: str
     label: str
-    tests: str  # which suite file it runs, "" for the floor (no pytest)
+    tests: str  # which suite file it runs, "" for the loops without pytest (floor, references)
+    baseline: str = "baseline"  # whose median its overhead is measured from; "" for its own time
 
 
 STRATEGIES = [
-    Strategy("baseline", "no-DB baseline", "no_db_tests.py"),
-    Strategy("floor", "floor: raw asyncpg loop, no pytest", ""),
+    Strategy("baseline", "no-DB baseline (a new loop per test)", "no_db_tests.py", ""),
+    Strategy("baseline_session", "no-DB baseline, session loop", "no_db_tests.py", ""),
+    Strategy("floor", "floor: raw asyncpg loop, no pytest", "", ""),
+    Strategy("ref_bodies", "reference: test bodies in a plain loop, no pytest", "", ""),
+    Strategy("ref_connect", "reference: asyncpg connect + close, no pytest", "", ""),
     Strategy("lab_default", "lab default chain (lab_session, NullPool)", "small_tests.py"),
-    Strategy("lab_fast", "lab fast path (lab_pooled_engine, session loop)", "small_tests.py"),
+    Strategy("lab_fast", "lab fast path (lab_pooled_engine, session loop)", "small_tests.py", "baseline_session"),
     Strategy("nullpool", "NullPool engine, connection per test", "small_tests.py"),
     Strategy("engine_per_test", "engine per test + dispose", "small_tests.py"),
     Strategy("create_drop", "create_all/drop_all per test", "small_tests.py"),
@@ -62,6 +68,7 @@ STRATEGIES = [
     Strategy("peer", "pytest-postgresql postgresql fixture + engine", "small_tests.py"),
 ]
 _BY_KEY = {s.key: s for s in STRATEGIES}
+BASELINES = ("baseline", "baseline_session")
 
 # (name, numerator, denominator, bound): numerator/denominator of overheads, PASS when the ratio meets the bound.
 TARGETS = [
@@ -233,9 +240,59 @@ async def _floor_loop(url: str, tests: int, warmup: int = 20) -> list[float]:
         await conn.close()
 
 
-def _run_floor(admin_url: str, names: Names, tests: int) -> dict[str, Any]:
+def _suite_module(name: str) -> Any:
+    """A module of the suite (isobench_models, small_tests), imported from SUITE as the strategies import it."""
+    import importlib
+
+    sys.path.insert(0, str(SUITE))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(SUITE))
+
+
+async def _bodies_loop(url: str, tests: int, warmup: int = 20) -> list[float]:
+    """Reference, no pytest: small_tests.py's own test function, called in a plain loop on one open pooled
+    connection with the lab's isolation (outer transaction, session on a savepoint, both rolled back).
+
+    What is left between this and the floor is SQLAlchemy's (ORM, Core, dialect) cost, not isolation's."""
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+    body = _suite_module("small_tests").test_insert_and_read_back
+    engine = create_async_engine(url)
+    try:
+        samples = []
+        for n in range(warmup + tests):
+            started = time.perf_counter()
+            async with engine.connect() as conn:
+                outer = await conn.begin()
+                async with AsyncSession(bind=conn, join_transaction_mode="create_savepoint",
+                                        expire_on_commit=False) as session:
+                    await body(session, n)
+                await outer.rollback()
+            samples.append(1000 * (time.perf_counter() - started))
+        return samples[warmup:]
+    finally:
+        await engine.dispose()
+
+
+async def _connect_loop(url: str, tests: int, warmup: int = 5) -> list[float]:
+    """Reference, no pytest: what a new server connection costs (asyncpg connect + close), ms per iteration."""
+    samples = []
+    for _ in range(warmup + tests):
+        started = time.perf_counter()
+        conn = await connect(url)
+        await conn.close()
+        samples.append(1000 * (time.perf_counter() - started))
+    return samples[warmup:]
+
+
+_IN_PROCESS = {"floor": _floor_loop, "ref_bodies": _bodies_loop, "ref_connect": _connect_loop}
+
+
+def _run_in_process(strategy: Strategy, admin_url: str, names: Names, tests: int) -> dict[str, Any]:
     started = time.perf_counter()
-    durations = run_sync(_floor_loop(urls.with_database(admin_url, names.schema), tests))
+    durations = run_sync(_IN_PROCESS[strategy.key](urls.with_database(admin_url, names.schema), tests))
     return _run_figures(durations, time.perf_counter() - started)
 
 
@@ -255,9 +312,10 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]
         samples = [r["median_ms"] for r in rs]
         out[key] = {"label": _BY_KEY[key].label, "samples_ms": samples, "median_ms": statistics.median(samples),
                     "min_ms": min(samples), "max_ms": max(samples), "runs": rs}
-    base = out["baseline"]["median_ms"]
     for key, s in out.items():
-        s["overhead_ms"] = 0.0 if key == "baseline" else s["median_ms"] - (0.0 if key == "floor" else base)
+        base = _BY_KEY[key].baseline
+        s["baseline"] = base or None
+        s["overhead_ms"] = 0.0 if key in BASELINES else s["median_ms"] - (out[base]["median_ms"] if base else 0.0)
     return out
 
 
@@ -273,16 +331,17 @@ def check_targets(summary: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def table(summary: dict[str, dict[str, Any]], targets: list[dict[str, Any]]) -> list[str]:
-    base = summary["baseline"]["median_ms"]
     lines = [f"{'strategy':<50} {'median':>9} {'min':>8} {'max':>8} {'overhead':>9} {'x floor':>8}",
              f"{'':<50} {'ms/test':>9} {'':>8} {'':>8} {'ms/test':>9} {'':>8}"]
     floor = summary["floor"]["overhead_ms"]
     for key, s in summary.items():
-        rel = "" if key == "baseline" else f"{s['overhead_ms'] / floor:7.1f}x"
+        rel = "" if key in BASELINES else f"{s['overhead_ms'] / floor:7.1f}x"
         lines.append(f"{s['label']:<50} {s['median_ms']:9.2f} {s['min_ms']:8.2f} {s['max_ms']:8.2f} "
                      f"{s['overhead_ms']:9.2f} {rel:>8}")
-    lines.append(f"overhead = median minus the no-DB baseline ({base:.2f} ms); the floor has no pytest, so its "
-                 "overhead is its own time")
+    lines.append(f"overhead = median minus the no-DB baseline of the same loop scope (a new loop per test: "
+                 f"{summary['baseline']['median_ms']:.2f} ms; the fast path's session loop: "
+                 f"{summary['baseline_session']['median_ms']:.2f} ms); the floor and the references have no "
+                 "pytest, so their overhead is their own time")
     for t in targets:
         lines.append(f"{'PASS' if t['passed'] else 'FAIL'}: {t['target']}: {t['numerator']} / {t['denominator']} "
                      f"overhead = {t['ratio']:.1f}x (target {t['bound']})")
@@ -296,10 +355,10 @@ def chart(summary: dict[str, dict[str, Any]], path: Path, title: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [k for k in summary if k != "baseline"]
+    keys = [k for k in summary if k not in BASELINES]
     values = [max(summary[k]["overhead_ms"], 0.01) for k in keys]  # a log axis has no room for 0 or less
     colours = ["#55a868" if k.startswith("lab_") else "#c44e52" if k == "peer" else
-               "#8c8c8c" if k == "floor" else "#4c72b0" for k in keys]
+               "#8c8c8c" if not _BY_KEY[k].tests else "#4c72b0" for k in keys]
     fig, ax = plt.subplots(figsize=(9, 4.8))
     bars = ax.barh([summary[k]["label"] for k in keys], values, color=colours)
     for bar, key in zip(bars, keys):
@@ -331,8 +390,8 @@ def _rounds(admin_url: str, names: Names, tests: int, rounds: int,
         for r in range(rounds):
             order = STRATEGIES[r % len(STRATEGIES):] + STRATEGIES[:r % len(STRATEGIES)]
             for strategy in order:
-                if strategy.key == "floor":
-                    figures = _run_floor(admin_url, names, tests)
+                if not strategy.tests:
+                    figures = _run_in_process(strategy, admin_url, names, tests)
                 else:
                     figures = _run_pytest(strategy, root, admin_url, names, tests)
                 runs[strategy.key].append(figures)
@@ -372,7 +431,8 @@ def bench_isolation(quick: bool = False, out: Path = Path("build/bench"), *,
         "server": urls.describe(admin_url), "databases_prefix": names.prefix,
         "method": ("per test: pytest's setup + call + teardown (isobench_timing plugin, unrounded JUnit figure); "
                    "per run: median over its tests; per strategy: median, min, max over runs; overhead: minus "
-                   "the no-DB baseline's median (floor: no pytest, its own time)"),
+                   "the median of the no-DB baseline of the same loop scope (its 'baseline' key; floor and "
+                   "references: no pytest, their own time)"),
         "strategies": summary, "targets": targets, "seconds": round(time.perf_counter() - started, 1),
     }
     out = Path(out)
