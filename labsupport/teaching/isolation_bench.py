@@ -360,9 +360,13 @@ def chart(summary: dict[str, dict[str, Any]], path: Path, title: str) -> Path:
     colours = ["#55a868" if k.startswith("lab_") else "#c44e52" if k == "peer" else
                "#8c8c8c" if not _BY_KEY[k].tests else "#4c72b0" for k in keys]
     fig, ax = plt.subplots(figsize=(9, 4.8))
-    bars = ax.barh([summary[k]["label"] for k in keys], values, color=colours)
-    for bar, key in zip(bars, keys):
-        ax.text(bar.get_width() * 1.08, bar.get_y() + bar.get_height() / 2,
+    # the whiskers: the spread over rounds (min and max of the runs' medians), each minus the same baseline
+    spread = [[min(summary[k]["median_ms"] - summary[k]["min_ms"], 0.95 * v) for k, v in zip(keys, values)],
+              [summary[k]["max_ms"] - summary[k]["median_ms"] for k in keys]]
+    bars = ax.barh([summary[k]["label"] for k in keys], values, color=colours, xerr=spread,
+                   error_kw={"ecolor": "black", "elinewidth": 0.8, "capsize": 2})
+    for bar, key, high in zip(bars, keys, spread[1]):
+        ax.text((bar.get_width() + high) * 1.08, bar.get_y() + bar.get_height() / 2,
                 f"{summary[key]['overhead_ms']:.2f} ms", va="center", fontsize=8)
     ax.axvline(CASE_FILE_MS, color="black", linestyle="--", linewidth=1)
     ax.text(CASE_FILE_MS * 1.15, (len(keys) - 1) / 2, "case file 003's planned ~2 s per test", rotation=90,
@@ -370,7 +374,8 @@ def chart(summary: dict[str, dict[str, Any]], path: Path, title: str) -> Path:
     ax.set_xscale("log")
     ax.set_xlim(min(values) / 2, CASE_FILE_MS * 3)
     ax.invert_yaxis()
-    ax.set_xlabel("overhead per test (ms, log scale; strategy minus the no-DB baseline)")
+    ax.set_xlabel("overhead per test, ms, log scale (median minus the no-DB baseline of its loop scope)\n"
+                  "whiskers: min and max over the rounds", fontsize=9)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -411,6 +416,7 @@ def bench_isolation(quick: bool = False, out: Path = Path("build/bench"), *,
     _require_extra()
     tests, rounds = (50, 1) if quick else (200, 3)
     started = time.perf_counter()
+    load_at_start = machine_facts()["load_average_1_5_15_min"]
     with server.ensure() as info:
         admin_url = info.url
         names = Names(f"isobench_{secrets.token_hex(3)}")
@@ -419,7 +425,7 @@ def bench_isolation(quick: bool = False, out: Path = Path("build/bench"), *,
         try:
             run_sync(_prepare(admin_url, names))
             runs = _rounds(admin_url, names, tests, rounds, report)
-            about = machine(admin_url)
+            about = {**machine(admin_url), "load_average_at_start": load_at_start}
         finally:
             run_sync(_cleanup(admin_url, names.prefix))
     summary = summarise(runs)
@@ -437,8 +443,9 @@ def bench_isolation(quick: bool = False, out: Path = Path("build/bench"), *,
     }
     out = Path(out)
     merge_results(out, result)  # the other parts' keys (parallel, lab, server_timings) stay
+    load = "/".join(f"{x:.1f}" for x in about["load_average_1_5_15_min"][:1] + load_at_start[:1])
     title = (f"{tests} small DB tests, {rounds} interleaved round(s); {about['cores']} cores, "
-             f"PostgreSQL {about['postgresql']}")
+             f"PostgreSQL {about['postgresql']}; load average {load or '?'} (end/start)")
     chart(summary, out / "isolation.png", title)
     report(f"wrote {out / 'results.json'} and {out / 'isolation.png'} in {result['seconds']:.0f} s")
     return result
