@@ -342,12 +342,12 @@ def check_targets(summary: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def table(summary: dict[str, dict[str, Any]], targets: list[dict[str, Any]]) -> list[str]:
-    lines = [f"{'strategy':<50} {'median':>9} {'min':>8} {'max':>8} {'overhead':>9} {'x floor':>8}",
-             f"{'':<50} {'ms/test':>9} {'':>8} {'':>8} {'ms/test':>9} {'':>8}"]
+    lines = [f"{'strategy':<54} {'median':>9} {'min':>8} {'max':>8} {'overhead':>9} {'x floor':>8}",
+             f"{'':<54} {'ms/test':>9} {'':>8} {'':>8} {'ms/test':>9} {'':>8}"]
     floor = summary["floor"]["overhead_ms"]
     for key, s in summary.items():
         rel = "" if key in BASELINES else f"{s['overhead_ms'] / floor:7.1f}x"
-        lines.append(f"{s['label']:<50} {s['median_ms']:9.2f} {s['min_ms']:8.2f} {s['max_ms']:8.2f} "
+        lines.append(f"{s['label']:<54} {s['median_ms']:9.2f} {s['min_ms']:8.2f} {s['max_ms']:8.2f} "
                      f"{s['overhead_ms']:9.2f} {rel:>8}")
     lines.append(f"overhead = median minus the no-DB baseline of the same loop scope (a new loop per test: "
                  f"{summary['baseline']['median_ms']:.2f} ms; the fast path's session loop: "
