@@ -370,7 +370,7 @@ def chart(summary: dict[str, dict[str, Any]], path: Path, title: str) -> Path:
     values = [max(summary[k]["overhead_ms"], 0.01) for k in keys]  # a log axis has no room for 0 or less
     colours = ["#55a868" if k.startswith("lab_") else "#c44e52" if k == "peer" else
                "#8c8c8c" if not _BY_KEY[k].tests else "#4c72b0" for k in keys]
-    fig, ax = plt.subplots(figsize=(9, 4.8))
+    fig, ax = plt.subplots(figsize=(9.5, 5.2))
     # the whiskers: the spread over rounds (min and max of the runs' medians), each minus the same baseline
     spread = [[min(summary[k]["median_ms"] - summary[k]["min_ms"], 0.95 * v) for k, v in zip(keys, values)],
               [summary[k]["max_ms"] - summary[k]["median_ms"] for k in keys]]
@@ -385,8 +385,8 @@ def chart(summary: dict[str, dict[str, Any]], path: Path, title: str) -> Path:
     ax.set_xscale("log")
     ax.set_xlim(min(values) / 2, CASE_FILE_MS * 3)
     ax.invert_yaxis()
-    ax.set_xlabel("overhead per test, ms, log scale (median minus the no-DB baseline of its loop scope)\n"
-                  "whiskers: min and max over the rounds", fontsize=9)
+    ax.set_xlabel("overhead per test, ms, log scale: median minus the no-DB baseline of its loop\n"
+                  "scope; whiskers: min and max over the rounds", fontsize=9)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -456,7 +456,7 @@ def bench_isolation(quick: bool = False, out: Path = Path("build/bench"), *,
     merge_results(out, result)  # the other parts' keys (parallel, lab, server_timings) stay
     load = "/".join(f"{x:.1f}" for x in about["load_average_1_5_15_min"][:1] + load_at_start[:1])
     title = (f"{tests} small DB tests, {rounds} interleaved round(s); {about['cores']} cores, "
-             f"PostgreSQL {about['postgresql']}; load average {load or '?'} (end/start)")
+             f"PostgreSQL {about['postgresql']};\nload average {load or '?'} (1 minute, end/start)")
     chart(summary, out / "isolation.png", title)
     report(f"wrote {out / 'results.json'} and {out / 'isolation.png'} in {result['seconds']:.0f} s")
     return result
