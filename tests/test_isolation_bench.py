@@ -26,6 +26,14 @@ def test_quick_isolation_bench_measures_every_strategy(lab_server, tmp_path: Pat
         assert figures["median_ms"] > 0 and figures["min_ms"] <= figures["median_ms"] <= figures["max_ms"], key
         assert figures["samples_ms"] == [figures["median_ms"]] and figures["runs"][0]["tests"] == 50, key
         assert "overhead_ms" in figures, key
+    strategies = written["strategies"]
+    assert strategies["lab_fast"]["baseline"] == "baseline_session"  # its own loop scope's no-DB baseline
+    assert strategies["lab_default"]["baseline"] == strategies["peer"]["baseline"] == "baseline"
+    fast = strategies["lab_fast"]
+    assert fast["overhead_ms"] == fast["median_ms"] - strategies["baseline_session"]["median_ms"]
+    for key in ("floor", "ref_bodies", "ref_connect"):  # no pytest: their own time
+        assert strategies[key]["baseline"] is None and strategies[key]["overhead_ms"] == strategies[key]["median_ms"]
+    assert len(written["machine"]["load_average_at_start"]) == 3
     assert written["machine"]["cores"] >= 1 and written["machine"]["postgresql"] and written["machine"]["python"]
     assert {t["numerator"] for t in written["targets"]} == {"peer", "lab_fast"}
     assert (tmp_path / "isolation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -194,7 +194,7 @@ def choose(config: pytest.Config, items: list[pytest.Item] | None = None) -> Eng
         if fixtures == tests == "session":
             return EngineChoice(True, f"{_FAST}; anyio-marked tests also need a session-scoped anyio_backend")
         return EngineChoice(False, f"tests in {tests}-scoped loops, fixtures in {fixtures or 'their own'}; "
-                                   f"{_FAST} make it pooled, 2-3x faster per test")
+                                   f"{_FAST} make it pooled, about 2x faster per test")
     using = [i for i in items if "lab_engine" in getattr(i, "fixturenames", ())]
     apart = [i for i in using if (_anyio_backend_scope(i) != "session" if _uses_anyio(i)
                                   else fixtures != "session" or loop_scope_of(i) != "session")]

@@ -11,8 +11,10 @@ teardown, the number JUnit XML holds, unrounded, by the ``isobench_timing`` plug
 figure is the median over its tests. Session-scoped work (building a template, creating an engine)
 lands on the first test and so is left out of the median; the JSON keeps the mean as well. A strategy's
 figure is the median of its runs' figures, with min and max as the spread; its overhead per test is that
-minus the no-DB baseline's figure. The floor runs without pytest (a raw asyncpg loop in this process),
-so its overhead is its own time per iteration.
+minus the figure of the no-DB baseline that runs in the same loop scope (the same async tests touching no
+database: a new event loop per test for the function-loop strategies, the session loop for the fast path),
+so pytest-asyncio's own per-test work is not billed to the database. The floor and the two reference rows
+run without pytest (loops in this process), so their overhead is their own time per iteration.
 """
 
 from __future__ import annotations
@@ -47,14 +49,18 @@ _STRIPPED_ENV = ("FORCE_COLOR", "PY_COLORS", "NO_COLOR", "PYTEST_", "COV_CORE_",
 class Strategy(NamedTuple):
     key: str
     label: str
-    tests: str  # which suite file it runs, "" for the floor (no pytest)
+    tests: str  # which suite file it runs, "" for the loops without pytest (floor, references)
+    baseline: str = "baseline"  # whose median its overhead is measured from; "" for its own time
 
 
 STRATEGIES = [
-    Strategy("baseline", "no-DB baseline", "no_db_tests.py"),
-    Strategy("floor", "floor: raw asyncpg loop, no pytest", ""),
+    Strategy("baseline", "no-DB baseline (a new loop per test)", "no_db_tests.py", ""),
+    Strategy("baseline_session", "no-DB baseline, session loop", "no_db_tests.py", ""),
+    Strategy("floor", "floor: raw asyncpg loop, no pytest", "", ""),
+    Strategy("ref_bodies", "reference: test bodies in a plain loop, no pytest", "", ""),
+    Strategy("ref_connect", "reference: floor on a new connection each, no pytest", "", ""),
     Strategy("lab_default", "lab default chain (lab_session, NullPool)", "small_tests.py"),
-    Strategy("lab_fast", "lab fast path (lab_pooled_engine, session loop)", "small_tests.py"),
+    Strategy("lab_fast", "lab fast path (lab_pooled_engine, session loop)", "small_tests.py", "baseline_session"),
     Strategy("nullpool", "NullPool engine, connection per test", "small_tests.py"),
     Strategy("engine_per_test", "engine per test + dispose", "small_tests.py"),
     Strategy("create_drop", "create_all/drop_all per test", "small_tests.py"),
@@ -62,6 +68,7 @@ STRATEGIES = [
     Strategy("peer", "pytest-postgresql postgresql fixture + engine", "small_tests.py"),
 ]
 _BY_KEY = {s.key: s for s in STRATEGIES}
+BASELINES = ("baseline", "baseline_session")
 
 # (name, numerator, denominator, bound): numerator/denominator of overheads, PASS when the ratio meets the bound.
 TARGETS = [
@@ -196,8 +203,10 @@ def _run_pytest(strategy: Strategy, root: Path, admin_url: str, names: Names, te
     folder = _project(root, strategy)
     times = root / f"{strategy.key}.times.json"
     times.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "isobench_timing", "-q",
-           "--color=no", "-W", "ignore::DeprecationWarning"]
+    # hypothesis is in the lab's environment for the lab's own tests, not the suite's: its plugin only adds
+    # seconds to every start of pytest (the same for every strategy), so the nested runs leave it out
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:hypothesispytest",
+           "-p", "isobench_timing", "-q", "--color=no", "-W", "ignore::DeprecationWarning"]
     if strategy.key == "peer":
         cmd += _peer_options(admin_url)
     started = time.perf_counter()
@@ -213,6 +222,16 @@ def _run_pytest(strategy: Strategy, root: Path, admin_url: str, names: Names, te
     return _run_figures(durations, wall)
 
 
+async def _floor_statements(conn: Any, n: int) -> None:
+    await conn.execute("BEGIN")
+    await conn.execute("SAVEPOINT test")
+    label = f"note {n}"
+    row = await conn.fetchrow(_INSERT, label)
+    found = await conn.fetchval(_COUNT, label)
+    await conn.execute("ROLLBACK")
+    assert found == 1 and row["id"] is not None
+
+
 async def _floor_loop(url: str, tests: int, warmup: int = 20) -> list[float]:
     """BEGIN, SAVEPOINT, the test's two statements, ROLLBACK, on one open connection; ms per iteration."""
     conn = await connect(url)
@@ -220,22 +239,71 @@ async def _floor_loop(url: str, tests: int, warmup: int = 20) -> list[float]:
         samples = []
         for n in range(warmup + tests):
             started = time.perf_counter()
-            await conn.execute("BEGIN")
-            await conn.execute("SAVEPOINT test")
-            label = f"note {n}"
-            row = await conn.fetchrow(_INSERT, label)
-            found = await conn.fetchval(_COUNT, label)
-            await conn.execute("ROLLBACK")
-            assert found == 1 and row["id"] is not None
+            await _floor_statements(conn, n)
             samples.append(1000 * (time.perf_counter() - started))
         return samples[warmup:]
     finally:
         await conn.close()
 
 
-def _run_floor(admin_url: str, names: Names, tests: int) -> dict[str, Any]:
+def _suite_module(name: str) -> Any:
+    """A module of the suite (isobench_models, small_tests), imported from SUITE as the strategies import it."""
+    import importlib
+
+    sys.path.insert(0, str(SUITE))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(SUITE))
+
+
+async def _bodies_loop(url: str, tests: int, warmup: int = 20) -> list[float]:
+    """Reference, no pytest: small_tests.py's own test function, called in a plain loop on one open pooled
+    connection with the lab's isolation (outer transaction, session on a savepoint, both rolled back).
+
+    What is left between this and the floor is SQLAlchemy's (ORM, Core, dialect) cost, not isolation's."""
+    from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+    body = _suite_module("small_tests").test_insert_and_read_back
+    engine = create_async_engine(url)
+    try:
+        samples = []
+        for n in range(warmup + tests):
+            started = time.perf_counter()
+            async with engine.connect() as conn:
+                outer = await conn.begin()
+                async with AsyncSession(bind=conn, join_transaction_mode="create_savepoint",
+                                        expire_on_commit=False) as session:
+                    await body(session, n)
+                await outer.rollback()
+            samples.append(1000 * (time.perf_counter() - started))
+        return samples[warmup:]
+    finally:
+        await engine.dispose()
+
+
+async def _connect_loop(url: str, tests: int, warmup: int = 5) -> list[float]:
+    """Reference, no pytest: the floor's statements on a new server connection each time (asyncpg connect,
+    the statements, close): the least any strategy with a connection per test pays, the new server process
+    and its first statements (prepared afresh, its catalog caches cold) included. ms per iteration."""
+    samples = []
+    for n in range(warmup + tests):
+        started = time.perf_counter()
+        conn = await connect(url)
+        try:
+            await _floor_statements(conn, n)
+        finally:
+            await conn.close()
+        samples.append(1000 * (time.perf_counter() - started))
+    return samples[warmup:]
+
+
+_IN_PROCESS = {"floor": _floor_loop, "ref_bodies": _bodies_loop, "ref_connect": _connect_loop}
+
+
+def _run_in_process(strategy: Strategy, admin_url: str, names: Names, tests: int) -> dict[str, Any]:
     started = time.perf_counter()
-    durations = run_sync(_floor_loop(urls.with_database(admin_url, names.schema), tests))
+    durations = run_sync(_IN_PROCESS[strategy.key](urls.with_database(admin_url, names.schema), tests))
     return _run_figures(durations, time.perf_counter() - started)
 
 
@@ -255,9 +323,10 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]
         samples = [r["median_ms"] for r in rs]
         out[key] = {"label": _BY_KEY[key].label, "samples_ms": samples, "median_ms": statistics.median(samples),
                     "min_ms": min(samples), "max_ms": max(samples), "runs": rs}
-    base = out["baseline"]["median_ms"]
     for key, s in out.items():
-        s["overhead_ms"] = 0.0 if key == "baseline" else s["median_ms"] - (0.0 if key == "floor" else base)
+        base = _BY_KEY[key].baseline
+        s["baseline"] = base or None
+        s["overhead_ms"] = 0.0 if key in BASELINES else s["median_ms"] - (out[base]["median_ms"] if base else 0.0)
     return out
 
 
@@ -273,16 +342,17 @@ def check_targets(summary: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def table(summary: dict[str, dict[str, Any]], targets: list[dict[str, Any]]) -> list[str]:
-    base = summary["baseline"]["median_ms"]
-    lines = [f"{'strategy':<50} {'median':>9} {'min':>8} {'max':>8} {'overhead':>9} {'x floor':>8}",
-             f"{'':<50} {'ms/test':>9} {'':>8} {'':>8} {'ms/test':>9} {'':>8}"]
+    lines = [f"{'strategy':<54} {'median':>9} {'min':>8} {'max':>8} {'overhead':>9} {'x floor':>8}",
+             f"{'':<54} {'ms/test':>9} {'':>8} {'':>8} {'ms/test':>9} {'':>8}"]
     floor = summary["floor"]["overhead_ms"]
     for key, s in summary.items():
-        rel = "" if key == "baseline" else f"{s['overhead_ms'] / floor:7.1f}x"
-        lines.append(f"{s['label']:<50} {s['median_ms']:9.2f} {s['min_ms']:8.2f} {s['max_ms']:8.2f} "
+        rel = "" if key in BASELINES else f"{s['overhead_ms'] / floor:7.1f}x"
+        lines.append(f"{s['label']:<54} {s['median_ms']:9.2f} {s['min_ms']:8.2f} {s['max_ms']:8.2f} "
                      f"{s['overhead_ms']:9.2f} {rel:>8}")
-    lines.append(f"overhead = median minus the no-DB baseline ({base:.2f} ms); the floor has no pytest, so its "
-                 "overhead is its own time")
+    lines.append(f"overhead = median minus the no-DB baseline of the same loop scope (a new loop per test: "
+                 f"{summary['baseline']['median_ms']:.2f} ms; the fast path's session loop: "
+                 f"{summary['baseline_session']['median_ms']:.2f} ms); the floor and the references have no "
+                 "pytest, so their overhead is their own time")
     for t in targets:
         lines.append(f"{'PASS' if t['passed'] else 'FAIL'}: {t['target']}: {t['numerator']} / {t['denominator']} "
                      f"overhead = {t['ratio']:.1f}x (target {t['bound']})")
@@ -296,14 +366,18 @@ def chart(summary: dict[str, dict[str, Any]], path: Path, title: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [k for k in summary if k != "baseline"]
+    keys = [k for k in summary if k not in BASELINES]
     values = [max(summary[k]["overhead_ms"], 0.01) for k in keys]  # a log axis has no room for 0 or less
     colours = ["#55a868" if k.startswith("lab_") else "#c44e52" if k == "peer" else
-               "#8c8c8c" if k == "floor" else "#4c72b0" for k in keys]
-    fig, ax = plt.subplots(figsize=(9, 4.8))
-    bars = ax.barh([summary[k]["label"] for k in keys], values, color=colours)
-    for bar, key in zip(bars, keys):
-        ax.text(bar.get_width() * 1.08, bar.get_y() + bar.get_height() / 2,
+               "#8c8c8c" if not _BY_KEY[k].tests else "#4c72b0" for k in keys]
+    fig, ax = plt.subplots(figsize=(9.5, 5.2))
+    # the whiskers: the spread over rounds (min and max of the runs' medians), each minus the same baseline
+    spread = [[min(summary[k]["median_ms"] - summary[k]["min_ms"], 0.95 * v) for k, v in zip(keys, values)],
+              [summary[k]["max_ms"] - summary[k]["median_ms"] for k in keys]]
+    bars = ax.barh([summary[k]["label"] for k in keys], values, color=colours, xerr=spread,
+                   error_kw={"ecolor": "black", "elinewidth": 0.8, "capsize": 2})
+    for bar, key, high in zip(bars, keys, spread[1]):
+        ax.text((bar.get_width() + high) * 1.08, bar.get_y() + bar.get_height() / 2,
                 f"{summary[key]['overhead_ms']:.2f} ms", va="center", fontsize=8)
     ax.axvline(CASE_FILE_MS, color="black", linestyle="--", linewidth=1)
     ax.text(CASE_FILE_MS * 1.15, (len(keys) - 1) / 2, "case file 003's planned ~2 s per test", rotation=90,
@@ -311,7 +385,8 @@ def chart(summary: dict[str, dict[str, Any]], path: Path, title: str) -> Path:
     ax.set_xscale("log")
     ax.set_xlim(min(values) / 2, CASE_FILE_MS * 3)
     ax.invert_yaxis()
-    ax.set_xlabel("overhead per test (ms, log scale; strategy minus the no-DB baseline)")
+    ax.set_xlabel("overhead per test, ms, log scale: median minus the no-DB baseline of its loop\n"
+                  "scope; whiskers: min and max over the rounds", fontsize=9)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -331,8 +406,8 @@ def _rounds(admin_url: str, names: Names, tests: int, rounds: int,
         for r in range(rounds):
             order = STRATEGIES[r % len(STRATEGIES):] + STRATEGIES[:r % len(STRATEGIES)]
             for strategy in order:
-                if strategy.key == "floor":
-                    figures = _run_floor(admin_url, names, tests)
+                if not strategy.tests:
+                    figures = _run_in_process(strategy, admin_url, names, tests)
                 else:
                     figures = _run_pytest(strategy, root, admin_url, names, tests)
                 runs[strategy.key].append(figures)
@@ -352,6 +427,7 @@ def bench_isolation(quick: bool = False, out: Path = Path("build/bench"), *,
     _require_extra()
     tests, rounds = (50, 1) if quick else (200, 3)
     started = time.perf_counter()
+    load_at_start = machine_facts()["load_average_1_5_15_min"]
     with server.ensure() as info:
         admin_url = info.url
         names = Names(f"isobench_{secrets.token_hex(3)}")
@@ -360,7 +436,7 @@ def bench_isolation(quick: bool = False, out: Path = Path("build/bench"), *,
         try:
             run_sync(_prepare(admin_url, names))
             runs = _rounds(admin_url, names, tests, rounds, report)
-            about = machine(admin_url)
+            about = {**machine(admin_url), "load_average_at_start": load_at_start}
         finally:
             run_sync(_cleanup(admin_url, names.prefix))
     summary = summarise(runs)
@@ -372,13 +448,15 @@ def bench_isolation(quick: bool = False, out: Path = Path("build/bench"), *,
         "server": urls.describe(admin_url), "databases_prefix": names.prefix,
         "method": ("per test: pytest's setup + call + teardown (isobench_timing plugin, unrounded JUnit figure); "
                    "per run: median over its tests; per strategy: median, min, max over runs; overhead: minus "
-                   "the no-DB baseline's median (floor: no pytest, its own time)"),
+                   "the median of the no-DB baseline of the same loop scope (its 'baseline' key; floor and "
+                   "references: no pytest, their own time)"),
         "strategies": summary, "targets": targets, "seconds": round(time.perf_counter() - started, 1),
     }
     out = Path(out)
     merge_results(out, result)  # the other parts' keys (parallel, lab, server_timings) stay
+    load = "/".join(f"{x:.1f}" for x in about["load_average_1_5_15_min"][:1] + load_at_start[:1])
     title = (f"{tests} small DB tests, {rounds} interleaved round(s); {about['cores']} cores, "
-             f"PostgreSQL {about['postgresql']}")
+             f"PostgreSQL {about['postgresql']};\nload average {load or '?'} (1 minute, end/start)")
     chart(summary, out / "isolation.png", title)
     report(f"wrote {out / 'results.json'} and {out / 'isolation.png'} in {result['seconds']:.0f} s")
     return result
