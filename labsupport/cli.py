@@ -82,15 +82,17 @@ def _cmd_reset(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from .settings import settings
     from .teaching.notebooks import discover, run_all
 
     if args.jobs < 1:
         raise LabError("-j must be at least 1")
     notebooks = discover(args.notebooks)
+    out = args.out if args.out is not None else settings().build  # --out: a second run beside build/ (make test-latest)
     with server.ensure() as info:
-        results = run_all(notebooks, info.url, jobs=args.jobs)
+        results = run_all(notebooks, info.url, jobs=args.jobs, out_dir=out / "notebooks")
     passed = sum(r.ok for r in results)
-    print(f"{passed} of {len(results)} notebooks passed; report: build/index.html")
+    print(f"{passed} of {len(results)} notebooks passed; report: {out / 'index.html'}")
     for r in results:
         if not r.ok:
             print(f"{r.name} failed: {r.error}", file=sys.stderr)
@@ -184,6 +186,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="execute notebooks headless into build/")
     p.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="e.g. 00 or 01_dev_database_purge (default: all)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="notebooks to run at once")
+    p.add_argument("--out", type=Path, default=None, metavar="FOLDER",
+                   help="write FOLDER/notebooks/ and FOLDER/index.html (default: build)")
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("lab", help="start the server and open JupyterLab on notebooks/")
     p.add_argument("jupyter_args", nargs="*", metavar="-- JUPYTERLAB_OPTION",
