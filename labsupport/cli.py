@@ -129,7 +129,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     """Speed never sets the exit status: targets print PASS/FAIL, figures go to build/bench/."""
     if args.repeat < 1:
         raise LabError("--repeat must be at least 1")
-    parts = ["server", "isolation", "parallel", "lab"] if args.what == "all" else [args.what]
+    parts = ["server", "isolation", "parallel", "lab", "workshop"] if args.what == "all" else [args.what]
     for part in parts:
         if len(parts) > 1:
             print(f"== bench {part}", flush=True)
@@ -145,10 +145,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             from .teaching.parallel_bench import bench_parallel
 
             bench_parallel(quick=args.quick, out=args.out)
-        else:
+        elif part == "lab":
             from .teaching.lab_bench import bench_lab
 
             bench_lab(quick=args.quick, out=args.out)
+        else:
+            from .teaching.workshop_bench import bench_workshop
+
+            bench_workshop(quick=args.quick, out=args.out)
     return 0
 
 
@@ -200,11 +204,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --parallel: the package to measure coverage of (default: what pytest-cov measures)")
     p.set_defaults(func=_cmd_doctor)
     p = sub.add_parser("bench", help="measure speed targets (medians); figures in build/bench/")
-    p.add_argument("what", choices=["server", "isolation", "parallel", "lab", "all"], help="what to measure")
+    p.add_argument("what", choices=["server", "isolation", "parallel", "lab", "workshop", "all"], help="what to measure")
     p.add_argument("--repeat", type=int, default=5, help="rounds to take medians over (server)")
     p.add_argument("--quick", action="store_true",
                    help="check that it works, in less time: isolation 50 tests and one round instead of 200 and "
-                        "three; parallel 2 work levels, 20 tests, one round; lab only notebook 00")
+                        "three; parallel 2 work levels, 20 tests, one round; lab only notebook 00; workshop 1 and 2 "
+                        "attendees instead of 1, 2 and 4")
     p.add_argument("--out", type=Path, default=Path("build/bench"), help="folder for results.json and charts")
     p.set_defaults(func=_cmd_bench)
     return parser
