@@ -24,6 +24,7 @@ this process is killed) deleted.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -263,9 +264,19 @@ def _reap(att: Attendee) -> None:
 
 
 def _stop(att: Attendee) -> None:
-    """Stop what the attendee runs; their folder is removed by the caller."""
+    """Stop what the attendee runs, children first (an interrupted runner's kernel and pytest runs too);
+    their folder is removed by the caller."""
+    import psutil
+
     for proc in (att.runner, att.jupyter):
-        if proc is not None and proc.poll() is None:
+        if proc is None or proc.returncode is not None:
+            continue
+        children = [psutil.Process(pid) for pid in _tree(proc.pid)[1:] if psutil.pid_exists(pid)]
+        for child in children:
+            with contextlib.suppress(psutil.Error):
+                child.terminate()
+        psutil.wait_procs(children, timeout=10)
+        if proc.poll() is None:
             proc.terminate()
             try:
                 proc.wait(timeout=20)
