@@ -34,7 +34,7 @@ lab: $(STAMP)  ## start the server and open JupyterLab on notebooks/
 doctor: $(STAMP)
 	$(BIN)/labsupport doctor
 
-bench: $(STAMP)  ## server, isolation, parallel and lab figures into build/bench/ (installs pytest-postgresql, the peer)
+bench: $(STAMP)  ## server, isolation, parallel, lab and workshop figures into build/bench/ (installs pytest-postgresql, the peer)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
 	$(BIN)/labsupport bench all
 
