@@ -1,10 +1,10 @@
-"""make test-latest's comparison, on real executed notebooks: two runs of lesson 00 on the lab's server
-record the same outcomes; an outcome edited in one copy, or a cell that raised, is reported and fails."""
+"""make test-latest's comparison, on real executed notebooks: two runs of lesson 00 (``labsupport run --out``,
+as make test-latest runs it) record the same outcomes; an outcome edited in one copy, or a cell that raised, is reported and fails."""
 
 from __future__ import annotations
 
 import json
-import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,15 +15,14 @@ from labsupport.teaching.outcome_compare import (MEASURED, comparable, compare_r
 from labsupport.teaching.lesson import OUTCOME_MIME
 
 
-def _two_runs(run_notebook, tmp_path: Path) -> tuple[Path, Path]:  # type: ignore[no-untyped-def]
-    folders = []
+def _two_runs(tmp_path: Path) -> tuple[Path, Path]:
+    """Lesson 00 run twice as make test-latest runs it: ``labsupport run --out`` with a relative folder."""
     for side in ("pinned", "latest"):
-        executed = run_notebook("00_start_here")
-        target = tmp_path / side / "notebooks"
-        target.mkdir(parents=True)
-        shutil.copy(executed.path, target / executed.path.name)
-        folders.append(tmp_path / side)
-    return folders[0], folders[1]
+        done = subprocess.run([sys.executable, "-m", "labsupport", "run", "00", "--out", side], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert (tmp_path / side / "index.html").is_file()
+    return tmp_path / "pinned", tmp_path / "latest"
 
 
 def _edit(folder: Path, change) -> None:  # type: ignore[no-untyped-def]
@@ -39,9 +38,9 @@ def _args(pinned: Path, latest: Path) -> list[str]:
 
 
 @pytest.mark.notebook
-def test_two_real_runs_agree_and_a_changed_outcome_or_an_error_is_reported(run_notebook, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_two_real_runs_agree_and_a_changed_outcome_or_an_error_is_reported(lab_server, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    pinned, latest = _two_runs(run_notebook, tmp_path)
+    pinned, latest = _two_runs(tmp_path)
     runs = read_run(pinned)
     assert set(runs) == {"00_start_here"} and runs["00_start_here"].outcomes["server.version"], runs
     assert main(_args(pinned, latest)) == 0
