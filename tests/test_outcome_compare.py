@@ -80,6 +80,7 @@ def test_what_differs_between_any_two_runs_is_blanked_and_the_story_is_not() -> 
         comparable(["lab04_1f2e_fx_gw1_test", "lab04_1f2e_fx_gw0_test"])
     assert comparable({"0 ms/test, -n 2": 0.48, "100 ms/test, -n 2": 0.74}) == \
         {"0 ms/test, -n 2": MEASURED, "100 ms/test, -n 2": MEASURED}
+    assert comparable({"gw0": 20}) == comparable({"gw1": 20}) != comparable({"gw0": 12, "gw1": 8})  # seen in 04
     assert comparable("3/3") != comparable("2/3") and comparable("18.6") == "18.6"
     assert comparable(49) != comparable(0) and comparable(True) != comparable(False)
     assert comparable("5 passed in 0.12s") == comparable("5 passed in 3.40s")

@@ -6,7 +6,8 @@ versions and in a venv with the newest releases ``pyproject.toml`` allows, and c
 output folders. The comparison is on what each lesson recorded (``lesson.record``), made comparable first:
 a float is a measurement (milliseconds, a speedup) and only its presence is compared, never its value;
 in strings, what differs between any two runs (database prefixes, paths and line numbers, task names,
-addresses, durations) is blanked, and a list of strings is a set (races report their errors in any order).
+addresses, durations) is blanked, a list of strings is a set (races report their errors in any order), and
+a dict keyed by xdist workers is its values, largest first (which worker gets a group is chance).
 What remains (counts, booleans, error types and messages) is the lesson's story, and must match.
 """
 
@@ -30,6 +31,7 @@ __all__ = ["LessonRun", "LessonDiff", "comparable", "compare_runs", "package_cha
            "report", "main"]
 
 MEASURED = "<measured>"
+_WORKER = re.compile(r"gw\d+")  # an xdist worker's id
 _VARYING = [  # what two runs of the same lesson never share, blanked before comparing
     (re.compile(r"\b(?:lab|t)\d\d_[0-9a-f]{4,6}(?=_|\b)"), "<prefix>"),  # each run's database prefix
     (re.compile(r"(?<![\w/])(?:/[\w.@+-]+){2,}/?(?::\d+)?"), "<path>"),  # file paths and a line number; not 3/3
@@ -103,6 +105,8 @@ def comparable(value: Any) -> Any:
             value = pattern.sub(blank, value)
         return value
     if isinstance(value, Mapping):
+        if value and all(_WORKER.fullmatch(str(k)) for k in value):  # which xdist worker got what is chance
+            return {"<per worker, largest first>": sorted((comparable(v) for v in value.values()), reverse=True)}
         return {comparable(k): comparable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         items = [comparable(v) for v in value]
