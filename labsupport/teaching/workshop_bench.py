@@ -57,21 +57,27 @@ _JUPYTER_START_S = 180.0  # a JupyterLab server on a busy 2-core machine has tak
 _GROUPS = ("postgres", "runner", "jupyter")
 
 
+_HAS_PSS = Path("/proc/self/smaps_rollup").exists()
+
+
 def _rss_pss(pid: int) -> tuple[int, int | None]:
-    """A process's resident bytes and proportional bytes (PSS, Linux only); (0, 0) once it is gone."""
+    """A process's resident bytes and proportional bytes (PSS; None where the kernel has no
+    ``smaps_rollup``); (0, 0) once it is gone, also when it ends between the two reads."""
     import psutil
 
     try:
         rss = psutil.Process(pid).memory_info().rss
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return 0, 0
+    if not _HAS_PSS:
+        return rss, None
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
             if line.startswith("Pss:"):
                 return rss, int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
-    return rss, None
+    return 0, 0  # it ended between the two reads
 
 
 def _tree(pid: int | None) -> list[int]:
@@ -237,6 +243,7 @@ def _prepare(att: Attendee, notebooks: Path) -> None:
     att.data_dir = Path(info.data_dir) if info.data_dir else None
     _start_jupyter(att, notebooks)
     att.jupyter_idle_rss = sum(_rss_pss(p)[0] for p in _tree(att.jupyter.pid if att.jupyter else None))
+    att.sample()  # the peaks start here: an idle server's resident pages can shrink during the lesson
 
 
 def _launch(att: Attendee, notebook: str) -> None:
@@ -384,13 +391,14 @@ def chart(runs: Sequence[dict[str, Any]], cores: int, path: Path) -> Path:
     left.plot(ns, [r["slowest_wall_s"] for r in runs], marker="o")
     left.set_xlabel("attendees at once")
     left.set_ylabel("slowest lesson wall time (s)")
+    left.set_ylim(bottom=0)
     right.plot(ns, [r["max_memory_mib_per_attendee"] for r in runs], marker="o", label="RSS + /dev/shm files")
     if all(r["max_memory_pss_mib_per_attendee"] is not None for r in runs):
         right.plot(ns, [r["max_memory_pss_mib_per_attendee"] for r in runs], marker="s", label="PSS + /dev/shm files")
     right.set_xlabel("attendees at once")
     right.set_ylabel("peak memory per attendee (MiB)")
     right.set_ylim(bottom=0)
-    right.legend(fontsize=8)
+    right.legend(fontsize=8, loc="lower right")
     for ax in (left, right):
         ax.set_xticks(ns)
     fig.suptitle(f"simulated attendees on {cores} cores", fontsize=10)
