@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-slow test-soak test-browser lab doctor bench down clean constraints hub-deps
+.PHONY: run test test-slow test-soak test-browser test-latest lab doctor bench down clean constraints hub-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed: run make PYTHON=python3.11 (or newer)")'
@@ -58,7 +58,7 @@ lab: $(STAMP)  ## start the server and open JupyterLab on notebooks/
 doctor: $(STAMP)
 	$(BIN)/labsupport doctor
 
-bench: $(STAMP)  ## server, isolation, parallel and lab figures into build/bench/ (installs pytest-postgresql, the peer)
+bench: $(STAMP)  ## server, isolation, parallel, lab and workshop figures into build/bench/ (installs pytest-postgresql, the peer)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
 	$(BIN)/labsupport bench all
 
@@ -82,3 +82,21 @@ constraints:  ## regenerate constraints.txt from a fresh venv with the newest ve
 	  $(CVENV)/bin/python -m pip freeze --exclude-editable; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
 	rm -rf $(CVENV)
+
+# What the newest releases would change: every notebook run with the pinned versions and again in a venv
+# with the newest releases pyproject.toml allows (no constraints.txt), each with a lab of its own (LAB_HOME),
+# then each lesson's recorded outcomes compared. Exit 1 when an outcome changed. CI runs it weekly.
+LVENV   := build/latest-venv
+LATEST  := build/latest
+DESTROY := from labsupport import server; server.current().destroy()
+test-latest: $(STAMP)  ## newest releases in build/latest-venv: which packages differ from constraints.txt, which lessons' outcomes change
+	rm -rf $(LVENV) $(LATEST)
+	$(PYTHON) -m venv $(LVENV)
+	$(LVENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LVENV)/bin/python -m pip install --quiet -e ".[lab,dev]"
+	LAB_HOME=$(LATEST)/pinned-lab $(BIN)/labsupport run --out $(LATEST)/pinned $(NOTEBOOKS); \
+	  LAB_HOME=$(LATEST)/pinned-lab $(BIN)/python -c "$(DESTROY)"
+	LAB_HOME=$(LATEST)/latest-lab $(LVENV)/bin/labsupport run --out $(LATEST)/latest $(NOTEBOOKS); \
+	  LAB_HOME=$(LATEST)/latest-lab $(LVENV)/bin/python -c "$(DESTROY)"
+	$(BIN)/python -m labsupport.teaching.outcome_compare --constraints constraints.txt --python $(LVENV)/bin/python \
+	  --write $(LATEST)/report.txt $(LATEST)/pinned $(LATEST)/latest

@@ -82,15 +82,17 @@ def _cmd_reset(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from .settings import settings
     from .teaching.notebooks import discover, run_all
 
     if args.jobs < 1:
         raise LabError("-j must be at least 1")
     notebooks = discover(args.notebooks)
+    out = args.out if args.out is not None else settings().build  # --out: a second run beside build/ (make test-latest)
     with server.ensure() as info:
-        results = run_all(notebooks, info.url, jobs=args.jobs)
+        results = run_all(notebooks, info.url, jobs=args.jobs, out_dir=out / "notebooks")
     passed = sum(r.ok for r in results)
-    print(f"{passed} of {len(results)} notebooks passed; report: build/index.html")
+    print(f"{passed} of {len(results)} notebooks passed; report: {out / 'index.html'}")
     for r in results:
         if not r.ok:
             print(f"{r.name} failed: {r.error}", file=sys.stderr)
@@ -127,7 +129,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     """Speed never sets the exit status: targets print PASS/FAIL, figures go to build/bench/."""
     if args.repeat < 1:
         raise LabError("--repeat must be at least 1")
-    parts = ["server", "isolation", "parallel", "lab"] if args.what == "all" else [args.what]
+    parts = ["server", "isolation", "parallel", "lab", "workshop"] if args.what == "all" else [args.what]
     for part in parts:
         if len(parts) > 1:
             print(f"== bench {part}", flush=True)
@@ -143,10 +145,14 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             from .teaching.parallel_bench import bench_parallel
 
             bench_parallel(quick=args.quick, out=args.out)
-        else:
+        elif part == "lab":
             from .teaching.lab_bench import bench_lab
 
             bench_lab(quick=args.quick, out=args.out)
+        else:
+            from .teaching.workshop_bench import bench_workshop
+
+            bench_workshop(quick=args.quick, out=args.out)
     return 0
 
 
@@ -184,6 +190,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="execute notebooks headless into build/")
     p.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="e.g. 00 or 01_dev_database_purge (default: all)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="notebooks to run at once")
+    p.add_argument("--out", type=Path, default=None, metavar="FOLDER",
+                   help="write FOLDER/notebooks/ and FOLDER/index.html (default: build)")
     p.set_defaults(func=_cmd_run)
     p = sub.add_parser("lab", help="start the server and open JupyterLab on notebooks/")
     p.add_argument("jupyter_args", nargs="*", metavar="-- JUPYTERLAB_OPTION",
@@ -196,11 +204,12 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --parallel: the package to measure coverage of (default: what pytest-cov measures)")
     p.set_defaults(func=_cmd_doctor)
     p = sub.add_parser("bench", help="measure speed targets (medians); figures in build/bench/")
-    p.add_argument("what", choices=["server", "isolation", "parallel", "lab", "all"], help="what to measure")
+    p.add_argument("what", choices=["server", "isolation", "parallel", "lab", "workshop", "all"], help="what to measure")
     p.add_argument("--repeat", type=int, default=5, help="rounds to take medians over (server)")
     p.add_argument("--quick", action="store_true",
                    help="check that it works, in less time: isolation 50 tests and one round instead of 200 and "
-                        "three; parallel 2 work levels, 20 tests, one round; lab only notebook 00")
+                        "three; parallel 2 work levels, 20 tests, one round; lab only notebook 00; workshop 1 and 2 "
+                        "attendees instead of 1, 2 and 4")
     p.add_argument("--out", type=Path, default=Path("build/bench"), help="folder for results.json and charts")
     p.set_defaults(func=_cmd_bench)
     return parser

@@ -21,7 +21,7 @@ def _readme_test_command() -> str:
 def test_the_workflow_runs_the_readme_test_command_on_every_os_and_python() -> None:
     command = _readme_test_command()
     assert command == "make test"
-    (job,) = WORKFLOW["jobs"].values()
+    job = WORKFLOW["jobs"]["test"]
     runs = [step["run"] for step in job["steps"] if "run" in step]
     assert any(re.search(rf"(^|\n){re.escape(command)}\b", run) for run in runs), runs
     matrix = job["strategy"]["matrix"]
@@ -33,7 +33,7 @@ def test_the_workflow_runs_the_readme_test_command_on_every_os_and_python() -> N
 
 
 def test_the_workflow_caches_pip_and_uploads_the_notebooks() -> None:
-    (job,) = WORKFLOW["jobs"].values()
+    job = WORKFLOW["jobs"]["test"]
     setup = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/setup-python"))
     assert setup["with"]["cache"] == "pip" and setup["with"]["python-version"] == "${{ matrix.python }}"
     upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact"))
@@ -42,3 +42,16 @@ def test_the_workflow_caches_pip_and_uploads_the_notebooks() -> None:
     # "on" parses as True in YAML 1.1; either way the workflow runs on every push.
     triggers = WORKFLOW.get("on", WORKFLOW.get(True))
     assert "push" in triggers
+
+
+def test_a_weekly_and_manual_job_runs_make_test_latest() -> None:
+    """The newest releases are tried on a schedule, not on every push: a release must not fail a push."""
+    triggers = WORKFLOW.get("on", WORKFLOW.get(True))
+    assert "workflow_dispatch" in triggers and triggers["schedule"][0]["cron"].split()[4] != "*", triggers
+    job = WORKFLOW["jobs"]["latest"]
+    assert "schedule" in job["if"] and "workflow_dispatch" in job["if"] and "push" not in job["if"]
+    runs = [step["run"] for step in job["steps"] if "run" in step]
+    assert any(re.search(r"(^|\n)make test-latest\b", run) for run in runs), runs
+    assert re.search(r"^test-latest:", (ROOT / "Makefile").read_text(), re.M), "the Makefile has no test-latest target"
+    upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact"))
+    assert upload["if"] == "always()" and "build/latest/report.txt" in upload["with"]["path"].split()

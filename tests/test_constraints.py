@@ -114,6 +114,9 @@ def test_make_and_environment_yml_install_with_the_constraints() -> None:
     assert installs, "the Makefile installs nothing"
     generating = [line for line in installs if "$(CVENV)" in line]  # make constraints: unpinned on purpose
     assert generating, "the Makefile has no 'constraints' target that installs afresh"
+    trying = [line for line in installs if "$(LVENV)" in line]  # make test-latest: the newest releases, on purpose
+    assert trying and all("-c constraints.txt" not in line for line in trying), "make test-latest installs pinned"
+    generating += trying
     for line in set(installs) - set(generating):
         assert "-c constraints.txt" in line, f"the Makefile installs without the constraints: {line.strip()}"
     assert re.search(r"^constraints:", makefile, re.M)

@@ -102,6 +102,7 @@ def execute(notebook: Path, out_dir: Path, parameters: dict[str, Any], progress:
     """
     import papermill
 
+    out_dir = Path(out_dir).resolve()  # papermill changes the working directory while the kernel starts
     out_dir.mkdir(parents=True, exist_ok=True)
     output = out_dir / notebook.name
     kernel_log = output.with_suffix(".kernel.log")
