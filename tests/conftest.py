@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -35,9 +36,9 @@ def cluster(cluster_home: Path) -> Iterator[Cluster]:
     c.destroy()
 
 
-@pytest.fixture
-def timing_alone() -> Iterator[None]:
-    """Hold the lab's timing lock: notebooks that measure speed never run beside each other.
+@contextlib.contextmanager
+def timing_lock() -> Iterator[None]:
+    """Hold the lab's timing lock: sections that measure speed never run beside each other.
 
     An flock, not xdist_group: with pytest 9.2 and pytest-xdist 3.8, ``--dist loadgroup``
     silently ignores the mark (pytest-xdist issue #1386; lesson 04 shows it).
@@ -51,6 +52,13 @@ def timing_alone() -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@pytest.fixture
+def timing_alone() -> Iterator[None]:
+    """The whole test holds the lab's timing lock (``timing_lock``)."""
+    with timing_lock():
+        yield
 
 
 class Executed(dict):  # type: ignore[type-arg]
@@ -143,10 +151,21 @@ class LiveNotebook:
         assert len(hits) == 1, f"{len(hits)} cells contain {marker!r}"
         return hits[0]
 
-    async def run_all(self) -> None:
+    async def run_all(self, alone: tuple[str, ...] = ()) -> None:
+        """Run every code cell in order; a cell whose source contains one of ``alone`` runs holding the
+        lab's timing lock (``timing_lock``): only the cells that measure speed wait for each other."""
         for i, cell in enumerate(self.nb.cells):
             if cell.cell_type == "code":
-                await self.client.async_execute_cell(cell, i)
+                with timing_lock() if any(m in cell.source for m in alone) else contextlib.nullcontext():
+                    await self.client.async_execute_cell(cell, i)
+
+    async def set_parameters(self, **parameters: object) -> None:
+        """What a learner does in the parameters cell (``solution = True``): papermill's injected cell
+        gets the new values and runs again; later cells see them when they run."""
+        (i,) = [i for i, c in enumerate(self.nb.cells) if "injected-parameters" in c.metadata.get("tags", [])]
+        cell = self.nb.cells[i]
+        cell.source += "".join(f"\n{name} = {value!r}" for name, value in parameters.items())
+        await self.client.async_execute_cell(cell, i)
 
     async def run(self, marker: str) -> str:
         """Run one cell again; returns what the learner sees below it."""
