@@ -224,3 +224,35 @@ def check_learner_view(executed: Executed) -> None:
 def learner_view():  # type: ignore[no-untyped-def]
     """``learner_view(executed)`` asserts on what the learner reads (see ``check_learner_view``)."""
     return check_learner_view
+
+
+# ---------------------------------------------------------------- the order of `make test` (pytest -n auto)
+
+# The slowest tests, slowest first (from `pytest --durations=50`). On 2 cores the run lasts as long as
+# its busiest worker: a lesson that starts last ends the run alone. They start first, one per worker.
+SLOWEST_FIRST = (
+    "tests/test_lesson04.py::test_lesson04_as_the_learner",
+    "tests/test_lesson03.py::test_03_as_the_learner",
+    "tests/test_apps.py::test_an_app_adopts",
+    "tests/test_lesson02.py::test_lesson02_as_the_learner",
+    "tests/test_lesson01.py::test_01_as_the_learner",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With xdist, hand out one test at a time (``--maxschedchunk 1``) unless told otherwise: its default
+    hands each worker a quarter of the tests at once, in order, so the slow ones would share a worker."""
+    if config.pluginmanager.hasplugin("xdist") and getattr(config.option, "maxschedchunk", 0) is None:
+        config.option.maxschedchunk = 1
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slowest tests first (``SLOWEST_FIRST``), the rest in their usual order. xdist's load
+    scheduling starts each worker with two tests (items 0-1 and 2-3), so the second slowest moves to
+    place 2: the two slowest start at once on different workers."""
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, prefix in enumerate(SLOWEST_FIRST) if item.nodeid.startswith(prefix)), len(SLOWEST_FIRST))
+
+    items.sort(key=rank)  # stable: the others keep their order
+    if len(items) > 2 and rank(items[1]) < len(SLOWEST_FIRST):
+        items.insert(2, items.pop(1))
