@@ -233,9 +233,12 @@ def learner_view():  # type: ignore[no-untyped-def]
 SLOWEST_FIRST = (
     "tests/test_lesson04.py::test_lesson04_as_the_learner",
     "tests/test_lesson03.py::test_03_as_the_learner",
-    "tests/test_apps.py::test_an_app_adopts",
-    "tests/test_lesson02.py::test_lesson02_as_the_learner",
     "tests/test_lesson01.py::test_01_as_the_learner",
+    "tests/test_lesson02.py::test_lesson02_as_the_learner",
+    "tests/test_parallel_doctor.py::test_doctor_parallel_checks_the_current_directory",
+    "tests/test_rooms.py::test_the_plugin_alone_installs",
+    "tests/test_parallel_doctor.py::test_doctor_parallel_fails",
+    "tests/test_apps.py::test_an_app_adopts",
 )
 
 
