@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -35,9 +36,9 @@ def cluster(cluster_home: Path) -> Iterator[Cluster]:
     c.destroy()
 
 
-@pytest.fixture
-def timing_alone() -> Iterator[None]:
-    """Hold the lab's timing lock: notebooks that measure speed never run beside each other.
+@contextlib.contextmanager
+def timing_lock() -> Iterator[None]:
+    """Hold the lab's timing lock: sections that measure speed never run beside each other.
 
     An flock, not xdist_group: with pytest 9.2 and pytest-xdist 3.8, ``--dist loadgroup``
     silently ignores the mark (pytest-xdist issue #1386; lesson 04 shows it).
@@ -51,6 +52,13 @@ def timing_alone() -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@pytest.fixture
+def timing_alone() -> Iterator[None]:
+    """The whole test holds the lab's timing lock (``timing_lock``)."""
+    with timing_lock():
+        yield
 
 
 class Executed(dict):  # type: ignore[type-arg]
@@ -143,10 +151,21 @@ class LiveNotebook:
         assert len(hits) == 1, f"{len(hits)} cells contain {marker!r}"
         return hits[0]
 
-    async def run_all(self) -> None:
+    async def run_all(self, alone: tuple[str, ...] = ()) -> None:
+        """Run every code cell in order; a cell whose source contains one of ``alone`` runs holding the
+        lab's timing lock (``timing_lock``): only the cells that measure speed wait for each other."""
         for i, cell in enumerate(self.nb.cells):
             if cell.cell_type == "code":
-                await self.client.async_execute_cell(cell, i)
+                with timing_lock() if any(m in cell.source for m in alone) else contextlib.nullcontext():
+                    await self.client.async_execute_cell(cell, i)
+
+    async def set_parameters(self, **parameters: object) -> None:
+        """What a learner does in the parameters cell (``solution = True``): papermill's injected cell
+        gets the new values and runs again; later cells see them when they run."""
+        (i,) = [i for i, c in enumerate(self.nb.cells) if "injected-parameters" in c.metadata.get("tags", [])]
+        cell = self.nb.cells[i]
+        cell.source += "".join(f"\n{name} = {value!r}" for name, value in parameters.items())
+        await self.client.async_execute_cell(cell, i)
 
     async def run(self, marker: str) -> str:
         """Run one cell again; returns what the learner sees below it."""
@@ -205,3 +224,38 @@ def check_learner_view(executed: Executed) -> None:
 def learner_view():  # type: ignore[no-untyped-def]
     """``learner_view(executed)`` asserts on what the learner reads (see ``check_learner_view``)."""
     return check_learner_view
+
+
+# ---------------------------------------------------------------- the order of `make test` (pytest -n auto)
+
+# The slowest tests, slowest first (from `pytest --durations=50`). On 2 cores the run lasts as long as
+# its busiest worker: a lesson that starts last ends the run alone. They start first, one per worker.
+SLOWEST_FIRST = (
+    "tests/test_lesson04.py::test_lesson04_as_the_learner",
+    "tests/test_lesson03.py::test_03_as_the_learner",
+    "tests/test_lesson01.py::test_01_as_the_learner",
+    "tests/test_lesson02.py::test_lesson02_as_the_learner",
+    "tests/test_parallel_doctor.py::test_doctor_parallel_checks_the_current_directory",
+    "tests/test_rooms.py::test_the_plugin_alone_installs",
+    "tests/test_parallel_doctor.py::test_doctor_parallel_fails",
+    "tests/test_apps.py::test_an_app_adopts",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With xdist, hand out one test at a time (``--maxschedchunk 1``) unless told otherwise: its default
+    hands each worker a quarter of the tests at once, in order, so the slow ones would share a worker."""
+    if config.pluginmanager.hasplugin("xdist") and getattr(config.option, "maxschedchunk", 0) is None:
+        config.option.maxschedchunk = 1
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slowest tests first (``SLOWEST_FIRST``), the rest in their usual order. xdist's load
+    scheduling starts each worker with two tests (items 0-1 and 2-3), so the second slowest moves to
+    place 2: the two slowest start at once on different workers."""
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, prefix in enumerate(SLOWEST_FIRST) if item.nodeid.startswith(prefix)), len(SLOWEST_FIRST))
+
+    items.sort(key=rank)  # stable: the others keep their order
+    if len(items) > 2 and rank(items[1]) < len(SLOWEST_FIRST):
+        items.insert(2, items.pop(1))

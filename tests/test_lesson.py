@@ -118,3 +118,12 @@ def test_needs_names_the_section_to_run_first() -> None:
     with pytest.raises(lesson.MissingStep, match=r"Run section 2 first: it defines `runner`"):
         lesson.needs("runner", where="section 2")
     assert lesson.MissingStep("x")._render_traceback_() == ["\x1b[1;31mx\x1b[0m"]
+
+
+def test_scenario_suites_load_only_the_plugins_they_use(tmp_path: Path) -> None:
+    """A lab suite starts without every installed plugin; a suite of your own keeps them all."""
+    cmd = lesson.pytest_command(lesson.SCENARIOS / "lesson04" / "fixed", "-n", "2")
+    assert "--disable-plugin-autoload" in cmd
+    assert [cmd[i + 1] for i, a in enumerate(cmd) if a == "-p"] == ["no:cacheprovider", *lesson.SCENARIO_PLUGINS]
+    assert "--disable-plugin-autoload" not in lesson.pytest_command(tmp_path)
+    assert lesson.plugin_args(tmp_path, ["asyncio", "not-installed"]) == ["--disable-plugin-autoload", "-p", "asyncio"]

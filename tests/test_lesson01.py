@@ -1,5 +1,5 @@
-"""Lesson 01 run headless by papermill, once as a learner leaves it and once with the solution;
-the assertions are on what the notebook recorded."""
+"""Lesson 01 run headless in a kernel kept running, as a learner leaves it and then with the solution;
+the assertions are on what the notebook recorded and what the learner reads."""
 
 from __future__ import annotations
 
@@ -33,18 +33,11 @@ def verdicts(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith(("Passed:", "Not yet:"))]
 
 
-def test_01_with_the_solution(run_notebook, learner_view) -> None:  # type: ignore[no-untyped-def]
-    outcomes = run_notebook("01_dev_database_purge", solution=True)
-    _assert_the_story(outcomes)
-    assert outcomes["exercise_passed"] is True
-    learner_view(outcomes)
-    assert verdicts(outcomes.seen(CHECK)) == [verdicts(outcomes.seen(CHECK))[0]]
-    assert verdicts(outcomes.seen(CHECK))[0].startswith("Passed: 5 tests passed on "), outcomes.seen(CHECK)
-
-
-async def test_01_as_the_learner_finds_it_and_works_it(live_notebook, learner_view, lab_server) -> None:  # type: ignore[no-untyped-def]
-    """Run All with the stub; then the check again (the clean-up has dropped what it needs), again,
-    and Run All once more in the same kernel; nothing is left on the server at the end."""
+async def test_01_as_the_learner_finds_it_works_it_and_the_solution(live_notebook, learner_view,  # type: ignore[no-untyped-def]
+                                                                   lab_server) -> None:
+    """Run All with the stub; then the check again (the clean-up has dropped what it needs), again;
+    then ``solution = True`` in the parameters cell and Run All once more in the same kernel: the
+    story holds again and the check passes; nothing is left on the server at the end."""
     async with live_notebook("01_dev_database_purge", solution=False) as nb:
         await nb.run_all()
         executed = nb.executed()
@@ -61,11 +54,14 @@ async def test_01_as_the_learner_finds_it_and_works_it(live_notebook, learner_vi
         third = await nb.run(CHECK)
         assert verdicts(third) == verdicts(first) and "Still stuck?" in third, third
 
+        await nb.set_parameters(solution=True)  # the reference answer
         await nb.run_all()  # Run All a second time, in the same kernel
-        second = nb.executed()
-        _assert_the_story(second)
-        learner_view(second)
-        assert verdicts(second.seen(CHECK)) == verdicts(first)
+        solved = nb.executed()
+        _assert_the_story(solved)
+        learner_view(solved)
+        assert solved["exercise_passed"] is True
+        assert len(verdicts(solved.seen(CHECK))) == 1, solved.seen(CHECK)
+        assert verdicts(solved.seen(CHECK))[0].startswith("Passed: 5 tests passed on "), solved.seen(CHECK)
         assert run_sync(databases.names_under(lab_server.url, nb.prefix)) == []
 
 

@@ -1,8 +1,8 @@
 """Lesson 02 run headless: both symptoms reproduce, the naive cure leaks, the fix holds.
 
-Run once by papermill with the reference answer (the check says it passed), and once as a learner
-finds it, in a kernel kept running: the check gives a hint, gives the same verdict when run again
-after Run All, and a second Run All in that kernel passes and leaves nothing behind.
+Run as a learner finds it, in a kernel kept running: the check gives a hint and the same verdict when
+run again after Run All; then, with ``solution = True`` in the parameters cell, a second Run All in that
+kernel tells the story again, the check passes, and nothing is left behind.
 """
 
 from __future__ import annotations
@@ -33,16 +33,8 @@ def _assert_the_story(outcomes) -> None:  # type: ignore[no-untyped-def]
         assert isinstance(outcomes[key], float) and outcomes[key] > 0, (key, outcomes[key])
 
 
-def test_lesson02_with_the_solution(run_notebook, learner_view) -> None:  # type: ignore[no-untyped-def]
-    outcomes = run_notebook(NOTEBOOK, solution=True, timing_tests=4)
-    _assert_the_story(outcomes)
-    assert outcomes["exercise_passed"] is True
-    learner_view(outcomes)
-    (verdict,) = verdicts(outcomes.seen(CHECK))
-    assert verdict.startswith("Passed: all 5 checks pass, the hidden ones included"), verdict
-
-
-async def test_lesson02_as_the_learner_finds_it_and_works_it(live_notebook, learner_view, lab_server) -> None:  # type: ignore[no-untyped-def]
+async def test_lesson02_as_the_learner_finds_it_works_it_and_the_solution(live_notebook, learner_view,  # type: ignore[no-untyped-def]
+                                                                         lab_server) -> None:
     async with live_notebook(NOTEBOOK, solution=False, timing_tests=2) as nb:
         await nb.run_all()
         executed = nb.executed()
@@ -58,9 +50,12 @@ async def test_lesson02_as_the_learner_finds_it_and_works_it(live_notebook, lear
         third = await nb.run(CHECK)
         assert verdicts(third) == verdicts(first) and "Still stuck?" in third, third
 
-        await nb.run_all()
-        second = nb.executed()
-        _assert_the_story(second)
-        learner_view(second)
-        assert verdicts(second.seen(CHECK)) == verdicts(first)
+        await nb.set_parameters(solution=True)  # the reference answer
+        await nb.run_all()  # Run All a second time, in the same kernel
+        solved = nb.executed()
+        _assert_the_story(solved)
+        learner_view(solved)
+        assert solved["exercise_passed"] is True
+        (verdict,) = verdicts(solved.seen(CHECK))
+        assert verdict.startswith("Passed: all 5 checks pass, the hidden ones included"), verdict
         assert run_sync(databases.names_under(lab_server.url, nb.prefix)) == []

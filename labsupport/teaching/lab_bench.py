@@ -24,7 +24,11 @@ from labsupport import server
 from .bench_results import machine_facts, merge_results
 from .notebooks import NotebookResult, discover, run_all
 
-__all__ = ["kernel_start_seconds", "bench_lab"]
+__all__ = ["kernel_start_seconds", "bench_lab", "TARGETS_S", "check_targets"]
+
+# Issue 12's "the lab's own cost halved", for ``labsupport run`` on 2 cores (sequential wall seconds).
+# Targets live here, in the bench, never in a test's assert: a busy machine misses them, and says so.
+TARGETS_S = {"all notebooks (wall)": 120.0, "03_different_loop_future": 35.0, "04_parallel_workers": 50.0}
 
 
 async def _one_kernel_start() -> float:
@@ -68,6 +72,14 @@ def _timed_run(notebooks: list[Path], url: str, jobs: int, report: Callable[[str
     return {"jobs": jobs, "wall_s": round(wall, 1), "notebooks": per, "all_passed": all(r.ok for r in results)}
 
 
+def check_targets(sequential: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each of ``TARGETS_S`` against the sequential run: the figure, its bound and whether it was met."""
+    found = {"all notebooks (wall)": sequential["wall_s"],
+             **{name: fig["seconds"] for name, fig in sequential["notebooks"].items()}}
+    return [{"what": what, "seconds": found[what], "target_s": bound, "met": found[what] <= bound}
+            for what, bound in TARGETS_S.items() if what in found]
+
+
 def table(runs: dict[str, dict[str, Any]], kernel: list[float]) -> list[str]:
     seq, par = runs["sequential"], runs.get("jobs_2")
     lines = [f"{'notebook':<30} {'sequential (s)':>14} {'outside cells':>14}" + (f" {'-j 2 (s)':>9}" if par else "")]
@@ -77,6 +89,8 @@ def table(runs: dict[str, dict[str, Any]], kernel: list[float]) -> list[str]:
     lines.append(f"{'all notebooks (wall)':<30} {seq['wall_s']:14.1f} {'':>14}" + (f" {par['wall_s']:9.1f}" if par else ""))
     lines.append(f"kernel start (python3 kernel until it answers): median {statistics.median(kernel):.2f} s "
                  f"of {len(kernel)} ({', '.join(f'{k:.2f}' for k in kernel)})")
+    for t in check_targets(seq):
+        lines.append(f"target: {t['what']} <= {t['target_s']:.0f} s: {t['seconds']:.1f} s, {'met' if t['met'] else 'MISSED'}")
     return lines
 
 
@@ -100,6 +114,7 @@ def bench_lab(quick: bool = False, out: Path = Path("build/bench"), *,
         report(line)
     result = {"benchmark": "lab", "quick": quick, "machine": facts, "kernel_start_s": [round(k, 2) for k in kernel],
               "kernel_start_median_s": round(statistics.median(kernel), 2), **runs,
+              "targets": check_targets(runs["sequential"]),
               "make_test": "not measured here: `time make test` after `make .venv/.installed`",
               "seconds": round(time.perf_counter() - started, 1)}
     merge_results(out, {"lab": result})

@@ -313,21 +313,45 @@ def _parse_junit(path: Path) -> list[TestOutcome]:
     return tests
 
 
-def pytest_command(target: Path, *args: str) -> list[str]:
-    """The one command line for a nested pytest on a suite: this interpreter, no cache, quiet, no colour."""
-    return [sys.executable, "-m", "pytest", str(target), "-p", "no:cacheprovider", "-q", "--color=no", *args]
+# The pytest plugins the lab's scenario suites use (pytest11 entry-point names). Only these load in
+# a suite under notebooks/scenarios: autoloading every installed plugin (hypothesis, anyio,
+# pytest-postgresql ...) cost each nested run about a second of start-up, and a lesson starts dozens.
+SCENARIO_PLUGINS = ("asyncio", "labsupport", "xdist", "pytest_cov")
+
+
+def plugin_args(target: Path, plugins: Sequence[str] | None = None) -> list[str]:
+    """``--disable-plugin-autoload -p NAME ...`` for ``plugins`` (default: ``SCENARIO_PLUGINS`` for a suite
+    under notebooks/scenarios, else nothing: a suite of your own keeps every installed plugin).
+    xdist hands the same arguments to its workers."""
+    if plugins is None:
+        plugins = SCENARIO_PLUGINS if Path(target).resolve().is_relative_to(SCENARIOS.resolve()) else None
+    if plugins is None:
+        return []
+    from importlib.metadata import entry_points
+
+    installed = {ep.name for ep in entry_points(group="pytest11")}
+    return ["--disable-plugin-autoload", *(a for name in plugins if name in installed for a in ("-p", name))]
+
+
+def pytest_command(target: Path, *args: str, plugins: Sequence[str] | None = None) -> list[str]:
+    """The one command line for a nested pytest on a suite: this interpreter, no cache, quiet, no colour,
+    and for the lab's own scenario suites only the plugins they use (``plugin_args``)."""
+    return [sys.executable, "-m", "pytest", str(target), "-p", "no:cacheprovider", *plugin_args(target, plugins),
+            "-q", "--color=no", *args]
 
 
 def run_suite(path: str | os.PathLike[str], *args: str, env: Mapping[str, str] | None = None,
-              cwd: str | os.PathLike[str] | None = None, timeout: float = 900, scenarios: bool = True) -> SuiteResult:
-    """Run pytest on a scenario suite in a subprocess and return what happened, test by test."""
+              cwd: str | os.PathLike[str] | None = None, timeout: float = 900, scenarios: bool = True,
+              plugins: Sequence[str] | None = None) -> SuiteResult:
+    """Run pytest on a scenario suite in a subprocess and return what happened, test by test.
+    ``plugins``: see ``plugin_args``."""
     target = Path(path).resolve()
     if not target.exists():
         raise LabError(f"no test suite at {target}")
     workdir = Path(cwd) if cwd else (target if target.is_dir() else target.parent)
     with owners.temp_folder("suite") as tmp:
         junit = Path(tmp) / "junit.xml"
-        cmd = pytest_command(target, f"--junitxml={junit}", "-o", "junit_family=xunit2", *args)
+        cmd = pytest_command(target, f"--junitxml={junit}", "-o", "junit_family=xunit2", *args, plugins=plugins)
         started = time.perf_counter()
         proc = subprocess.run(cmd, cwd=workdir, env=clean_env(env, scenarios), capture_output=True, text=True,
                               timeout=timeout, check=False)

@@ -54,14 +54,10 @@ async def fresh_database(lab: Lab, template: str, suffix: str) -> str:
     return lab.url(await lab.create_database(suffix, template=await make_template(lab)))
 
 
-# Plugins these suites never use stay out: each pytest process would import them again
-# (hypothesis, when installed, alone costs a second or more of every run's start-up).
-UNUSED_PLUGINS = ("-p", "no:hypothesispytest", "-p", "no:anyio")
-
-
 def run(suite: Path, url: str, *args: str, **env: str) -> SuiteResult:
-    """Run one suite for real (its own pytest.ini), the app's database URL passed through env."""
-    return lesson.run_suite(suite, *UNUSED_PLUGINS, *args, env={"FLASHCARDS_DATABASE_URL": url, **env})
+    """Run one suite for real (its own pytest.ini), the app's database URL passed through env; only the
+    plugins it uses load (``lesson.SCENARIO_PLUGINS``)."""
+    return lesson.run_suite(suite, *args, env={"FLASHCARDS_DATABASE_URL": url, **env}, plugins=lesson.SCENARIO_PLUGINS)
 
 
 def clean(message: str) -> str:
