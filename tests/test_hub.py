@@ -99,13 +99,15 @@ class Proc(NamedTuple):
 
 
 def _processes() -> dict[int, Proc]:
-    """Every process, from ps: pid, parent, start time (so a reused pid is not taken for the same process)."""
-    out = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,lstart=,comm=,args="], capture_output=True, text=True, check=True)
+    """Every live process, from ps: pid, parent, start time (so a reused pid is not taken for the same
+    process). Zombies are left out: they have ended, only their parent (here often init) has not reaped them."""
+    out = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,stat=,lstart=,comm=,args="], capture_output=True, text=True,
+                         check=True)
     procs = {}
     for line in out.stdout.splitlines():
-        parts = line.split(None, 8)
-        if len(parts) == 9:
-            pid, ppid, *lstart, comm, args = parts[0], parts[1], *parts[2:7], parts[7], parts[8]
+        parts = line.split(None, 9)
+        if len(parts) == 10 and not parts[2].startswith("Z"):
+            pid, ppid, lstart, comm, args = parts[0], parts[1], parts[3:8], parts[8], parts[9]
             procs[int(pid)] = Proc(int(pid), int(ppid), " ".join(lstart), comm, args)
     return procs
 
@@ -128,6 +130,9 @@ def _hub_env(hub_root: Path, password: str) -> dict[str, str]:
             "WORKSHOP_LAB_SOURCE": str(ROOT), "WORKSHOP_TRYOUT_HOMES": str(hub_root / "homes"),
             "WORKSHOP_ATTENDEES": ",".join(ATTENDEES), "WORKSHOP_SHARED_PASSWORD": password}
     return env
+
+
+GONE_WITHIN_S = 20.0
 
 
 def _stop(proc: subprocess.Popen[bytes], timeout_s: float) -> bool:
@@ -343,14 +348,18 @@ def test_three_attendees_each_run_lessons_on_their_own_postgresql(hub: Hub) -> N
     assert proxy in tree and "configurable-http-proxy" in before[proxy].args, f"proxy {proxy} is not the hub's"
     watched = {pid: before[pid] for pid in tree | _descendants({s.pid for s in servers}, before)}
     assert _stop(hub.proc, STOP_TIMEOUT_S), f"JupyterHub did not stop within {STOP_TIMEOUT_S} s:\n{hub.log_tail()}"
-    time.sleep(1)
-    after = _processes()
-    left = [p for pid, p in watched.items() if pid in after and after[pid].started == p.started]
+    deadline = time.monotonic() + GONE_WITHIN_S  # a postmaster told to stop may finish its shutdown a moment later
+    while True:
+        after = _processes()
+        left = [p for pid, p in watched.items() if pid in after and after[pid].started == p.started]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     left += [p for p in after.values() if p.pid not in watched
              and (any(str(s.data) in p.args for s in servers) or str(hub.root) in p.args)]
     tops = [p for p in left if p.ppid not in {q.pid for q in left}]  # a postmaster, not each of its workers
     assert not left, (f"{len(left)} processes still running after the hub stopped, among them:\n"
-                      + "\n".join(f"{p.pid} {p.args[:160]}" for p in tops))
+                      + "\n".join(f"{p.pid} {p.args[:160]}" for p in tops) + f"\nthe hub's log ends:\n{hub.log_tail()}")
     report.append(f"hub stopped: {len(watched)} processes gone (3 single-user servers, the proxy, 3 PostgreSQL)")
     report.append(f"wall time {time.monotonic() - started:.0f} s")
     print("\n".join(report))

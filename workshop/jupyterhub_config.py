@@ -124,8 +124,11 @@ def stop_lab(spawner) -> None:
     env = {"HOME": str(_home_of(name)), "LAB_HOME": str(lab / ".lab"), "PATH": "/usr/local/bin:/usr/bin:/bin"}
     result = subprocess.run([LABSUPPORT, "down"], cwd=lab, env=env, capture_output=True, text=True, timeout=120,
                             check=False, **_as_attendee(name))
+    said = (result.stderr or result.stdout).strip()
     if result.returncode != 0:
-        spawner.log.error("labsupport down for %s failed: %s", name, (result.stderr or result.stdout).strip())
+        spawner.log.error("labsupport down for %s failed: %s", name, said)
+    else:
+        spawner.log.info("labsupport down for %s: %s", name, said)
 
 
 c.Spawner.pre_spawn_hook = copy_lab
