@@ -21,7 +21,6 @@ import signal
 import socket
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import textwrap
 import time
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from users_support import python_for, pythonpath
 
 from labsupport import databases
 from labsupport.connection import fetchval, run_sync
@@ -117,25 +117,10 @@ class Run:
 
 
 def _python_for(user: pwd.struct_passwd | None) -> tuple[str, dict[str, str]]:
-    """An interpreter the user can run, and the PYTHONPATH that finds the lab's packages with it.
-
-    As another user, the venv's interpreter may sit in root's private home (pyenv): then the
-    system's interpreter of the same version, with the venv's site-packages on its path.
-    """
+    """An interpreter the user can run, and the PYTHONPATH that finds the lab's packages with it."""
     if user is None:
         return sys.executable, {}
-    path = os.pathsep.join([str(REPO), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    for candidate in (sys.executable, f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"):
-        try:
-            probe = subprocess.run([candidate, "-c", f"import sys; assert sys.version.startswith('{version}')"],
-                                   user=user.pw_uid, group=user.pw_gid, extra_groups=[], cwd="/",
-                                   env={"PATH": "/usr/bin:/bin"}, capture_output=True, check=False)
-        except OSError:  # missing, or in a folder the user cannot enter
-            continue
-        if probe.returncode == 0:
-            return candidate, {"PYTHONPATH": path}
-    pytest.skip(f"{user.pw_name} can run no Python {version} here (the venv's interpreter is private)")
+    return python_for(user), {"PYTHONPATH": pythonpath(REPO)}
 
 
 def _suite() -> Path:

@@ -18,7 +18,6 @@ import re
 import shutil
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import tomllib
 from collections.abc import Iterator
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from packaging.specifiers import SpecifierSet
+from users_support import python_for, pythonpath
 
 REPO = Path(__file__).resolve().parent.parent
 REQUIRES_PYTHON = SpecifierSet(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"])
@@ -113,24 +113,6 @@ def _unprivileged() -> pwd.struct_passwd | None:
         pytest.skip("no user 'nobody' to run the lab as")
 
 
-def _python_for(user: pwd.struct_passwd | None) -> str:
-    """An interpreter the user can run: the venv's, else the system's of the same version (the venv's
-    may sit in root's private home); the venv's packages come through PYTHONPATH."""
-    if user is None:
-        return sys.executable
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    for candidate in (sys.executable, f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"):
-        try:
-            probe = subprocess.run([candidate, "-c", f"import sys; assert sys.version.startswith('{version}')"],
-                                   user=user.pw_uid, group=user.pw_gid, extra_groups=[], cwd="/",
-                                   env={"PATH": "/usr/bin:/bin"}, capture_output=True, check=False)
-        except OSError:
-            continue
-        if probe.returncode == 0:
-            return candidate
-    pytest.skip(f"{user.pw_name} can run no Python {version} here")
-
-
 @pytest.fixture(scope="module")
 def image_home() -> Iterator[tuple[Path, pwd.struct_passwd | None]]:
     """A fresh HOME holding a committed copy of the checkout, owned by the unprivileged user."""
@@ -151,13 +133,12 @@ def image_home() -> Iterator[tuple[Path, pwd.struct_passwd | None]]:
 
 
 def _run(home: Path, user: pwd.struct_passwd | None, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    path = os.pathsep.join([str(home), sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(home), "LAB_HOME": str(home / ".lab"),
-           "LAB_DATA_IN_MEMORY": "0", "PYTHONPATH": path, "LANG": "C.UTF-8"}
+           "LAB_DATA_IN_MEMORY": "0", "PYTHONPATH": pythonpath(home), "LANG": "C.UTF-8"}
     kwargs: dict[str, object] = {}
     if user is not None:
         kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
-    return subprocess.run([_python_for(user), "-m", "labsupport", *args], cwd=home, env=env, capture_output=True,
+    return subprocess.run([python_for(user), "-m", "labsupport", *args], cwd=home, env=env, capture_output=True,
                           text=True, timeout=timeout, check=False, **kwargs)  # type: ignore[call-overload]
 
 
