@@ -65,8 +65,9 @@ bench: $(STAMP)  ## server, isolation, parallel, lab and workshop figures into b
 down:
 	@test -x $(BIN)/labsupport && $(BIN)/labsupport down || true
 
+DESTROY := from labsupport import server; server.current().destroy()
 clean:  ## stop and delete the lab's cluster (also its files in /dev/shm), build/ and .venv
-	@test -x $(BIN)/python && $(BIN)/python -c "from labsupport import server; server.current().destroy()" || true
+	@test -x $(BIN)/python && $(BIN)/python -c "$(DESTROY)" || true
 	rm -rf build .lab $(VENV)
 
 # Every package the lab installs, pinned: make, environment.yml (and so the Binder image) install with it,
@@ -88,7 +89,6 @@ constraints:  ## regenerate constraints.txt from a fresh venv with the newest ve
 # then each lesson's recorded outcomes compared. Exit 1 when an outcome changed. CI runs it weekly.
 LVENV   := build/latest-venv
 LATEST  := build/latest
-DESTROY := from labsupport import server; server.current().destroy()
 test-latest: $(STAMP)  ## newest releases in build/latest-venv: which packages differ from constraints.txt, which lessons' outcomes change
 	rm -rf $(LVENV) $(LATEST)
 	$(PYTHON) -m venv $(LVENV)

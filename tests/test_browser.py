@@ -26,8 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import (START_TIMEOUT_S, free_port, launch_chromium, news_toasts, run_all, save, saved_problems,
+from browser_support import (START_TIMEOUT_S, launch_chromium, news_toasts, run_all, save, saved_problems,
                              screenshot, shown_errors, shutdown_kernel, state, wait_until_ready)
+from labsupport.server.processes import free_port
 
 pytestmark = pytest.mark.browser
 

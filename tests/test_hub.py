@@ -40,9 +40,10 @@ from typing import NamedTuple
 
 import pytest
 
-from browser_support import (ROOT, launch_chromium, cannot_run, free_port, run_all_done, save, saved_problems,
+from browser_support import (ROOT, launch_chromium, cannot_run, run_all_done, save, saved_problems,
                              screenshot, shown_errors, shutdown_kernel, start_run_all, state, wait_until_ready)
 from labsupport import owners
+from labsupport.server.processes import free_port
 
 pytestmark = pytest.mark.browser
 

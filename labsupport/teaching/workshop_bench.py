@@ -67,7 +67,7 @@ def _rss_pss(pid: int) -> tuple[int, int | None]:
 
     try:
         rss = psutil.Process(pid).memory_info().rss
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+    except (psutil.NoSuchProcess, psutil.AccessDenied):  # a zombie is a NoSuchProcess too
         return 0, 0
     if not _HAS_PSS:
         return rss, None
@@ -139,7 +139,7 @@ class Attendee:
     jupyter_idle_rss: int = 0
     peak: dict[str, int] = field(default_factory=lambda: {g: 0 for g in _GROUPS})
     peak_total_rss: int = 0
-    peak_total_pss: int | None = 0
+    peak_total_pss: int | None = 0 if _HAS_PSS else None  # None: the kernel has no smaps_rollup
     shm_bytes: int = 0
     postgres_processes_max: int = 0
 
@@ -165,23 +165,17 @@ class Attendee:
                   "jupyter": _tree(self.jupyter.pid if self.jupyter else None)}
         self.postgres_processes_max = max(self.postgres_processes_max, len(groups["postgres"]))
         total_rss, total_pss = 0, 0
-        pss_known = True
         for name, pids in groups.items():
             rss_sum = 0
             for pid in pids:
                 rss, pss = _rss_pss(pid)
                 rss_sum += rss
-                if pss is None:
-                    pss_known = False
-                else:
-                    total_pss += pss
+                total_pss += pss or 0
             self.peak[name] = max(self.peak[name], rss_sum)
             total_rss += rss_sum
         self.peak_total_rss = max(self.peak_total_rss, total_rss)
-        if pss_known and self.peak_total_pss is not None:
+        if self.peak_total_pss is not None:
             self.peak_total_pss = max(self.peak_total_pss, total_pss)
-        else:
-            self.peak_total_pss = None
 
     def figures(self) -> dict[str, Any]:
         mib = lambda b: round(b / _MIB, 1)  # noqa: E731
@@ -439,11 +433,8 @@ def bench_workshop(quick: bool = False, out: Path = Path("build/bench"), *, coun
     return result
 
 
-def _total_memory_mib() -> int | None:
-    try:
-        import psutil
+def _total_memory_mib() -> int:
+    import psutil
 
-        return int(psutil.virtual_memory().total / _MIB)
-    except ImportError:
-        return None
+    return int(psutil.virtual_memory().total / _MIB)
 
