@@ -21,7 +21,6 @@ so on a shared machine it may first wait for one.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -42,7 +41,8 @@ import pytest
 
 from browser_support import (ROOT, launch_chromium, cannot_run, run_all_done, save, saved_problems,
                              screenshot, shown_errors, shutdown_kernel, start_run_all, state, wait_until_ready)
-from labsupport import owners
+from labsupport import databases, owners
+from labsupport.connection import run_sync
 from labsupport.server.processes import free_port
 
 pytestmark = pytest.mark.browser
@@ -282,26 +282,6 @@ def _server_of(hub: Hub, name: str) -> Server:
     return Server(name, pid, data, url)
 
 
-async def _databases(url: str) -> set[str]:
-    import asyncpg
-
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        return {r["datname"] for r in await conn.fetch("SELECT datname FROM pg_database")}
-    finally:
-        await conn.close()
-
-
-async def _create_database(url: str, db: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await conn.execute(f'CREATE DATABASE "{db}"')
-    finally:
-        await conn.close()
-
-
 def test_three_attendees_each_run_lessons_on_their_own_postgresql(hub: Hub) -> None:
     """Three logins, lessons 00 and 01 with Run All overlapping, no error output; three PostgreSQL servers,
     one per attendee's lab state, none seeing another's databases; after the hub stops, nothing left running."""
@@ -335,9 +315,9 @@ def test_three_attendees_each_run_lessons_on_their_own_postgresql(hub: Hub) -> N
     assert len({s.data.resolve() for s in servers}) == 3, f"the attendees share a data folder: {servers}"
     # A database made in one attendee's server is seen there and in no other.
     for s in servers:
-        asyncio.run(_create_database(s.url, f"only_{s.name}"))
+        run_sync(databases.create(s.url, f"only_{s.name}"))
     for s in servers:
-        seen = {db for db in asyncio.run(_databases(s.url)) if db.startswith("only_")}
+        seen = set(run_sync(databases.names(s.url, "only\\_%")))
         assert seen == {f"only_{s.name}"}, f"{s.name}'s server shows {sorted(seen)}"
 
     # Stopping the hub stops everything: the single-user servers, their kernels, the proxy and every PostgreSQL.
