@@ -4,6 +4,7 @@ and running a scenario's test suite for real in a subprocess."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -327,10 +328,16 @@ def plugin_args(target: Path, plugins: Sequence[str] | None = None) -> list[str]
         plugins = SCENARIO_PLUGINS if Path(target).resolve().is_relative_to(SCENARIOS.resolve()) else None
     if plugins is None:
         return []
+    installed = _installed_plugins()
+    return ["--disable-plugin-autoload", *(a for name in plugins if name in installed for a in ("-p", name))]
+
+
+@functools.cache
+def _installed_plugins() -> frozenset[str]:
+    """The installed pytest plugins' entry-point names: read once, a lesson starts dozens of suites."""
     from importlib.metadata import entry_points
 
-    installed = {ep.name for ep in entry_points(group="pytest11")}
-    return ["--disable-plugin-autoload", *(a for name in plugins if name in installed for a in ("-p", name))]
+    return frozenset(ep.name for ep in entry_points(group="pytest11"))
 
 
 def pytest_command(target: Path, *args: str, plugins: Sequence[str] | None = None) -> list[str]:
