@@ -31,14 +31,17 @@ def test_doctor_parallel_checks_the_current_directory_and_passes_lesson_04s_fix(
 
 
 def test_doctor_parallel_fails_a_suite_whose_workers_share_nothing_of_their_own(lab_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider\n")
-    tests = "".join(f"def test_{i}():\n    assert {i} == {i}\n\n" for i in range(8))
+    """Also: coverage that fails (100% asked, a function never called) fails only the coverage check;
+    the doctor runs the suite again without coverage to say that the parallel run itself is fine."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider --cov-fail-under=100\n")
+    tests = "def never_called():\n    return 0\n\n\n" + "".join(f"def test_{i}():\n    assert {i} == {i}\n\n" for i in range(8))
     (tmp_path / "test_plain.py").write_text(textwrap.dedent(tests))
     proc = _doctor(str(tmp_path), cwd=Path.cwd())
     verdicts = {line.split(":")[0][7:]: line[:6] for line in proc.stdout.splitlines()}
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert verdicts["parallel run (-n 2)"] == "[PASS]" and verdicts["sequential run (-n 0)"] == "[PASS]"
     assert verdicts["worker isolation"] == "[FAIL]" and verdicts["configuration"] == "[FAIL]", proc.stdout
+    assert verdicts["coverage under -n 2"] == "[FAIL]" and "fail-under=100" in proc.stdout, proc.stdout
     assert "no lab_metadata" in proc.stdout and "-> give each worker its own database" in proc.stdout
 
 

@@ -278,12 +278,38 @@ def clean_env(extra: Mapping[str, str] | None = None, scenarios: bool = True) ->
     """The environment for a nested pytest: without the outer run's colour and PYTEST_* settings,
     and (``scenarios``) with ``notebooks/scenarios`` importable (the demo app is ``flashcards``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_ENV)}
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    _use_bytecode_cache(env)
     env.setdefault(owners.ENV_VAR, str(owners.current()))  # what the suite creates stays ours to reap
     if scenarios:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SCENARIOS), env.get("PYTHONPATH", "")) if p)
     env.update(extra or {})
     return env
+
+
+def _use_bytecode_cache(env: dict[str, str]) -> None:
+    """Where a nested pytest keeps compiled modules: a cache of the lab's own, outside the sources.
+
+    Every nested run rewrites the asserts of the pytest plugins it loads (xdist, and asyncio,
+    which ``-p asyncio`` marks), 0.1-0.2 CPU-s per process; without a place to keep the result it
+    does it again in every process, and a ``-n 2`` run has three. ``PYTHONPYCACHEPREFIX`` keeps
+    those files, and the lab's own, in ``~/.cache/isolation-lab/pycache`` (never beside the
+    lessons' sources, where a learner would see ``__pycache__`` folders), even where the
+    environment says ``PYTHONDONTWRITEBYTECODE``. A prefix of your own is kept; where the cache
+    cannot be written, nothing is written at all (a prefix nobody can write to would compile every
+    module in every process)."""
+    if env.get("PYTHONPYCACHEPREFIX"):
+        return
+    cache = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "isolation-lab" / "pycache"
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        usable = os.access(cache, os.W_OK | os.X_OK)
+    except OSError:
+        usable = False
+    if usable:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(cache)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
 
 
 def _message_of(element: ET.Element) -> str:

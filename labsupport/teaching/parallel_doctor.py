@@ -34,7 +34,12 @@ _PROBE = ("-p", "labsupport.teaching.doctor_probe")
 
 
 def _first_problem(run: SuiteResult) -> str:
-    return (run.messages or [run.output.strip().splitlines()[-1] if run.output.strip() else "no output"])[0][:200]
+    """A failed test's message, else the line pytest or a plugin failed the run with, else the last line."""
+    if run.messages:
+        return run.messages[0][:200]
+    lines = [line.strip() for line in run.output.splitlines() if line.strip()]
+    said = [line for line in lines if line.startswith(("FAIL ", "ERROR", "INTERNALERROR"))]
+    return (said or lines or ["no output"])[-1 if not said else 0][:200]
 
 
 def _by_worker(run: SuiteResult) -> dict[str, int]:
@@ -74,7 +79,12 @@ def _coverage(run: SuiteResult, report: Path, cov: str) -> Check:
         percent = None
     if not run.ok or percent is None or len(seen) < 2:
         why = _first_problem(run) if not run.ok else "no combined coverage report from two workers"
-        return Check("coverage under -n 2", False, why, "pip install 'pytest-cov>=6'; run with --cov=yourpackage")
+        try:
+            importlib.metadata.version("pytest-cov")
+            remedy = f"run it by hand to see why: pytest -n 2 {f'--cov={cov}' if cov else '--cov'}"
+        except importlib.metadata.PackageNotFoundError:
+            remedy = "pip install 'pytest-cov>=6'; run with --cov=yourpackage"
+        return Check("coverage under -n 2", False, why, remedy)
     return Check("coverage under -n 2", True, f"{percent}% of {cov or 'the measured code'}, combined from "
                                                f"{', '.join(seen)} by pytest-cov")
 
@@ -124,18 +134,23 @@ def _read_report(path: Path) -> dict[str, Any]:
 
 
 def _runs(suite: Path, admin_url: str, prefix: str, cov: str, tmp: Path) -> list[Check]:
-    """The three real runs of the suite, and the checks that read what they left."""
+    """The real runs of the suite, and the checks that read what they left.
+
+    A run with two workers under coverage answers two checks at once: if it passed, the suite
+    passes in parallel. Only when it failed is the suite run again with two workers and no
+    coverage, to tell a suite that fails in parallel from coverage that does not work. Then one
+    run with no workers: two runs in all when everything is well, a third only to explain a failure."""
     env = {"LAB_SERVER_URL": admin_url, REPORT_ENV: str(tmp / "controller.json")}
     scenarios = suite.is_relative_to(SCENARIOS)  # a lesson's suite imports the demo app, flashcards
     remedy = f"run the suite by hand to see why: cd {suite} && pytest -n 2"
     common = (*_PROBE, "--lab-db-prefix", prefix)
     kw: dict[str, Any] = {"env": env, "scenarios": scenarios}
-    parallel = run_suite(suite, "-n", "2", *common, **kw)
-    checks = [_parallel(parallel, remedy), _sequential(run_suite(suite, "-n", "0", *common, **kw), remedy)]
-    report = _read_report(tmp / "controller.json")
     cov_json = tmp / "coverage.json"
     covered = run_suite(suite, "-n", "2", *common, f"--cov={cov}" if cov else "--cov", f"--cov-report=json:{cov_json}",
                         env={**env, "COVERAGE_FILE": str(tmp / ".coverage")}, scenarios=scenarios)
+    parallel = covered if covered.ok else run_suite(suite, "-n", "2", *common, **kw)
+    checks = [_parallel(parallel, remedy), _sequential(run_suite(suite, "-n", "0", *common, **kw), remedy)]
+    report = _read_report(tmp / "controller.json")
     checks.append(_coverage(covered, cov_json, cov))
     left = run_sync(databases.names_under(admin_url, prefix))
     checks += [_isolation(parallel, prefix, left), _configuration(report)]
