@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from flashcards.models import Card, Deck, User, Visibility
 
-PAUSE = float(os.environ.get("LESSON04_TEST_MS", "40")) / 1000
+PAUSE = float(os.environ.get("LESSON04_TEST_MS", "20")) / 1000
 
 
 async def add_deck(session, cards=0, **fields):

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from flashcards.models import User
 
-PAUSE = float(os.environ.get("LESSON04_TEST_MS", "40")) / 1000  # a test's own database time
+PAUSE = float(os.environ.get("LESSON04_TEST_MS", "20")) / 1000  # a test's own database time
 
 
 async def add_user(session, email="ada@example.org"):
