@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import secrets
 import textwrap
 from pathlib import Path
 
@@ -96,7 +97,9 @@ def test_03_check_names_the_cause_of_a_learners_attempt(lab_server, tmp_path: Pa
     else:
         (suite / "conftest.py").write_text((h.SOLUTION / "conftest.py").read_text().replace(
             ",\n                                expire_on_commit=False", "") if files else (suite / "conftest.py").read_text())
-    lab = Lab(info=lab_server, prefix=f"t03c_{tmp_path.name[-6:].lower().replace('-', '_')}")
+    # a prefix of its own: each xdist worker numbers its tmp_path folders from 0, so a name taken from
+    # tmp_path repeats across workers, and two cases would drop each other's database mid-run
+    lab = Lab(info=lab_server, prefix=f"t03c_{secrets.token_hex(3)}")
     monkey = pytest.MonkeyPatch()
     monkey.setattr(h, "EXERCISE", suite)
     try:
