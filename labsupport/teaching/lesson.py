@@ -9,6 +9,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -293,23 +294,40 @@ def _use_bytecode_cache(env: dict[str, str]) -> None:
     which ``-p asyncio`` marks), 0.1-0.2 CPU-s per process; without a place to keep the result it
     does it again in every process, and a ``-n 2`` run has three. ``PYTHONPYCACHEPREFIX`` keeps
     those files, and the lab's own, in ``~/.cache/isolation-lab/pycache`` (never beside the
-    lessons' sources, where a learner would see ``__pycache__`` folders), even where the
-    environment says ``PYTHONDONTWRITEBYTECODE``. A prefix of your own is kept; where the cache
-    cannot be written, nothing is written at all (a prefix nobody can write to would compile every
-    module in every process)."""
+    lessons' sources), even where the environment says ``PYTHONDONTWRITEBYTECODE``. A prefix of
+    your own is kept; where the cache cannot be written, nothing is written at all (a prefix nobody
+    can write to would compile every module in every process)."""
     if env.get("PYTHONPYCACHEPREFIX"):
         return
-    cache = Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "isolation-lab" / "pycache"
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        usable = os.access(cache, os.W_OK | os.X_OK)
-    except OSError:
-        usable = False
-    if usable:
+    cache = _bytecode_cache(env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache"))
+    if cache is None:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    else:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env["PYTHONPYCACHEPREFIX"] = str(cache)
-    else:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
+
+
+@functools.cache
+def _bytecode_cache(base: str) -> Path | None:
+    """The cache folder under ``base``, made and pruned once per process; None if it cannot be written."""
+    cache = Path(base) / "isolation-lab" / "pycache"
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    if not os.access(cache, os.W_OK | os.X_OK):
+        return None
+    prune_bytecode_cache(cache)
+    return cache
+
+
+def prune_bytecode_cache(cache: Path) -> None:
+    """Drop what the cache holds for folders that are gone (a test's copy of a suite, a throwaway
+    virtualenv): it mirrors the sources' absolute paths, so without this it would only grow."""
+    for folder, subfolders, _ in os.walk(cache):
+        if folder != str(cache) and not (Path("/") / os.path.relpath(folder, cache)).is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            subfolders[:] = []
 
 
 def _message_of(element: ET.Element) -> str:
