@@ -38,8 +38,9 @@ def _first_problem(run: SuiteResult) -> str:
     if run.messages:
         return run.messages[0][:200]
     lines = [line.strip() for line in run.output.splitlines() if line.strip()]
-    said = [line for line in lines if line.startswith(("FAIL ", "ERROR", "INTERNALERROR"))]
-    return (said or lines or ["no output"])[-1 if not said else 0][:200]
+    said = [line for line in lines if line.startswith(("FAIL ", "ERROR"))]
+    internal = [line for line in lines if line.startswith("INTERNALERROR")]  # its last line names the exception
+    return (said[:1] or internal[-1:] or lines[-1:] or ["no output"])[0][:200]
 
 
 def _by_worker(run: SuiteResult) -> dict[str, int]:
@@ -53,9 +54,9 @@ def _xdist() -> Check:
         return Check("pytest-xdist installed", False, "not installed", "pip install 'pytest-xdist>=3.6,<4'")
 
 
-def _parallel(run: SuiteResult, remedy: str) -> Check:
+def _parallel(run: SuiteResult, remedy: str, how: str = "") -> Check:
     spread = _by_worker(run)
-    detail = f"{run.summary()}; tests per worker {spread}"
+    detail = f"{run.summary()}{f' ({how})' if how else ''}; tests per worker {spread}"
     if not run.ok:
         return Check("parallel run (-n 2)", False, f"{detail}: {_first_problem(run)}", remedy)
     if len([w for w in spread if w.startswith("gw")]) < 2:
@@ -81,7 +82,7 @@ def _coverage(run: SuiteResult, report: Path, cov: str) -> Check:
         why = _first_problem(run) if not run.ok else "no combined coverage report from two workers"
         try:
             importlib.metadata.version("pytest-cov")
-            remedy = f"run it by hand to see why: pytest -n 2 {f'--cov={cov}' if cov else '--cov'}"
+            remedy = f"run it by hand to see why: pytest -n 2 {f'--cov={cov}' if cov else '--cov'} in the suite's folder"
         except importlib.metadata.PackageNotFoundError:
             remedy = "pip install 'pytest-cov>=6'; run with --cov=yourpackage"
         return Check("coverage under -n 2", False, why, remedy)
@@ -137,9 +138,10 @@ def _runs(suite: Path, admin_url: str, prefix: str, cov: str, tmp: Path) -> list
     """The real runs of the suite, and the checks that read what they left.
 
     A run with two workers under coverage answers two checks at once: if it passed, the suite
-    passes in parallel. Only when it failed is the suite run again with two workers and no
-    coverage, to tell a suite that fails in parallel from coverage that does not work. Then one
-    run with no workers: two runs in all when everything is well, a third only to explain a failure."""
+    passes in parallel; if tests failed in it, the suite fails in parallel (never retried: a race
+    that shows once is a finding). Only when every test passed and the run failed anyway (a coverage
+    threshold, an option refused) is the suite run again with two workers and no coverage, to tell
+    the two apart. Then one run with no workers."""
     env = {"LAB_SERVER_URL": admin_url, REPORT_ENV: str(tmp / "controller.json")}
     scenarios = suite.is_relative_to(SCENARIOS)  # a lesson's suite imports the demo app, flashcards
     remedy = f"run the suite by hand to see why: cd {suite} && pytest -n 2"
@@ -148,8 +150,10 @@ def _runs(suite: Path, admin_url: str, prefix: str, cov: str, tmp: Path) -> list
     cov_json = tmp / "coverage.json"
     covered = run_suite(suite, "-n", "2", *common, f"--cov={cov}" if cov else "--cov", f"--cov-report=json:{cov_json}",
                         env={**env, "COVERAGE_FILE": str(tmp / ".coverage")}, scenarios=scenarios)
-    parallel = covered if covered.ok else run_suite(suite, "-n", "2", *common, **kw)
-    checks = [_parallel(parallel, remedy), _sequential(run_suite(suite, "-n", "0", *common, **kw), remedy)]
+    tests_failed = covered.failed or covered.errors
+    parallel = covered if covered.ok or tests_failed else run_suite(suite, "-n", "2", *common, **kw)
+    checks = [_parallel(parallel, remedy, "under coverage" if parallel is covered else ""),
+              _sequential(run_suite(suite, "-n", "0", *common, **kw), remedy)]
     report = _read_report(tmp / "controller.json")
     checks.append(_coverage(covered, cov_json, cov))
     left = run_sync(databases.names_under(admin_url, prefix))
