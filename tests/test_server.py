@@ -105,6 +105,20 @@ def test_binaries_in_a_private_folder_are_copied_not_chmodded(tmp_path: Path) ->
         shutil.rmtree(usable.bindir.parent)  # this test's copy only: its name comes from tmp_path
 
 
+def test_a_killed_cluster_leaves_no_shared_memory_behind_once_destroyed(cluster: Cluster) -> None:
+    """Its dynamic shared memory lives in the data folder, so kill -9 then destroy leaves nothing in
+    /dev/shm (PostgreSQL's default, posix, would leave /dev/shm/PostgreSQL.<n> files until a reboot)."""
+    info, _ = cluster.up()
+    assert info.pid is not None and info.data_dir
+    assert run_sync(fetchval(info.url, "SHOW dynamic_shared_memory_type")) == "mmap"
+    segments = sorted((Path(info.data_dir) / "pg_dynshmem").glob("mmap.*"))
+    mapped = Path(f"/proc/{info.pid}/maps").read_text()
+    assert segments and "/dev/shm/PostgreSQL." not in mapped, mapped[-2000:]
+    os.kill(info.pid, 9)
+    cluster.destroy()
+    assert not any(s.exists() for s in segments)
+
+
 def test_recovers_after_kill_9_within_5_seconds(cluster: Cluster) -> None:
     info, _ = cluster.up()
     assert info.pid is not None

@@ -45,6 +45,10 @@ _FAST_SETTINGS = {  # a throwaway cluster: durability buys nothing here
     "full_page_writes": "off",
     "max_connections": "200",
     "shared_buffers": "64MB",
+    # dynamic shared memory as files in the data folder (pg_dynshmem/), not /dev/shm/PostgreSQL.<n>:
+    # a postmaster killed with kill -9 leaves its segments behind, and only a restart of the same data
+    # folder would remove them; in the data folder they go when the cluster is destroyed
+    "dynamic_shared_memory_type": "mmap",
 }
 
 
