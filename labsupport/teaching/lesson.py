@@ -9,7 +9,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -279,7 +278,7 @@ def clean_env(extra: Mapping[str, str] | None = None, scenarios: bool = True) ->
     """The environment for a nested pytest: without the outer run's colour and PYTEST_* settings,
     and (``scenarios``) with ``notebooks/scenarios`` importable (the demo app is ``flashcards``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_ENV)}
-    _use_bytecode_cache(env)
+    _write_bytecode(env)
     env.setdefault(owners.ENV_VAR, str(owners.current()))  # what the suite creates stays ours to reap
     if scenarios:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SCENARIOS), env.get("PYTHONPATH", "")) if p)
@@ -287,47 +286,16 @@ def clean_env(extra: Mapping[str, str] | None = None, scenarios: bool = True) ->
     return env
 
 
-def _use_bytecode_cache(env: dict[str, str]) -> None:
-    """Where a nested pytest keeps compiled modules: a cache of the lab's own, outside the sources.
+def _write_bytecode(env: dict[str, str]) -> None:
+    """Let a nested pytest keep what it compiles, as Python does by default.
 
-    Every nested run rewrites the asserts of the pytest plugins it loads (xdist, and asyncio,
-    which ``-p asyncio`` marks), 0.1-0.2 CPU-s per process; without a place to keep the result it
-    does it again in every process, and a ``-n 2`` run has three. ``PYTHONPYCACHEPREFIX`` keeps
-    those files, and the lab's own, in ``~/.cache/isolation-lab/pycache`` (never beside the
-    lessons' sources), even where the environment says ``PYTHONDONTWRITEBYTECODE``. A prefix of
-    your own is kept; where the cache cannot be written, nothing is written at all (a prefix nobody
-    can write to would compile every module in every process)."""
-    if env.get("PYTHONPYCACHEPREFIX"):
-        return
-    cache = _bytecode_cache(env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache"))
-    if cache is None:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-    else:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = str(cache)
-
-
-@functools.cache
-def _bytecode_cache(base: str) -> Path | None:
-    """The cache folder under ``base``, made and pruned once per process; None if it cannot be written."""
-    cache = Path(base) / "isolation-lab" / "pycache"
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    if not os.access(cache, os.W_OK | os.X_OK):
-        return None
-    prune_bytecode_cache(cache)
-    return cache
-
-
-def prune_bytecode_cache(cache: Path) -> None:
-    """Drop what the cache holds for folders that are gone (a test's copy of a suite, a throwaway
-    virtualenv): it mirrors the sources' absolute paths, so without this it would only grow."""
-    for folder, subfolders, _ in os.walk(cache):
-        if folder != str(cache) and not (Path("/") / os.path.relpath(folder, cache)).is_dir():
-            shutil.rmtree(folder, ignore_errors=True)
-            subfolders[:] = []
+    With ``PYTHONDONTWRITEBYTECODE`` (which the lab used to force, and which container images often
+    set) every nested process compiled the lab's modules and the suite's again, and rewrote the
+    asserts of the plugins it loads, 0.1-0.2 CPU-s per process; a ``-n 2`` run has three and a lesson
+    starts dozens. Without it, ``__pycache__`` folders appear beside the sources as in any Python
+    project (git ignores them, JupyterLab hides them); a temporary suite's go with its folder, and
+    where a folder cannot be written Python keeps the result in memory, as before."""
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 def _message_of(element: ET.Element) -> str:
@@ -367,21 +335,25 @@ SCENARIO_PLUGINS = ("asyncio", "labsupport", "xdist", "pytest_cov")
 def plugin_args(target: Path, plugins: Sequence[str] | None = None) -> list[str]:
     """``--disable-plugin-autoload -p NAME ...`` for ``plugins`` (default: ``SCENARIO_PLUGINS`` for a suite
     under notebooks/scenarios, else nothing: a suite of your own keeps every installed plugin).
-    xdist hands the same arguments to its workers."""
+    xdist hands the same arguments to its workers. A plugin whose entry-point name is also a module
+    of the standard library is named by its own module instead: ``-p asyncio`` marks the standard
+    library's asyncio package for pytest's assert rewriting, some thirty modules rewritten in every
+    process (and written into the Python installation's own ``__pycache__``)."""
     if plugins is None:
         plugins = SCENARIO_PLUGINS if Path(target).resolve().is_relative_to(SCENARIOS.resolve()) else None
     if plugins is None:
         return []
     installed = _installed_plugins()
-    return ["--disable-plugin-autoload", *(a for name in plugins if name in installed for a in ("-p", name))]
+    names = [installed[n] if n in sys.stdlib_module_names else n for n in plugins if n in installed]
+    return ["--disable-plugin-autoload", *(a for name in names for a in ("-p", name))]
 
 
 @functools.cache
-def _installed_plugins() -> frozenset[str]:
-    """The installed pytest plugins' entry-point names: read once, a lesson starts dozens of suites."""
+def _installed_plugins() -> dict[str, str]:
+    """The installed pytest plugins, entry-point name -> module: read once, a lesson starts dozens of suites."""
     from importlib.metadata import entry_points
 
-    return frozenset(ep.name for ep in entry_points(group="pytest11"))
+    return {ep.name: ep.value for ep in entry_points(group="pytest11")}
 
 
 def pytest_command(target: Path, *args: str, plugins: Sequence[str] | None = None) -> list[str]:
