@@ -56,7 +56,7 @@ def _xdist() -> Check:
 
 def _parallel(run: SuiteResult, remedy: str, how: str = "") -> Check:
     spread = _by_worker(run)
-    detail = f"{run.summary()}{f' ({how})' if how else ''}; tests per worker {spread}"
+    detail = f"{run.summary()}{f', {how}' if how else ''}; tests per worker {spread}"
     if not run.ok:
         return Check("parallel run (-n 2)", False, f"{detail}: {_first_problem(run)}", remedy)
     if len([w for w in spread if w.startswith("gw")]) < 2:
