@@ -47,11 +47,19 @@ def _by_worker(run: SuiteResult) -> dict[str, int]:
     return dict(sorted(Counter(t.properties.get(WORKER, "?") for t in run.tests).items()))
 
 
-def _xdist() -> Check:
+def _version(distribution: str) -> str | None:
+    """The installed version of ``distribution``, None when it is not installed."""
     try:
-        return Check("pytest-xdist installed", True, f"version {importlib.metadata.version('pytest-xdist')}")
+        return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _xdist() -> Check:
+    version = _version("pytest-xdist")
+    if version is None:
         return Check("pytest-xdist installed", False, "not installed", "pip install 'pytest-xdist>=3.6,<4'")
+    return Check("pytest-xdist installed", True, f"version {version}")
 
 
 def _parallel(run: SuiteResult, remedy: str, how: str = "") -> Check:
@@ -80,11 +88,10 @@ def _coverage(run: SuiteResult, report: Path, cov: str) -> Check:
         percent = None
     if not run.ok or percent is None or len(seen) < 2:
         why = _first_problem(run) if not run.ok else "no combined coverage report from two workers"
-        try:
-            importlib.metadata.version("pytest-cov")
-            remedy = f"run it by hand to see why: pytest -n 2 {f'--cov={cov}' if cov else '--cov'} in the suite's folder"
-        except importlib.metadata.PackageNotFoundError:
+        if _version("pytest-cov") is None:
             remedy = "pip install 'pytest-cov>=6'; run with --cov=yourpackage"
+        else:
+            remedy = f"run it by hand to see why: pytest -n 2 {f'--cov={cov}' if cov else '--cov'} in the suite's folder"
         return Check("coverage under -n 2", False, why, remedy)
     return Check("coverage under -n 2", True, f"{percent}% of {cov or 'the measured code'}, combined from "
                                                f"{', '.join(seen)} by pytest-cov")
@@ -115,9 +122,7 @@ def _configuration(report: dict[str, Any]) -> Check:
         problems.append("marker no_parallel not registered")
     if not report.get("configured"):
         problems.append("no per-worker databases set up by the controller")
-    try:
-        importlib.metadata.version("pytest-cov")
-    except importlib.metadata.PackageNotFoundError:
+    if _version("pytest-cov") is None:
         problems.append("pytest-cov not installed")
     if problems:
         return Check("configuration", False, "; ".join(problems),
