@@ -1,4 +1,4 @@
-"""Issue 11: four small apps adopt labsupport's plugin by settings alone (tests/apps/, one per session shape).
+"""Four small apps adopt labsupport's plugin by settings alone (tests/apps/, one per session shape).
 
 Each app's suite runs in a subprocess on the lab's server, as its team would run it: at ``-n 0``
 and ``-n 2`` (a database per worker from ``lab_metadata``, the server from ``LAB_SERVER_URL``),

@@ -26,7 +26,7 @@ from .notebooks import NotebookResult, discover, run_all
 
 __all__ = ["kernel_start_seconds", "bench_lab", "TARGETS_S", "check_targets"]
 
-# Issue 12's "the lab's own cost halved", for ``labsupport run`` on 2 cores (sequential wall seconds).
+# The lab's own cost targets for ``labsupport run`` on 2 cores (sequential wall seconds).
 # Targets live here, in the bench, never in a test's assert: a busy machine misses them, and says so.
 TARGETS_S = {"all notebooks (wall)": 120.0, "03_different_loop_future": 35.0, "04_parallel_workers": 50.0}
 
