@@ -164,3 +164,28 @@ def test_a_redacted_url_is_revealed_only_from_the_url_it_stands_for() -> None:
     for environ in ({}, {urls.SECRET_ENV: real.replace("5999", "6000")}, {urls.SECRET_ENV: shown}):
         with pytest.raises(LabError, match="hides its password"):
             urls.reveal(shown, environ=environ)
+
+
+def test_the_kernel_gets_the_real_url_while_the_executed_notebook_shows_it_redacted(tmp_path: Path) -> None:
+    import nbformat
+
+    from labsupport.teaching import notebooks
+
+    real = "postgresql+asyncpg://postgres:kernel-only-pw-4f1c@127.0.0.1:5999/postgres"
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                           "display_name": "Python 3"}})
+    nb.cells = [nbformat.v4.new_code_cell("database_url = None", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("from labsupport import urls\n"
+                                          "real = urls.reveal(database_url)\n"
+                                          "print('shown', database_url)\n"
+                                          "print('revealed', real == urls.reveal(database_url) and 'kernel-only' in real)")]
+    source = tmp_path / "99_probe.ipynb"
+    nbformat.write(nb, source)
+
+    result = notebooks.execute(source, tmp_path / "out", {"database_url": real})
+
+    assert result.ok, result.error
+    written = result.output.read_text(encoding="utf-8")
+    assert "kernel-only-pw-4f1c" not in written
+    assert f"shown {urls.redact(real)}" in written and "revealed True" in written
+    assert stat.S_IMODE(result.output.stat().st_mode) == 0o600
