@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -89,6 +90,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise LabError("-j must be at least 1")
     notebooks = discover(args.notebooks)
     out = args.out if args.out is not None else settings().build  # --out: a second run beside build/ (make test-latest)
+    _check_out(out, "--out" if args.out is not None else "the build folder")
     with server.ensure() as info:
         results = run_all(notebooks, info.url, jobs=args.jobs, out_dir=out / "notebooks")
     passed = sum(r.ok for r in results)
@@ -97,6 +99,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if not r.ok:
             print(f"{r.name} failed: {r.error}", file=sys.stderr)
     return 0 if passed == len(results) else 1
+
+
+def _check_out(out: Path, what: str) -> None:
+    """Before anything starts: ``out`` must be a folder we can make or write in, said in one line."""
+    existing = out / "notebooks"
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        named = f"{out} is a file" if existing == out else f"{out}: {existing} is a file"
+        raise LabError(f"{what} {named}: name a folder for the notebooks/ and index.html it gets")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise LabError(f"{what} {out}: you cannot write in {existing}: name a folder of your own")
 
 
 def _cmd_lab(args: argparse.Namespace) -> int:
@@ -222,7 +236,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse already printed a one-line usage error
         return int(exc.code or 0)
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
+    except BrokenPipeError:
+        return _stdout_closed()
     except LabError as exc:
         print(f"labsupport: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -233,6 +251,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" ({exc.filename})" if exc.filename else ""
         print(f"labsupport: {exc.strerror or exc}{where}: check LAB_HOME and the permissions there", file=sys.stderr)
         return LabError.exit_code
+
+
+def _stdout_closed() -> int:
+    """Whoever read our output stopped (``labsupport status | head -1``): end quietly, as 128 + SIGPIPE,
+    the status a shell reports for a command that a closed pipe stopped."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())  # nothing left to flush into the closed pipe at exit
+    os.close(devnull)
+    return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

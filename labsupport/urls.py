@@ -1,13 +1,26 @@
-"""PostgreSQL URLs: validate what a user typed, and build the asyncpg URLs the lab hands out."""
+"""PostgreSQL URLs: validate what a user typed, build the asyncpg URLs the lab hands out, and show
+them without their password.
+
+A URL written where others may read it (an executed notebook, its HTML, a report, a log) is
+``redact``-ed: its password becomes ``***``. The notebook runner hands a kernel the redacted URL as
+its ``database_url`` parameter and the real one in ``SECRET_ENV``, which ``reveal`` reads back.
+"""
 
 from __future__ import annotations
+
+import os
+from collections.abc import Mapping
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from .errors import LabError
 
-__all__ = ["parse", "with_database", "asyncpg_kwargs", "describe", "redact"]
+__all__ = ["parse", "with_database", "asyncpg_kwargs", "describe", "redact", "is_redacted", "reveal",
+           "REDACTED", "SECRET_ENV"]
+
+REDACTED = "***"  # what SQLAlchemy shows for a hidden password
+SECRET_ENV = "LAB_NOTEBOOK_DATABASE_URL"  # the real URL behind a notebook's redacted database_url
 
 _EXAMPLE = "postgresql://user:password@host:5432/dbname"
 _ACCEPTED = {"postgresql", "postgres", "postgresql+asyncpg"}
@@ -62,5 +75,31 @@ def describe(url: URL | str) -> str:
 
 
 def redact(url: URL | str) -> str:
+    """The URL fit to show or to write into a file: a password, if it has one, as ``***``."""
     u = make_url(url) if isinstance(url, str) else url
     return u.render_as_string(hide_password=True)
+
+
+def is_redacted(text: str) -> bool:
+    """True for a URL whose password is the ``***`` that ``redact`` leaves."""
+    try:
+        return make_url(text.strip()).password == REDACTED
+    except (ArgumentError, ValueError):
+        return False
+
+
+def reveal(text: str, what: str = "database_url", environ: Mapping[str, str] | None = None) -> str:
+    """``text`` itself, or for a redacted URL the real one in ``SECRET_ENV`` that it stands for."""
+    if not is_redacted(text):
+        return text
+    real = (os.environ if environ is None else environ).get(SECRET_ENV, "")
+    try:
+        same = bool(real) and not is_redacted(real) and redact(real) == redact(text.strip())
+    except (ArgumentError, ValueError):
+        same = False
+    if not same:
+        raise LabError(
+            f"{what} {text.strip()} hides its password ({REDACTED}) and {SECRET_ENV} does not hold the URL it "
+            f"stands for: write the URL with its password, or set {what} = None for the lab's own server"
+        )
+    return real

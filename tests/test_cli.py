@@ -92,3 +92,62 @@ def test_doctor_passes_every_check(lab_server: object) -> None:
     lines = result.stdout.strip().splitlines()
     assert len(lines) >= 8
     assert all(line.startswith("[PASS]") for line in lines), result.stdout
+
+
+def _fresh_home(tmp_path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """A LAB_HOME that must still not exist afterwards: the command started nothing."""
+    return {"LAB_HOME": str(tmp_path / "never")}
+
+
+def test_run_refuses_a_notebook_outside_the_lessons_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    elsewhere = tmp_path / "x" / "00_start_here.ipynb"
+    elsewhere.parent.mkdir()
+    elsewhere.write_text("not a notebook, and not the lab's lesson 00")
+    out = tmp_path / "out"
+
+    result = labsupport("run", str(elsewhere), "--out", str(out), env=_fresh_home(tmp_path))
+
+    assert_one_line_error(result, str(elsewhere), "outside", "lessons only")
+    assert "passed" not in result.stdout
+    assert not out.exists() and not (tmp_path / "never").exists()
+    assert elsewhere.read_text() == "not a notebook, and not the lab's lesson 00"
+
+
+def test_a_path_to_a_lesson_inside_the_lessons_folder_is_that_lesson() -> None:
+    from labsupport.settings import settings
+    from labsupport.teaching.notebooks import discover
+
+    lesson = settings().notebooks / "00_start_here.ipynb"
+    relative = os.path.relpath(lesson)
+    assert discover([str(lesson)]) == [lesson]
+    assert [p.resolve() for p in discover([relative])] == [lesson.resolve()]
+
+
+@pytest.mark.parametrize("below", ["", "sub"])
+def test_run_out_onto_a_file_says_it_is_a_file(tmp_path, below: str) -> None:  # type: ignore[no-untyped-def]
+    existing = tmp_path / "report.txt"
+    existing.write_text("a person's file")
+    out = existing / below if below else existing
+
+    result = labsupport("run", "00", "--out", str(out), env=_fresh_home(tmp_path))
+
+    assert_one_line_error(result, "--out", f"{existing} is a file")
+    assert "LAB_HOME" not in result.stderr
+    assert existing.read_text() == "a person's file"
+    assert not (tmp_path / "never").exists()
+
+
+def test_status_into_a_closed_pipe_ends_quietly(cluster: Cluster) -> None:
+    """``labsupport status | head -0``: as other commands, no message, and 128 + SIGPIPE."""
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "labsupport", "status"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "LAB_HOME": str(cluster.home)})
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before anything is printed
+    stderr = proc.stderr.read().decode()
+    proc.stderr.close()
+
+    assert proc.wait(timeout=120) == 128 + signal.SIGPIPE, stderr
+    assert stderr == ""
+    assert not cluster.home.exists()  # status changed nothing

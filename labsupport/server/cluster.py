@@ -20,11 +20,13 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from ..connection import connect, run_sync
 from ..errors import LabError
@@ -174,7 +176,7 @@ class Cluster:
             return self.home / "data"
         else:
             outside = on_disk
-        own_dir(outside)
+        outside = _claim_outside(outside)
         link = self.home / "data"
         if link.is_symlink() or not link.exists():
             link.unlink(missing_ok=True)
@@ -182,9 +184,21 @@ class Cluster:
         return outside / "data"
 
     def _outside_candidates(self) -> tuple[Path, Path]:
-        """The two folders outside ``<home>`` this cluster may keep its files in: memory, then disk."""
+        """The two folders outside ``<home>`` this cluster may keep its files in: memory, then disk.
+
+        Another user may have made one first: ``_claim_outside`` then takes a fresh name beside it.
+        """
         digest = hashlib.sha256(str(self.home).encode()).hexdigest()[:10]
         return Path(_SHM) / f"isolation-lab-{digest}", Path(tempfile.gettempdir()) / f"isolation-lab-{digest}"
+
+    def _ours_outside(self, folder: Path) -> bool:
+        """Whether ``folder`` is one ``_data_dir`` made for this cluster outside ``<home>``."""
+        for candidate in self._outside_candidates():
+            if folder == candidate or (folder.parent == candidate.parent
+                                       and folder.name.startswith(f"{candidate.name}-")):
+                with contextlib.suppress(OSError):
+                    return os.lstat(folder).st_uid == os.geteuid() and folder.is_dir()
+        return False
 
     # -- observing
 
@@ -288,7 +302,7 @@ class Cluster:
                 "-k", f'"{state.socket_dir}"', "-c", f"listen_addresses={'127.0.0.1' if state.tcp else ''}"]
         for key, value in _FAST_SETTINGS.items():
             args += ["-c", f"{key}={value}"]
-        log = open(self.log_file, "ab")
+        log = _private_log(self.log_file)
         try:
             return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     cwd="/", start_new_session=True, **as_user(user))
@@ -436,14 +450,44 @@ class Cluster:
                 places.add(Path(os.readlink(link)))
                 link.unlink()
             places.add(link)
-            ours_outside = set(self._outside_candidates())
             for data in places:
                 shutil.rmtree(data, ignore_errors=True)
-                if data.parent in ours_outside:  # the folder _data_dir made for us outside <home>
+                if self._ours_outside(data.parent):  # the folder _data_dir made for us outside <home>
                     shutil.rmtree(data.parent, ignore_errors=True)
             if state:
                 shutil.rmtree(state.socket_dir, ignore_errors=True)
             self.state_file.unlink(missing_ok=True)
+
+
+def _claim_outside(wanted: Path) -> Path:
+    """``wanted`` when it is ours (made now, or by an earlier run), else a fresh folder beside it.
+
+    In /dev/shm or the temporary folder anyone can make ``wanted`` first: a folder of another user
+    (or one open to them) is left alone, and the cluster goes to a name nobody could guess, said
+    in one line, instead of refusing to start.
+    """
+    try:
+        return own_dir(wanted)
+    except LabError:
+        pass
+    fresh = Path(tempfile.mkdtemp(prefix=f"{wanted.name}-", dir=wanted.parent))
+    os.chmod(fresh, 0o755)  # as own_dir: the server user must reach the data folder inside
+    print(f"labsupport: {wanted} belongs to another user or is open to them; the cluster's files go to {fresh}",
+          file=sys.stderr)
+    return fresh
+
+
+def _private_log(path: Path) -> BinaryIO:
+    """``postgres.log`` opened to append, readable by us alone (it names databases, users and queries)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        info = os.fstat(fd)
+        if info.st_mode & 0o077 and info.st_uid == os.geteuid():  # a log from before, made under a wider umask
+            os.fchmod(fd, 0o600)
+        return os.fdopen(fd, "ab")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _user_name(uid: int) -> str:

@@ -93,6 +93,9 @@ class Lab:
 def open_lab(database_url: str | None = None, db_prefix: str | None = None, notebook: str | None = None) -> Lab:
     """The lesson's server: the URL papermill passed in, else the lab's own, started if needed.
 
+    ``labsupport run`` passes ``database_url`` with its password shown as ``***`` (the executed
+    notebook is a file); the real URL then comes from the kernel's environment (``urls.reveal``).
+
     Without ``db_prefix``, a notebook worked by hand gets a prefix a person can recognise
     (``nb01_3f2a1c`` for ``notebook="01"``). What a restarted kernel left (it runs no clean-up
     cell) is dropped here, by owner: ``server.reap`` removes databases whose kernel is gone and
@@ -106,7 +109,8 @@ def open_lab(database_url: str | None = None, db_prefix: str | None = None, note
     if database_url:
         from .. import urls
 
-        url = urls.parse(database_url, what="database_url").render_as_string(hide_password=False)
+        real = urls.reveal(database_url, what="database_url")  # the runner's parameter shows *** for a password
+        url = urls.parse(real, what="database_url").render_as_string(hide_password=False)
         server.reap(url)
         known = server.status()  # the lab's own server, or LAB_DATABASE_URL's, when the URL is theirs
         if known is not None and urls.describe(known.url) == urls.describe(url):

@@ -1,7 +1,10 @@
 """Running the lesson notebooks headless with papermill, and reporting on them.
 
 Executed copies, their HTML renderings and ``build/index.html`` go to ``build/``;
-the committed notebooks stay without outputs.
+the committed notebooks stay without outputs. What a run writes may name the server it used, so
+it is private: files 0600, the executed notebooks' folder 0700. The ``database_url`` parameter
+written into a notebook shows its password as ``***``; the kernel gets the real URL in its
+environment (``urls.SECRET_ENV``), where ``lesson.open_lab`` finds it.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ import re
 import secrets
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import urls
 from ..errors import LabError
 from ..settings import settings
 from .lesson import read_outcomes
@@ -47,6 +51,50 @@ def _kernel_manager_class(log: Path) -> type:
     return LoggedKernelManager
 
 
+def _with_env(manager: type, env: Mapping[str, str]) -> type:
+    """``manager``, whose kernels also get ``env`` (on top of ours): how a secret reaches a kernel."""
+
+    class KernelWithEnv(manager):  # type: ignore[misc, valid-type]
+        async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+            kw["env"] = {**kw.get("env", os.environ), **env}
+            await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return KernelWithEnv
+
+
+def _private_dir(path: Path) -> Path:
+    """``path`` made (with its parents) and, when it is ours, closed to everyone else (0700)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid == os.geteuid():
+        os.chmod(path, 0o700)
+    return path
+
+
+def _private_file(path: Path) -> Path:
+    """An empty ``path`` only we can read (0600); whoever writes it afterwards keeps that mode."""
+    path.unlink(missing_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    return path
+
+
+def _write_private(path: Path, text: str) -> Path:
+    _private_file(path).write_text(text, encoding="utf-8")
+    return path
+
+
+def _hide_secrets(parameters: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The parameters as the executed notebook shows them (``database_url`` redacted), and the
+    kernel's environment that carries the real URL."""
+    url = parameters.get("database_url")
+    if not isinstance(url, str) or not url.strip():
+        return dict(parameters), {}
+    try:
+        shown = urls.redact(url.strip())
+    except Exception:  # noqa: BLE001 - not a URL: open_lab says so in one line, and it hides nothing
+        return dict(parameters), {}
+    return {**parameters, "database_url": shown}, {urls.SECRET_ENV: url.strip()}
+
+
 @dataclass
 class NotebookResult:
     name: str
@@ -67,13 +115,18 @@ class NotebookResult:
 
 
 def discover(names: Sequence[str] = (), folder: Path | None = None) -> list[Path]:
-    """The lesson notebooks, in order; ``names`` may be '01', a stem, or a file name."""
+    """The lesson notebooks, in order; ``names`` may be '01', a stem, a file name, or a path to one.
+
+    A path elsewhere is refused rather than matched by its file name: running the lab's own
+    lesson of that name and saying "passed" would report on a file nobody named.
+    """
     folder = folder or settings().notebooks
     every = sorted(p for p in folder.glob("*.ipynb") if _LESSON.match(p.name))
     if not names:
         return every
     chosen = []
     for name in names:
+        _check_inside(name, folder)
         stem = Path(name).name.removesuffix(".ipynb")
         hits = [p for p in every if p.stem == stem or p.stem.split("_", 1)[0] == stem]
         if len(hits) != 1:
@@ -81,6 +134,17 @@ def discover(names: Sequence[str] = (), folder: Path | None = None) -> list[Path
             raise LabError(f"unknown notebook {name!r}: choose from {known}")
         chosen.append(hits[0])
     return chosen
+
+
+def _check_inside(name: str, folder: Path) -> None:
+    """A name with a folder in it must be a file of ``folder`` itself."""
+    if os.sep not in name and not (os.altsep and os.altsep in name):
+        return
+    if Path(name).expanduser().resolve().parent != folder.resolve():
+        raise LabError(
+            f"{name} is outside {folder}: labsupport run runs the lab's own lessons only; name one as 00 or "
+            "00_start_here, or open a notebook of your own with 'labsupport lab'"
+        )
 
 
 def _error_line(exc: BaseException) -> str:
@@ -98,25 +162,26 @@ def execute(notebook: Path, out_dir: Path, parameters: dict[str, Any], progress:
     """Execute one notebook with papermill in a fresh ``python3`` kernel, cwd = its folder.
 
     ``start_timeout`` is generous: on a busy 2-core machine a kernel has been seen to
-    take longer than papermill's default 60 s to answer.
+    take longer than papermill's default 60 s to answer. A password in ``database_url``
+    never reaches the executed copy: see the module's docstring.
     """
     import papermill
 
-    out_dir = Path(out_dir).resolve()  # papermill changes the working directory while the kernel starts
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = _private_dir(Path(out_dir).resolve())  # resolved: papermill changes the working directory
     output = out_dir / notebook.name
-    kernel_log = output.with_suffix(".kernel.log")
-    kernel_log.unlink(missing_ok=True)
+    kernel_log = _private_file(output.with_suffix(".kernel.log"))
+    shown, kernel_env = _hide_secrets(parameters)
     started = time.perf_counter()
     retried = ""
     for attempt in (1, 2):
         error = ""
+        _private_file(output)
         try:
             papermill.execute_notebook(
-                str(notebook), str(output), parameters=parameters, kernel_name="python3",
+                str(notebook), str(output), parameters=shown, kernel_name="python3",
                 cwd=str(notebook.parent), progress_bar=progress, execution_timeout=timeout,
                 log_output=False, request_save_on_cell_execute=False, start_timeout=start_timeout,
-                kernel_manager_class=_kernel_manager_class(kernel_log),
+                kernel_manager_class=_with_env(_kernel_manager_class(kernel_log), kernel_env),
             )
         except Exception as exc:  # noqa: BLE001 - every failure becomes one line in the report
             error = _error_line(exc)
@@ -128,7 +193,7 @@ def execute(notebook: Path, out_dir: Path, parameters: dict[str, Any], progress:
                 continue
         break
     seconds = time.perf_counter() - started
-    outcomes = read_outcomes(output) if output.exists() else {}
+    outcomes = read_outcomes(output) if output.stat().st_size else {}  # empty: papermill wrote nothing
     return NotebookResult(name=notebook.stem, ok=not error, seconds=seconds, output=output, error=error,
                           outcomes=outcomes, retried=retried)
 
@@ -150,9 +215,7 @@ def render_html(result: NotebookResult) -> Path | None:
         body, _ = HTMLExporter().from_notebook_node(nbformat.read(result.output, as_version=4))
     except Exception:  # noqa: BLE001 - a missing rendering must not hide the run's verdict
         return None
-    target = result.output.with_suffix(".html")
-    target.write_text(body, encoding="utf-8")
-    return target
+    return _write_private(result.output.with_suffix(".html"), body)
 
 
 def _execute_job(args: tuple[Path, Path, dict[str, Any], bool]) -> NotebookResult:
@@ -244,5 +307,4 @@ code{{background:#f4f4f4}}</style></head><body>
 </table></body></html>
 """
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(page, encoding="utf-8")
-    return target
+    return _write_private(target, page)
