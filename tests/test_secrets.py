@@ -189,3 +189,11 @@ def test_the_kernel_gets_the_real_url_while_the_executed_notebook_shows_it_redac
     assert "kernel-only-pw-4f1c" not in written
     assert f"shown {urls.redact(real)}" in written and "revealed True" in written
     assert stat.S_IMODE(result.output.stat().st_mode) == 0o600
+
+
+def test_a_server_info_shown_in_a_cell_hides_its_password() -> None:
+    from labsupport.server import ServerInfo
+
+    info = ServerInfo(source="test", url="postgresql+asyncpg://postgres:s3cret-pw@127.0.0.1:5432/postgres", managed=True)
+    assert "s3cret-pw" not in repr(info)
+    assert info.url.endswith("@127.0.0.1:5432/postgres")

@@ -6,7 +6,7 @@ or not); everything else asks the object it returns and never reads the environm
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from .. import urls
@@ -21,7 +21,7 @@ class ServerInfo:
     """What a lesson needs to know about the server in use."""
 
     source: str
-    url: str  # superuser, database "postgres", SQLAlchemy asyncpg form
+    url: str = field(repr=False)  # superuser, database "postgres", SQLAlchemy asyncpg form; may hold a password
     managed: bool
     version: str | None = None
     pid: int | None = None
@@ -32,7 +32,6 @@ class ServerInfo:
 
     def url_for(self, database: str) -> str:
         return urls.with_database(self.url, database)
-
 
 class Server(Protocol):
     """What the CLI, the plugin and the lessons may ask of a server, whichever it is."""
