@@ -194,6 +194,7 @@ def test_a_lessons_names_made_by_hand_survive_its_set_up_and_every_clean_up(lab_
         run_sync(fetchval(url, f"CREATE DATABASE {databases.quote(name)} TEMPLATE {databases.quote(names[0])}"))
     lab = lesson.Lab(info=server.ServerInfo(source="test", url=url, managed=False), prefix=prefix)
     ours = run_sync(lab.create_database("made_by_the_lab"))
+    hand_made.append(ours)  # removed afterwards even if a step below fails first
 
     for suffix in ("schema_tour", "dev", "shared", "catalog"):  # what the notebooks' cells create
         with pytest.raises(databases.NotLabMade):
