@@ -212,15 +212,18 @@ def test_a_lessons_names_made_by_hand_survive_its_set_up_and_every_clean_up(lab_
     assert _survived(url, names) == dict.fromkeys(names, ROWS)
 
 
-def test_labsupport_up_and_doctor_keep_hand_made_databases_of_the_names_they_use(cluster) -> None:  # type: ignore[no-untyped-def]
+def test_labsupport_up_and_doctor_keep_hand_made_databases_of_the_names_they_use(cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     info, _ = cluster.up()
     names = ["lab_doctor_template", "lab_doctor_copy_test"]  # the doctor's clone check makes and drops these
     for name in names:
         run_sync(_seed(info.url, name))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "FORCE_COLOR"))}
-    env |= {"LAB_HOME": str(cluster.home)}
+    env |= {"LAB_HOME": str(cluster.home), "HOME": str(tmp_path), "IPYTHONDIR": str(tmp_path / ".ipython"),
+            "JUPYTER_CONFIG_DIR": str(tmp_path / ".jupyter"), "JUPYTER_DATA_DIR": str(tmp_path / "jupyter-data"),
+            "JUPYTER_RUNTIME_DIR": str(tmp_path / "jupyter-runtime")}  # folders of its own
     env.pop("LAB_DATABASE_URL", None)
     for command in (["up"], ["doctor"]):
-        subprocess.run([sys.executable, "-m", "labsupport", *command], env=env, capture_output=True, text=True,
-                       timeout=300, check=False)
+        done = subprocess.run([sys.executable, "-m", "labsupport", *command], env=env, capture_output=True,
+                              text=True, timeout=300, check=False)
         assert _survived(info.url, names) == dict.fromkeys(names, ROWS), command
+    assert "refused to drop database 'lab_doctor_template'" in done.stdout + done.stderr, done.stdout + done.stderr
