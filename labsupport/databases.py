@@ -6,6 +6,12 @@ PostgreSQL refuses to copy a database anyone is connected to (SQLSTATE 55006).
 
 Every database made here is marked with its owner (see ``owners``); ``reap`` drops the
 ones whose owner is certainly gone, and nothing else.
+
+Every drop of a database in the lab goes through ``drop_lab_made``: it reads the database's
+comment and drops it only if the comment is the lab's mark (``owners.is_lab_made``). A database
+a person made, even one named exactly as the lab would name its own, is refused with one line
+(``NotLabMade``) that names it and says how to remove it by hand. ``drop``, ``drop_under``,
+``create(..., replace=True)``, ``clone(..., replace=True)`` and ``reap`` all come here.
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ from . import owners
 from .connection import connect
 from .errors import LabError
 
-__all__ = ["validate_name", "validate_prefix", "MAX_PREFIX_BYTES", "quote", "create", "drop", "clone", "exists", "names", "names_under", "drop_under",
-           "like_prefix", "terminate_sessions", "reap"]
+__all__ = ["validate_name", "validate_prefix", "MAX_PREFIX_BYTES", "quote", "create", "drop", "drop_lab_made",
+           "NotLabMade", "clone", "exists", "names", "names_under", "drop_under", "like_prefix",
+           "terminate_sessions", "reap"]
 
 MAX_NAME_BYTES = 63
 MAX_PREFIX_BYTES = 40  # leaves room for "_template_test" or "_gw12_test" within 63 bytes
@@ -90,11 +97,18 @@ async def names_under(admin_url: str, prefix: str, only: Callable[[str], bool] |
 
 
 async def drop_under(admin_url: str, prefix: str, only: Callable[[str], bool] | None = None) -> list[str]:
-    """Drop every database named ``<prefix>_...`` (and accepted by ``only``); returns the names dropped."""
-    dropped = []
+    """Drop every database named ``<prefix>_...`` (and accepted by ``only``) that the lab made; returns
+    the names dropped. Those a person made are kept, and then one ``NotLabMade`` names them all
+    (after the lab's own are gone)."""
+    dropped, refused = [], []
     for name in await names_under(admin_url, prefix, only):
-        if await drop(admin_url, name):
-            dropped.append(name)
+        try:
+            if await drop_lab_made(admin_url, name):
+                dropped.append(name)
+        except NotLabMade:
+            refused.append(name)
+    if refused:
+        raise NotLabMade(refused)
     return dropped
 
 
@@ -112,7 +126,7 @@ async def create(admin_url: str, name: str, *, template: str | None = None, repl
     conn = await connect(admin_url)
     try:
         if replace:
-            await conn.execute(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
+            await drop_lab_made(conn, name)
         try:
             await conn.execute(f"CREATE DATABASE {quote(name)}")
         except asyncpg.DuplicateDatabaseError:
@@ -123,19 +137,48 @@ async def create(admin_url: str, name: str, *, template: str | None = None, repl
     return name
 
 
-async def drop(admin_url: str, name: str, *, missing_ok: bool = True) -> bool:
-    """Drop a database even while sessions are connected (``WITH (FORCE)``). True if it existed."""
-    conn = await connect(admin_url)
+class NotLabMade(LabError):
+    """A drop refused: the database has no lab owner mark, so a person made it."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = list(names)
+        shown = ", ".join(repr(n) for n in self.names)
+        commands = "; ".join(f"psql \"$(labsupport url)\" -c 'DROP DATABASE {quote(n)}'" for n in self.names)
+        it, carries = ("them", "they carry") if len(self.names) > 1 else ("it", "it carries")
+        super().__init__(
+            f"refused to drop database {shown}: {carries} no owner mark of the lab (a comment starting "
+            f"{owners.MARK.strip()!r}), so the lab did not make {it} and never drops {it}; if you are sure "
+            f"nothing in {it} is needed, remove {it} by hand: {commands} (or your server's admin URL instead of "
+            "$(labsupport url))")
+
+
+async def drop_lab_made(server: str | asyncpg.Connection, name: str, *, missing_ok: bool = True) -> bool:
+    """Drop ``name`` if the lab made it (its comment starts with ``owners.MARK``), even while sessions
+    are connected (``WITH (FORCE)``). True if it existed and was dropped; False if it was missing
+    (``missing_ok``, else LabError). An unmarked database, or one whose comment is not the lab's,
+    raises ``NotLabMade`` and is left as it is. ``server`` is an admin URL or an open admin connection.
+
+    The lab's one ``DROP DATABASE``: every drop, reap and clean-up comes here."""
+    conn = await connect(server) if isinstance(server, str) else server
     try:
-        present = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", validate_name(name))
-        if not present:
+        row = await conn.fetchrow("SELECT shobj_description(oid, 'pg_database') AS comment FROM pg_database "
+                                  "WHERE datname = $1", validate_name(name))
+        if row is None:
             if missing_ok:
                 return False
             raise LabError(f"database {name!r} does not exist")
+        if not owners.is_lab_made(row["comment"]):
+            raise NotLabMade([name])
         await conn.execute(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
         return True
     finally:
-        await conn.close()
+        if isinstance(server, str):
+            await conn.close()
+
+
+async def drop(admin_url: str, name: str, *, missing_ok: bool = True) -> bool:
+    """``drop_lab_made`` by its short name: a database the lab did not make is never dropped."""
+    return await drop_lab_made(admin_url, name, missing_ok=missing_ok)
 
 
 async def clone(admin_url: str, template: str, name: str, *, replace: bool = False) -> str:
@@ -145,7 +188,7 @@ async def clone(admin_url: str, template: str, name: str, *, replace: bool = Fal
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", validate_name(template)):
             raise LabError(f"template database {template!r} does not exist: create it before cloning")
         if replace:
-            await conn.execute(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
+            await drop_lab_made(conn, name)
         strategy = " STRATEGY FILE_COPY" if conn.get_server_version().major >= 15 else ""
         sql = f"CREATE DATABASE {quote(name)} TEMPLATE {quote(template)}{strategy}"
         for attempt in range(_CLONE_RETRIES):
@@ -187,7 +230,7 @@ async def reap(admin_url: str) -> list[str]:
             "WHERE shobj_description(oid, 'pg_database') LIKE $1 ORDER BY 1", owners.MARK + "%")
         gone = [r["datname"] for r in rows if (o := owners.parse(r["owner"])) is not None and o.is_gone()]
         for name in gone:
-            await conn.execute(f"DROP DATABASE IF EXISTS {quote(name)} WITH (FORCE)")
+            await drop_lab_made(conn, name)
         return gone
     finally:
         await conn.close()

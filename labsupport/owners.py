@@ -10,8 +10,9 @@ Temporary folders follow the same rule: ``temp_dir`` names its owner's pid and s
 the folder's name, and ``reap_temp_dirs`` removes this user's folders whose owner is gone.
 
 Reaping drops a database only when its comment is the lab's, names this host and boot, and
-its process is gone. A database without the lab's comment, or made on another host, is never
-touched: the lab cannot tell whether its owner lives. (The mark is a second statement after
+its process is gone. A database made on another host is never reaped: the lab cannot tell
+whether its owner lives. A database without the lab's comment is never dropped at all, by any
+command or run (``is_lab_made``; ``databases.drop_lab_made`` is the one place that drops). (The mark is a second statement after
 CREATE DATABASE, which cannot run in a transaction: a run killed in the millisecond between the
 two leaves an unmarked database, for ``labsupport reset``.)
 """
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-__all__ = ["Owner", "MARK", "current", "parse", "ENV_VAR", "temp_dir", "temp_folder", "reap_temp_dirs", "TEMP_PREFIX"]
+__all__ = ["Owner", "MARK", "is_lab_made", "current", "parse", "ENV_VAR", "temp_dir", "temp_folder", "reap_temp_dirs", "TEMP_PREFIX"]
 
 MARK = "isolation-lab owner "
 ENV_VAR = "LAB_OWNER"
@@ -80,6 +81,15 @@ class Owner:
     def is_gone(self) -> bool:
         """True only when certain: on this host and boot, and no process with that pid and start time."""
         return self.is_here() and _start_time(self.pid) != self.started
+
+
+def is_lab_made(comment: str | None) -> bool:
+    """True when a database's comment is the lab's mark: the lab made it and may drop it.
+
+    Any comment that starts with ``MARK`` counts, also one that names no owner ``parse`` can read
+    (a kept template marked for the lab itself); ``reap`` still drops only those whose parsed owner
+    is gone. A database with no comment, or another comment, was made by a person: never dropped."""
+    return bool(comment) and str(comment).startswith(MARK)
 
 
 def parse(text: str | None) -> Owner | None:

@@ -476,3 +476,150 @@ def test_protect_refuses_what_it_cannot_judge() -> None:
         guard.protect(create_async_engine("sqlite+aiosqlite:///:memory:"))
     with pytest.raises(LabError, match="needs a SQLAlchemy engine"):
         guard.protect("postgresql://x")
+
+
+# ---------------------------------------------------------------- the test database, and the plugin's engines by default
+
+APP_SUITE = {
+    "pytest.ini": "[pytest]\naddopts = -p no:cacheprovider\nasyncio_mode = auto\n"
+                  "asyncio_default_fixture_loop_scope = function\n",
+    "conftest.py": """
+        import os
+
+        import pytest
+        from sqlalchemy import MetaData
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        @pytest.fixture(autouse=True)
+        async def fresh_schema():  # an ordinary suite's set-up: drop everything, on the URL it is given
+            engine = create_async_engine(os.environ["LAB_TEST_DATABASE_URL"])
+            metadata = MetaData()
+            async with engine.begin() as conn:
+                await conn.run_sync(metadata.reflect)
+                await conn.run_sync(metadata.drop_all)
+            await engine.dispose()
+            yield
+    """,
+    "test_app.py": "def test_runs():\n    pass\n",
+}
+
+
+@pytest.fixture
+def by_hand(lab_server: ServerInfo) -> Iterator[Callable[[str], str]]:
+    """Make a database as a person would (no owner mark) with the precious rows; removed by hand afterwards."""
+    made: list[str] = []
+
+    def make(name: str) -> str:
+        made.append(name)
+        run_sync(_fetch(lab_server, f"CREATE DATABASE {databases.quote(name)}"))
+        run_sync(_fill_precious(lab_server, name))
+        return name
+
+    yield make
+    for name in made:
+        run_sync(_fetch(lab_server, f"DROP DATABASE IF EXISTS {databases.quote(name)} WITH (FORCE)"))
+
+
+async def _fetch(server: ServerInfo, sql: str) -> None:
+    conn = await asyncpg.connect(**urls.asyncpg_kwargs(server.url))
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def _fill_precious(server: ServerInfo, name: str) -> None:
+    conn = await asyncpg.connect(**urls.asyncpg_kwargs(_url(server, name)))
+    try:
+        await conn.execute("CREATE TABLE precious (id int PRIMARY KEY, v text)")
+        await conn.executemany("INSERT INTO precious VALUES ($1, $2)", [(i, f"row {i}") for i in range(PRECIOUS_ROWS)])
+    finally:
+        await conn.close()
+
+
+def _write(folder: Path, files: dict[str, str]) -> Path:
+    for name, body in files.items():
+        (folder / name).write_text(textwrap.dedent(body).lstrip(), encoding="utf-8")
+    return folder
+
+
+def test_a_test_database_url_naming_a_real_database_stops_the_run_and_keeps_its_rows(
+        lab_server: ServerInfo, by_hand: Callable[[str], str], tmp_path: Path) -> None:
+    app = by_hand(f"app_{secrets.token_hex(3)}")
+    url = _url(lab_server, app).render_as_string(hide_password=False)
+    suite = _write(tmp_path, APP_SUITE)
+    for workers in ("0", "2"):
+        result = lesson.run_suite(suite, "-n", workers, env={"LAB_TEST_DATABASE_URL": url}, scenarios=False)
+        assert result.returncode == 4 and result.tests == [], (workers, result.output[-2000:])
+        errors = [ln for ln in result.output.splitlines() if ln.startswith("ERROR: ")]
+        assert len(errors) == 1 and f"LAB_TEST_DATABASE_URL ({urls.redact(url)}) names the database {app!r}" in errors[0]
+        assert "not a test database" in errors[0] and "no test ran" in errors[0], errors
+        assert run_sync(_precious_intact(lab_server, app)), workers
+    ini = APP_SUITE["pytest.ini"] + "lab_database_url = env:MY_TEST_URL\n"
+    _write(tmp_path, {"pytest.ini": ini})
+    result = lesson.run_suite(suite, env={"MY_TEST_URL": url, "LAB_TEST_DATABASE_URL": url}, scenarios=False)
+    assert result.returncode == 4 and "lab_database_url (ini lab_database_url)" in result.output, result.output[-2000:]
+    assert run_sync(_precious_intact(lab_server, app))
+
+
+def test_a_test_database_is_one_named_test_or_one_this_run_made(lab_server: ServerInfo, prefix: str,
+                                                                 by_hand: Callable[[str], str], tmp_path: Path) -> None:
+    named = by_hand(f"{prefix}_app_test")
+    made = f"{prefix}_scratch"
+    run_sync(databases.create(lab_server.url, made))  # marked with this process, which the suite's run inherits
+    suite = _write(tmp_path, APP_SUITE)
+    for name in (named, made):
+        url = _url(lab_server, name).render_as_string(hide_password=False)
+        result = lesson.run_suite(suite, env={"LAB_TEST_DATABASE_URL": url}, scenarios=False)
+        assert result.ok, (name, result.output[-2000:])
+    someone = owners.Owner("another-host", "boot", 1, "1").comment
+    run_sync(_fetch(lab_server, f"COMMENT ON DATABASE {databases.quote(made)} IS '{someone}'"))
+    url = _url(lab_server, made).render_as_string(hide_password=False)
+    result = lesson.run_suite(suite, env={"LAB_TEST_DATABASE_URL": url}, scenarios=False)
+    assert result.returncode == 4 and "this run did not create it" in result.output, result.output[-2000:]
+
+
+PLUGIN_ENGINE_SUITE = {
+    "pytest.ini": "[pytest]\naddopts = -p no:cacheprovider\nasyncio_mode = auto\n"
+                  "asyncio_default_fixture_loop_scope = function\n",
+    "conftest.py": """
+        import os
+
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def lab_database_url():  # a fixture of the project's own: the start-of-run check leaves it to the engines
+            return os.environ["APP_URL"]
+    """,
+    "test_drop.py": """
+        from sqlalchemy import Column, Integer, MetaData, Table
+
+        metadata = MetaData()
+        Table("precious", metadata, Column("id", Integer, primary_key=True))
+
+        async def test_drop_all(lab_engine):
+            async with lab_engine.begin() as conn:
+                await conn.run_sync(metadata.drop_all)
+    """,
+}
+
+
+def test_the_plugins_engines_refuse_drop_all_on_a_non_test_database_unless_turned_off(
+        lab_server: ServerInfo, by_hand: Callable[[str], str], tmp_path: Path) -> None:
+    dev = by_hand(f"dev_{secrets.token_hex(3)}")
+    env = {"APP_URL": _url(lab_server, dev).render_as_string(hide_password=False)}
+    suite = _write(tmp_path, PLUGIN_ENGINE_SUITE)
+
+    result = lesson.run_suite(suite, env=env, scenarios=False)
+    assert [t.outcome for t in result.tests] == ["failed"], result.output[-2000:]
+    assert f"labsupport.guard refused drop_all on database {dev!r}" in result.tests[0].message
+    assert run_sync(_precious_intact(lab_server, dev))
+
+    result = lesson.run_suite(suite, "-o", "lab_guard_engines=false", env=env, scenarios=False)
+    assert result.ok, result.output[-2000:]
+    assert not run_sync(_precious_intact(lab_server, dev)), "unguarded, drop_all ran"
+
+
+def test_lab_guard_engines_takes_true_false_or_nothing(tmp_path: Path) -> None:
+    result = lesson.run_suite(_suite(tmp_path, "lab_guard_engines = maybe\n"), scenarios=False)
+    assert result.returncode == 4 and "lab_guard_engines is 'maybe'" in result.output, result.output[-2000:]

@@ -12,7 +12,7 @@ import pytest
 
 from labsupport import databases
 from labsupport.pytest_plugin import guard, workers
-from labsupport.connection import run_sync
+from labsupport.connection import fetchval, run_sync
 from labsupport.errors import LabError
 
 
@@ -192,3 +192,20 @@ def test_a_no_parallel_test_waits_for_the_others(admin_url: str) -> None:
     finally:
         other.close()
         alone.close()
+
+
+def test_a_claim_meeting_a_hand_made_database_of_its_names_stops_and_lets_go_of_the_prefix(
+        admin_url: str, made: list[str]) -> None:
+    prefix = f"tw_{secrets.token_hex(3)}"
+    hand_made, leftover = f"{prefix}_gw0_test", f"{prefix}_gw1_test"
+    run_sync(fetchval(admin_url, f"CREATE DATABASE {databases.quote(hand_made)}"))  # no owner mark: a person's
+    try:
+        _create(admin_url, made, leftover)  # a crashed run's, marked
+        with pytest.raises(LabError, match=f"no test ran: .*refused to drop database {hand_made!r}.*lab_db_prefix"):
+            workers.RunClaim.take(admin_url, prefix)
+        assert run_sync(databases.exists(admin_url, hand_made))
+        assert not run_sync(databases.exists(admin_url, leftover))  # the lab's own leftover went
+    finally:
+        run_sync(fetchval(admin_url, f"DROP DATABASE {databases.quote(hand_made)} WITH (FORCE)"))
+    again = workers.RunClaim.take(admin_url, prefix, wait=0.3)  # the refused claim released the lock
+    again.release()

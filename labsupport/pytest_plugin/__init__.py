@@ -1,9 +1,10 @@
 """labsupport's pytest plugin (entry point ``pytest11``): the take-home room. Hooks and registration only.
 
-Each piece is inert until configured:
+Each piece is inert until configured, except the guard's two checks that need no setting:
 
     options          one reader of settings (flag > ini > env > default), worker check, one-line failure
-    guard_hooks      lesson 01: the session stops unless the app's database is a test database (guard)
+    guard_hooks      lesson 01: the session stops unless the test database (and the app's) is one; the
+                     plugin's engines refuse destructive SQL on other databases (guard)
     transactional    lesson 02: rollback fixtures lab_engine -> lab_connection -> lab_session -> lab_client
     shapes           the app's session shape (session, sessionmaker, engine, connection) and how each joins the test
     project_hooks    the settings that adopt your app (lab_app, lab_session_dependency ...), header lines
@@ -28,7 +29,7 @@ from .transactional import *  # noqa: F401,F403 - rollback-isolation fixtures (l
 
 pytest_plugins = [
     "labsupport.pytest_plugin.project_hooks",  # settings that adopt your app; header lines on config and engine
-    "labsupport.pytest_plugin.guard_hooks",  # lesson 01's guard; inert unless lab_guard_url/lab_guard_engines is set
+    "labsupport.pytest_plugin.guard_hooks",  # lesson 01's guard: the test database and the plugin's engines, always
     "labsupport.pytest_plugin.worker_hooks",  # lesson 04's database per xdist worker; inert unless lab_metadata is set
 ]
 

@@ -45,7 +45,7 @@ from ..errors import LabError
 
 __all__ = [
     "MARKER", "GuardError", "Destructive", "is_test_database", "require_test_database", "destructive_sql",
-    "server_database", "current_database", "check_url", "protect", "unprotect", "is_protected",
+    "server_database", "current_database", "database_identity", "made_by_this_run", "check_url", "protect", "unprotect", "is_protected",
     "protect_all", "unprotect_all", "everywhere",
 ]
 
@@ -235,6 +235,30 @@ async def current_database(url: str) -> str:
         return str(await conn.fetchval("SELECT current_database()"))
     finally:
         await conn.close()
+
+
+async def database_identity(url: str, what: str = "the test database URL") -> tuple[str, str | None]:
+    """The server's name for the database behind ``url`` and its comment (the lab's owner mark, if any)."""
+    from ..connection import connect
+    from ..urls import parse
+
+    parsed = parse(url, what=what).render_as_string(hide_password=False)
+    conn = await connect(parsed, what=what)
+    try:
+        row = await conn.fetchrow("SELECT current_database() AS name, shobj_description(oid, 'pg_database') AS comment "
+                                  "FROM pg_database WHERE datname = current_database()")
+        return str(row["name"]), row["comment"]
+    finally:
+        await conn.close()
+
+
+def made_by_this_run(comment: str | None) -> bool:
+    """True when a database's owner mark names this process, or the owner a parent handed down
+    (``LAB_OWNER``): a database this run, or the lesson that started it, created to test on."""
+    from .. import owners
+
+    owner = owners.parse(comment)
+    return owner is not None and owner == owners.current()
 
 
 async def check_url(url: str, operation: str = "running the tests") -> str:

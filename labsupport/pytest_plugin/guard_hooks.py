@@ -1,24 +1,40 @@
-"""A pytest plugin that stops a session at its start when the app's database is not a test database.
+"""A pytest plugin that stops a session at its start when a database the tests would destroy data in
+is not a test database, and guards the plugin's engines while the tests run.
 
-Enable it with ``-p labsupport.pytest_plugin.guard_hooks`` (labsupport's own ``pytest11`` plugin also loads
-it, inert until configured) and say where the app's database URL comes from::
+labsupport's own ``pytest11`` plugin loads it in every run (``-p labsupport.pytest_plugin.guard_hooks``
+also works). What it does, each part checked with *the server* (``current_database()``) against the
+test marker of ``labsupport.pytest_plugin.guard``:
 
-    [pytest]
-    lab_guard_url = env:FLASHCARDS_DATABASE_URL   # or myapp.settings:database_url, or myapp.db:engine
-    lab_guard_engines = true                      # also guard every SQLAlchemy engine in the run
+1. **The test database** (``lab_database_url``, else ``LAB_TEST_DATABASE_URL``; on by itself): it
+   must be a database whose name ends in ``_test``, or one this run created (its owner mark names
+   this process or the owner a parent handed down, as a lesson does for the suites it runs). Else
+   ``pytest.UsageError`` (exit status 4) before any test, and nothing in it is touched. Not checked
+   when ``lab_metadata`` gives each worker its own database, or a ``lab_database_url`` fixture of
+   your own replaces the setting; a URL that cannot be reached is left to the fixture's own message.
+2. **The app's database** (``lab_guard_url``, off until set)::
 
-(or ``--lab-guard-url SOURCE`` / ``--lab-guard-engines`` on the command line). At session start,
-after conftest files had their say, the plugin resolves the URL, asks *the server* for
-``current_database()`` and raises ``pytest.UsageError`` (exit status 4, no test run) unless the
-name carries the test marker of ``labsupport.pytest_plugin.guard``. Settings are read by
-``options.read`` (flag, then ini; ``env:`` and ``module:attribute`` values).
+       [pytest]
+       lab_guard_url = env:FLASHCARDS_DATABASE_URL   # or myapp.settings:database_url, or myapp.db:engine
+
+   the same rule, except that a database that does not exist lets the run go on (one line says so).
+3. **Engines** (``lab_guard_engines``): unset, the plugin's own engines (``lab_engine``,
+   ``lab_pooled_engine``, ``lab_nullpool_engine``, ``lab_joined_engine``) refuse DROP, TRUNCATE,
+   ``drop_all``, DELETE without WHERE and ``create_all`` over data on a database that is not a test
+   database; ``true`` (or ``--lab-guard-engines``) guards every SQLAlchemy engine in the run, your
+   app's included; ``false`` guards none.
+
+Settings are read by ``options.read`` (flag, then ini; ``env:`` and ``module:attribute`` values).
 """
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from typing import Any
+
 import pytest
 
-from .options import Setting, import_hint, read, resolve_url
+from ..errors import LabError
+from .options import Setting, import_hint, is_worker, read, resolve_url
 
 __all__ = ["resolve_url"]  # re-exported: lesson 01's notebook shows it
 
@@ -35,8 +51,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="every SQLAlchemy engine in this run refuses DROP, TRUNCATE, drop_all and create_all "
                          "over data on databases the server does not call test databases")
     parser.addini("lab_guard_url", help=_HELP_SOURCE, default="")
-    parser.addini("lab_guard_engines", type="bool", default=False,
-                  help="guard every SQLAlchemy engine in this run (see --lab-guard-engines)")
+    parser.addini("lab_guard_engines", default="",
+                  help="unset: the plugin's engines refuse destructive SQL on non-test databases; true: every "
+                       "SQLAlchemy engine in this run does (see --lab-guard-engines); false: no engine does")
 
 
 def _source(config: pytest.Config) -> Setting:
@@ -44,8 +61,23 @@ def _source(config: pytest.Config) -> Setting:
     return read(config, "lab_guard_url")
 
 
-def _engines(config: pytest.Config) -> bool:
-    return bool(config.getoption("lab_guard_engines", None) or config.getini("lab_guard_engines"))
+PLUGIN_ENGINES = ("lab_pooled_engine", "lab_nullpool_engine", "lab_joined_engine")  # lab_engine is one of the first two
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def _engines(config: pytest.Config) -> str:
+    """Which engines are guarded: "all" (every engine in the run), "plugin" (the default) or "off"."""
+    if config.getoption("lab_guard_engines", None):
+        return "all"
+    value = str(config.getini("lab_guard_engines") or "").strip().lower()
+    if not value:
+        return "plugin"
+    if value in _TRUE:
+        return "all"
+    if value in _FALSE:
+        return "off"
+    raise pytest.UsageError(f"labsupport guard: lab_guard_engines is {value!r}: write true (every engine in the "
+                            "run), false (none), or leave it out (the plugin's own engines)")
 
 
 def _explicitly_enabled(config: pytest.Config) -> bool:
@@ -53,17 +85,36 @@ def _explicitly_enabled(config: pytest.Config) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if _engines(config):
+    if _engines(config) == "all":
         from . import guard
 
         guard.protect_all()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if _engines(config):
+    if _engines(config) == "all":
         from . import guard
 
         guard.unprotect_all()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Generator[None, Any, Any]:
+    """The plugin's engines are guarded as they are made, unless lab_guard_engines = false."""
+    value = yield
+    if fixturedef.argname in PLUGIN_ENGINES and _engines(request.config) == "plugin":
+        _protect_postgres(value)
+    return value
+
+
+def _protect_postgres(engine: Any) -> None:
+    from sqlalchemy.engine import Engine
+
+    from . import guard
+
+    sync = getattr(engine, "sync_engine", engine)
+    if isinstance(sync, Engine) and sync.dialect.name == "postgresql":  # an override may give something else
+        guard.protect(engine)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -74,8 +125,12 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
 
         shown = redact(setting.value) if "://" in setting.value else setting.value
         lines.append(f"labsupport guard: app database from {shown} ({setting.source}) must be a test database")
-    if _engines(config):
+    engines = _engines(config)
+    if engines == "all":
         lines.append("labsupport guard: every SQLAlchemy engine refuses destructive SQL on non-test databases")
+    elif engines == "off":
+        lines.append("labsupport guard: off for engines (lab_guard_engines = false): nothing refuses destructive "
+                     "SQL on non-test databases")
     return lines or None
 
 
@@ -89,17 +144,17 @@ def _say(config: pytest.Config, line: str) -> None:
 @pytest.hookimpl(trylast=True)  # after conftest files made and named their test database
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
+    _check_test_database(session)
     setting = _source(config)
     source = setting.value
     if not source:
-        if _explicitly_enabled(config) and not _engines(config):
+        if _explicitly_enabled(config) and _engines(config) != "all":
             raise pytest.UsageError(
-                f"{PLUGIN} is enabled but has nothing to check: name the app's database URL with "
+                f"{PLUGIN} is enabled but has no app database to check: name the app's database URL with "
                 "--lab-guard-url env:YOUR_URL_VARIABLE (or the ini option lab_guard_url)")
         return
     from .. import urls
     from ..connection import MissingDatabaseError, run_sync
-    from ..errors import LabError
     from . import guard
 
     try:
@@ -107,8 +162,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         name = run_sync(guard.current_database(url))
     except MissingDatabaseError:
         _say(config, f"labsupport guard: the app's database ({urls.redact(url)}) does not exist, so nothing there "
-                     "can be destroyed; the tests go on (with lab_guard_engines = true, destructive SQL on a "
-                     "database not named *_test is still refused at run time)")
+                     "can be destroyed; the tests go on (destructive SQL on a database not named *_test is still "
+                     "refused at run time by the guarded engines)")
         return
     except LabError as exc:
         raise pytest.UsageError(f"labsupport guard: {exc}") from None
@@ -120,3 +175,44 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             f"not a test database (its name does not end in {guard.MARKER!r}); no test ran. Point the app at "
             f"a test database before it is imported, e.g. {(name.strip() or 'app') + guard.MARKER!r}"
         )
+
+
+# ---------------------------------------------------------------- the test database (lab_database_url)
+
+
+def _replaced(session: pytest.Session) -> bool:
+    """True when a fixture of your own named lab_database_url (conftest.py) or the per-worker
+    databases (lab_metadata) replace the setting: then its URL is not what the tests use."""
+    if read(session.config, "lab_metadata").value:
+        return True
+    defs = getattr(session, "_fixturemanager", None)
+    found = getattr(defs, "_arg2fixturedefs", {}).get("lab_database_url", ())
+    return any(not str(getattr(d.func, "__module__", "")).startswith("labsupport.pytest_plugin") for d in found)
+
+
+def _check_test_database(session: pytest.Session) -> None:
+    """Stop the run before any test unless the test database is one: named *_test, or made by this run."""
+    from .transactional import URL_ENV
+
+    config = session.config
+    setting = read(config, "lab_database_url", URL_ENV)
+    if not setting.value or is_worker(config) or config.option.collectonly or _replaced(session):
+        return
+    from .. import urls
+    from ..connection import run_sync
+    from . import guard
+
+    what = URL_ENV if setting.source == f"env {URL_ENV}" else f"lab_database_url ({setting.source})"
+    try:
+        url = resolve_url(setting.value, "lab_database_url", setting.source, import_hint(config))
+        name, comment = run_sync(guard.database_identity(url, what))
+    except LabError:
+        return  # a URL that cannot be read or reached: the lab_database_url fixture says so in one line
+    if guard.is_test_database(name) or guard.made_by_this_run(comment):
+        return
+    raise pytest.UsageError(
+        f"labsupport guard: {what} ({urls.redact(url)}) names the database {name!r} according to the server, and "
+        f"that is not a test database: its name does not end in {guard.MARKER!r} and this run did not create it; "
+        f"no test ran and nothing in it was touched. Point {what} at a test database, e.g. "
+        f"{(name.strip() or 'app') + guard.MARKER!r} cloned from a template, or set lab_metadata for a database "
+        "per worker")

@@ -210,7 +210,12 @@ async def joined_engine(connection: AsyncConnection) -> AsyncEngine:
     async def lend() -> Any:
         return _Borrowed(raw)
 
-    return create_async_engine(connection.engine.url, async_creator=lend, poolclass=NullPool)
+    engine = create_async_engine(connection.engine.url, async_creator=lend, poolclass=NullPool)
+    from . import guard
+
+    if guard.is_protected(connection.engine):  # the test's engine is guarded: so is the app's way onto it
+        guard.protect(engine)
+    return engine
 
 
 def check_target(name: str, obj: Any) -> tuple[str, Any]:

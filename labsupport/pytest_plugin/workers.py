@@ -16,7 +16,10 @@ A run (``pytest -n 2``, ``-n auto`` or no ``-n`` at all):
 1. the controller takes the prefix's PostgreSQL advisory lock on a connection it keeps open
    all run (a second run with the same prefix stops with one line; a crashed run's lock went
    with its connection), drops what a crashed run of the prefix left behind, and builds
-   ``<prefix>_template_test`` with the schema, all before the workers start;
+   ``<prefix>_template_test`` with the schema, all before the workers start. Only databases
+   carrying the lab's owner mark are dropped (``databases.drop_lab_made``): if a person made a
+   database under one of the run's names (``<prefix>_gw0_test`` ...), the run stops there with one
+   line that names it, before any test, and the database keeps every row;
 2. each worker clones its own ``<prefix>_gw0_test``, ``<prefix>_gw1_test`` ... (``<prefix>_master_test``
    without xdist) on first use, a file copy of the template, and drops it at its end;
 3. the controller drops the template and anything a dead worker left, and releases the lock.
@@ -206,8 +209,9 @@ class RunClaim:
     def take(cls, admin_url: str, prefix: str, wait: float = 5.0) -> RunClaim:
         """Lock the prefix (waiting up to ``wait`` s for a just-killed run to let go), then reap.
 
-        Holding the lock proves no live run uses the prefix, so every database it owns is a
-        leftover. Databases of other prefixes are never looked at.
+        Holding the lock proves no live run uses the prefix, so every database of its names that
+        carries the lab's mark is a leftover. One without the mark was made by a person: the claim
+        stops with one line and drops nothing of it. Databases of other prefixes are never looked at.
         """
         held = _HeldConnection(admin_url, "pytest-controller")
         try:
@@ -220,6 +224,11 @@ class RunClaim:
                         "--lab-db-prefix or the ini option lab_db_prefix")
                 time.sleep(0.1)
             reaped = run_sync(databases.drop_under(admin_url, prefix, only=functools.partial(owns, prefix)))
+        except databases.NotLabMade as exc:
+            held.close()
+            raise LabError(f"no test ran: a run of the database prefix {prefix!r} makes and drops databases of "
+                           f"these names, and {exc}; or give this run another prefix with --lab-db-prefix or "
+                           "the ini option lab_db_prefix") from None
         except BaseException:
             held.close()
             raise
