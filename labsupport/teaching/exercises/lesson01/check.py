@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 SOLUTION = HERE / "solution_conftest.py"
 WATCH_PLUGIN = "labsupport.teaching.exercises.lesson01.import_watch"
 ENV_VAR = "FLASHCARDS_DATABASE_URL"
-_SECTION4 = "section 4 shows each piece: the fixed conftest.py and the guard that asks the server"
+_SECTION3 = "section 3 shows the pieces: the fixed conftest.py and the guard"
 
 
 # ---------------------------------------------------------------- the prediction: a URL without a database name
@@ -50,27 +50,38 @@ async def nameless_url(lab: lesson.Lab, prediction: Mapping[str, Any], solution:
     server said and what the guard did, then judge the learner's prediction of both."""
     from lesson01 import support
 
+    if solution:
+        prediction = {}
+    elif _unfinished(prediction):  # predict first: the run would give the answer away
+        return lesson.verdict("lesson01-prediction", _UNFINISHED)
     url = nameless(lab.admin_url)
     database = await reported_database(url)
     run = lesson.run_suite(support.BUGGY, "--lab-guard-url", f"env:{ENV_VAR}", env={ENV_VAR: url})
     started = bool(run.tests)
     print(f"{ENV_VAR} = {urls.redact(url)}")
     print(f"the server says: current_database() = {database!r}")
-    print("the guard: " + ("let the suite start" if started else lesson.wrap(support.refusal(run) or run.summary())))
+    print("the guard: " + ("let the suite start" if started else f"stopped the suite before any test ({database!r} "
+                                                                  "is not a test database)"))
     if solution:
         prediction = {"database": database, "suite_starts": started}
     return lesson.verdict("lesson01-prediction", judge_prediction(prediction, database, started,
                                                                   make_url(url).username or ""))
 
 
+_UNFINISHED = lesson.Verdict(False, "the prediction still has a ... in it: nothing was run yet.",
+                             "replace each ... with your guess, a database name in quotes and True or False, "
+                             "then run the cell again.")
+
+
+def _unfinished(prediction: Mapping[str, Any]) -> bool:
+    return any(prediction.get(key, ...) is ... for key in ("database", "suite_starts"))
+
+
 def judge_prediction(prediction: Mapping[str, Any], database: str, started: bool, user: str) -> lesson.Verdict:
     """The prediction's verdict: both parts right, or a hint for the first wrong one."""
-    said, starts = prediction.get("database", ...), prediction.get("suite_starts", ...)
-    if said is ... or starts is ... or said is None:
-        return lesson.Verdict(False, "the prediction still has a ... in it.",
-                              "replace each ... with your guess: a database name in quotes, and True or False; "
-                              "then run this cell again.")
-    said = str(said).strip().strip("'\"")
+    if _unfinished(prediction):
+        return _UNFINISHED
+    said, starts = str(prediction["database"]).strip().strip("'\""), prediction["suite_starts"]
     if said.lower() in ("", "none", "null", "no database", "nothing"):
         return lesson.Verdict(False, f"you predicted no database at all; the server said {database!r}.",
                               "a PostgreSQL session is always connected to exactly one database: when the URL "
@@ -144,13 +155,14 @@ async def design_task(lab: lesson.Lab, solution: bool = False, answer: Path | No
         first = _run(suite, lab.url(dev), template, tmp)
         after = await support.snapshot(lab.url(dev))
         left = sorted(await _ours(lab.admin_url) - ours)
-        second = _run(suite, nameless(lab.url(dev)), template, tmp)
-        left_nameless = sorted(await _ours(lab.admin_url) - ours - set(left))
+        verdict = judge(first, dev, before.checksum == after.checksum, left)
+        left_nameless: list[str] = []
+        if verdict.passed:  # only then is the second run worth its seconds
+            second = _run(suite, nameless(lab.url(dev)), template, tmp)
+            left_nameless = sorted(await _ours(lab.admin_url) - ours - set(left))
+            verdict = judge_nameless(second, left_nameless, first[0].passed)
     for name in left + left_nameless:  # made by this check's runs (the owner mark says so): the next try starts clean
         await databases.drop(lab.admin_url, name)
-    verdict = judge(first, dev, before.checksum == after.checksum, left)
-    if verdict.passed:
-        verdict = judge_nameless(second, left_nameless, first[0].passed)
     return lesson.verdict("lesson01", verdict)
 
 
@@ -165,7 +177,7 @@ def judge(first: tuple[lesson.SuiteResult, str | None, str | None], dev: str, de
         return lesson.Verdict(False, f"the guard stopped the session before any test ran: the app's URL still "
                               f"reaches {dev!r}, which is not a test database.",
                               f"point {ENV_VAR} at a database of this run's own whose name ends in _test, before "
-                              f"the app is imported; {_SECTION4}.", f"the guard's full message was: {stopped}")
+                              f"the app is imported; {_SECTION3}.", f"the guard's full message was: {stopped}")
     if "KeyError: 'LESSON01_" in result.output or "LESSON01_ADMIN_URL" in stopped or "LESSON01_PREFIX" in stopped:
         return lesson.Verdict(False, "the conftest reads LESSON01_ADMIN_URL or LESSON01_PREFIX, which the "
                               "developer's shell does not have.",
@@ -178,33 +190,33 @@ def judge(first: tuple[lesson.SuiteResult, str | None, str | None], dev: str, de
                               f"{dev!r}: an app that builds its engine at import, as the case file's did, would "
                               "already be bound to the dev database.",
                               f"set {ENV_VAR} first and import the app after it, lower in the file "
-                              "(# noqa: E402 keeps linters quiet); the fixed conftest.py in section 4 does that.")
+                              "(# noqa: E402 keeps linters quiet); the fixed conftest.py in section 3 does that.")
     if stopped:
         return lesson.Verdict(False, f"the session was stopped before any test ran: {stopped}",
                               "the guard asks the server at the session's start, so the test database must "
-                              f"exist by then: clone it from LESSON01_TEMPLATE in pytest_sessionstart; {_SECTION4}.")
+                              f"exist by then: clone it from LESSON01_TEMPLATE in pytest_sessionstart; {_SECTION3}.")
     if not result.tests:
         line = next((ln for ln in result.output.splitlines() if ln.startswith("E ")), result.summary())
         return lesson.Verdict(False, f"the suite did not start: {lesson.shorten(line.removeprefix('E '), 240)}",
                               "pytest could not load your conftest.py: the line above says why.")
     if not dev_unchanged:
         return lesson.Verdict(False, "the dev database changed during the run: some code still reached it.",
-                              f"the app must never see the dev URL; {_SECTION4}.")
+                              f"the app must never see the dev URL; {_SECTION3}.")
     if not result.ok:
         first_problem = result.problems[0] if result.problems else result.summary()
         return lesson.Verdict(False, f"{result.summary()}; the first failure: {lesson.shorten(first_problem, 240)}",
                               "if a table is missing, your database lacks the app's schema: clone the template "
-                              f"named in LESSON01_TEMPLATE, do not create an empty database; {_SECTION4}.")
+                              f"named in LESSON01_TEMPLATE, do not create an empty database; {_SECTION3}.")
     if not seen or not guard.is_test_database(seen):
         return lesson.Verdict(False, f"the tests ran on {seen!r}, whose name lacks the guard's marker.",
-                              "the name must end in lower-case _test (section 4, 'The guard asks the server').")
+                              "the name must end in lower-case _test (section 3).")
     if not seen.startswith(f"{dev}_"):
         return lesson.Verdict(False, f"the tests ran on {seen!r}, whose name does not start with the dev database's "
                               f"({dev!r}) and an underscore.",
                               f"build the name from make_url({ENV_VAR}).database: <dev database>_<random>_test.")
     if left:
         return lesson.Verdict(False, f"the run left {', '.join(map(repr, left))} on the server (the check has "
-                              "dropped it now).", f"drop your test database when the session ends; {_SECTION4}.")
+                              "dropped it now).", f"drop your test database when the session ends; {_SECTION3}.")
     return lesson.Verdict(True, "")
 
 

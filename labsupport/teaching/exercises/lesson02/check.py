@@ -68,6 +68,8 @@ async def visibility(lab: lesson.Lab, prediction: Mapping[str, Any], solution: b
     said, and judge it."""
     from lesson02 import support
 
+    if not solution and any(prediction.get(case, ...) is ... for case in CASES):
+        return lesson.verdict("lesson02-prediction", judge_prediction(prediction, {}))  # predict first, then run
     name = await lab.create_database("visibility", template=await support.template(lab))
     try:
         seen = await seen_by_the_route(lab.url(name))
@@ -89,13 +91,13 @@ def _shown(value: Any) -> str:
 def judge_prediction(prediction: Mapping[str, Any], seen: Mapping[str, int]) -> lesson.Verdict:
     """Both sides of each case: a hint for the first case predicted wrong."""
     if any(prediction.get(case, ...) is ... for case in CASES):
-        return lesson.Verdict(False, "the prediction still has a ... in it.",
-                              "replace each ... with a number of rows (0 or 1), then run this cell again.")
+        return lesson.Verdict(False, "the prediction still has a ... in it: nothing was run yet.",
+                              "replace each ... with a number of rows (0 or 1), then run the cell again.")
     wrong = [case for case in CASES if str(prediction[case]).strip() != str(seen[case])]
     if not wrong:
         return lesson.Verdict(True, "a committed row is seen by every connection; an uncommitted one only by its "
-                              "own transaction, whatever isolation level the other asks for. So the fix is not "
-                              "to commit, but to give the route the test's connection (section 3).")
+                              "own transaction, whatever isolation level the other asks for. Committing makes the "
+                              "row visible (and, next, leaks it); section 3 gives the route the test's connection.")
     case = wrong[0]
     said = f"you predicted {prediction[case]!r} for '{CASES[case]}'; the route saw {seen[case]}."
     if case == "commit":
