@@ -19,7 +19,8 @@ HERE = Path(__file__).resolve().parent
 SOLUTION_MODULE = "labsupport.teaching.exercises.lesson02.override_solution"
 HIDDEN = HERE / "hidden_checks.py"
 _SECTION3 = ("section 3 shows the pieces: a session joined to a connection with join_transaction_mode "
-             "(the cell that logs the SQL), and what lab_app_override does (the text after the fixtures' source)")
+             "(the cell that shows the SQL), and what lab_app_override does (the paragraph after it)")
+_STUB_MARK = 'pytest.fail("exercise not done yet'  # the stub's last line, until the learner edits it
 
 
 # ---------------------------------------------------------------- the prediction: who sees the fixture's row
@@ -120,6 +121,9 @@ async def design_task(lab: lesson.Lab, solution: bool = False, answer: Path | No
     return whether it passed."""
     from lesson02 import support
 
+    override = answer or support.EXERCISE / "override_stub.py"
+    if not solution and _STUB_MARK in override.read_text(encoding="utf-8"):  # not edited yet: no need to run it
+        return lesson.verdict("lesson02", _not_started())
     _, env = await support.fresh(lab, "exercise")
     with owners.temp_folder("lesson02-exercise") as tmp:
         suite = tmp / "exercise"
@@ -136,6 +140,14 @@ async def design_task(lab: lesson.Lab, solution: bool = False, answer: Path | No
     return lesson.verdict("lesson02", judge(result))
 
 
+def _not_started() -> lesson.Verdict:
+    return lesson.Verdict(False, "session_override still ends in the stub's pytest.fail(...), so nothing is "
+                          "overridden yet.", _SECTION3 + "; FastAPI replaces a dependency through "
+                          "app.dependency_overrides[db.get_session].",
+                          "the override is a function that yields one session per call, like the app's own "
+                          "db.get_session (scenarios/flashcards/db.py).")
+
+
 def judge(result: lesson.SuiteResult) -> lesson.Verdict:
     """The verdict: the first failing check, in the order a solution usually gets there."""
     if result.ok:
@@ -144,11 +156,7 @@ def judge(result: lesson.SuiteResult) -> lesson.Verdict:
     failing = {t.name: t.message for t in result.tests if t.outcome in ("failed", "error")}
     problems = " ".join(failing.values())
     if "exercise not done yet" in problems:
-        return lesson.Verdict(False, "session_override still ends in the stub's pytest.fail(...), so nothing is "
-                              "overridden yet.", _SECTION3 + "; FastAPI replaces a dependency through "
-                              "app.dependency_overrides[db.get_session].",
-                              "the override is a function that yields one session per call, like the app's own "
-                              "db.get_session (scenarios/flashcards/db.py).")
+        return _not_started()
     if "must remove its override" in problems:
         return lesson.Verdict(False, "the override is still installed after the test, so a later test's requests "
                               "would use this test's connection, which is gone by then.",
