@@ -245,9 +245,10 @@ def judge_nameless(second: tuple[lesson.SuiteResult, str | None, str | None], le
         return lesson.Verdict(False, f"with a {ENV_VAR} that names no database, the session stopped with: {stopped}",
                               f"say what to do: the line should name {ENV_VAR} and what to set it to.")
     if not stopped:
-        line = next((ln for ln in result.output.splitlines() if ln.startswith("E ")), result.summary())
-        return lesson.Verdict(False, f"with a {ENV_VAR} that names no database, pytest stopped with a traceback: "
-                              f"{lesson.shorten(line.removeprefix('E '), 200)}",
+        lines = [ln.strip(" !") for ln in result.output.splitlines() if ln.strip(" !")]
+        line = next((ln for ln in lines if ln.startswith("E ")), lines[-1] if lines else result.summary())
+        return lesson.Verdict(False, f"with a {ENV_VAR} that names no database, pytest stopped without the "
+                              f"one-line error: {lesson.shorten(line.removeprefix('E '), 200)}",
                               "stop with one line instead: raise pytest.UsageError('...') in pytest_sessionstart "
                               "(pytest.exit or an error at import time prints a traceback).")
     return lesson.Verdict(True, f"{passed} tests passed on a database of their own, named after the dev database, "
