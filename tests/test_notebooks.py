@@ -44,7 +44,10 @@ def test_the_index_links_every_notebook_that_exists() -> None:
 # Every show_file(..., lines=[a, b]) in a lesson, with a marker the shown lines must contain:
 # when a scenario file changes, the lesson would otherwise show the wrong lines without failing.
 SHOWN_LINES = {
-    ("01", "scenarios/lesson01/buggy/tests/conftest.py", 7, 21): "await drop_db()  # a clean slate",
+    ("01", "scenarios/lesson01/buggy/tests/conftest.py", 15, 21): "await drop_db()  # a clean slate",
+    ("01", "scenarios/lesson01/fixed/tests/conftest.py", 10, 31): "def pytest_sessionstart(session):",
+    ("02", "scenarios/lesson02/symptom_a/conftest.py", 14, 20): "create_async_engine(TEST_DATABASE_URL)",
+    ("02", "scenarios/lesson02/fixed/conftest.py", 14, 21): "def lab_session_dependency():",
     ("02", "scenarios/lesson02/naive_commit/conftest.py", 26, 31): "await db_session.commit()  # the cure",
     ("02", "scenarios/lesson02/fixed/test_with_lifespan.py", 9, 21): "def lab_run_lifespan():",
     ("02", "scenarios/lesson02/limits/conftest.py", 40, 52): "async def cloned_database_url():",
