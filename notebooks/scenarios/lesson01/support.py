@@ -244,5 +244,5 @@ async def ensure_template(lab: lesson.Lab) -> str:
     if not await databases.exists(lab.admin_url, name):
         await lab.create_database("template")
         await schema.create_all(lab.url(name), Base.metadata)
-        print(f"The template {name!r} (section 4) was missing: made it now, with the app's schema.")
+        print(f"The template {name!r} (section 3) was missing: made it now, with the app's schema.")
     return name
