@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,7 +34,9 @@ def nameless(url: str) -> str:
 
 
 async def reported_database(url: str) -> str:
-    """What ``current_database()`` says on a connection from ``url`` (the app's driver, asyncpg)."""
+    """What ``current_database()`` says on a connection from ``url`` (the app's driver, asyncpg); on a
+    server without a database of that name, the name the driver asked for (the connection fails)."""
+    from sqlalchemy.exc import DBAPIError
     from sqlalchemy.ext.asyncio import create_async_engine
     from sqlalchemy.pool import NullPool
 
@@ -41,6 +44,10 @@ async def reported_database(url: str) -> str:
     try:
         async with engine.connect() as conn:
             return str(await conn.scalar(text("SELECT current_database()")))
+    except DBAPIError as exc:
+        if not re.search(r"database \"[^\"]*\" does not exist", str(exc)):
+            raise
+        return make_url(url).username or ""
     finally:
         await engine.dispose()
 
