@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import sysconfig
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -36,8 +37,12 @@ def command(notebook_dir: str | os.PathLike[str], extra: Iterable[str] = ()) -> 
 
 
 def environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """``base`` (default: this process's environment) with the lab's JupyterLab settings on ``JUPYTER_CONFIG_PATH``."""
+    """``base`` (default: this process's environment) with the lab's JupyterLab settings on ``JUPYTER_CONFIG_PATH``
+    and the venv's ``bin`` first on ``PATH``."""
     env = dict(os.environ if base is None else base)
     paths = [str(CONFIG_DIR), *(p for p in env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p)]
     env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(dict.fromkeys(paths))
+    # JupyterLab's terminals inherit this PATH: there `labsupport`, `python` and `pytest` are this venv's.
+    scripts = [sysconfig.get_path("scripts"), *(p for p in env.get("PATH", "").split(os.pathsep) if p)]
+    env["PATH"] = os.pathsep.join(dict.fromkeys(scripts))
     return env
