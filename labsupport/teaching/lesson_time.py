@@ -12,7 +12,8 @@ The notebook states both in its first markdown cell, in exactly the form ``state
     Time: core about 12 min, whole about 18 min
 
 ``lesson_time(notebook, executed)`` computes both; ``stated(notebook)`` reads the statement back;
-``stamp(notebook, executed)`` writes the model's figures into the statement.
+``stamp(notebook, executed)`` writes the model's figures into the statement; ``stated_times()`` is the
+table of every lesson's statement that the index notebook shows.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 from ..errors import LabError
 
 __all__ = ["WORDS_PER_MINUTE", "CODE_LINES_PER_MINUTE", "Reading", "LessonTime", "lesson_time", "stated",
-           "statement", "stamp", "STATED"]
+           "statement", "stamp", "STATED", "stated_times"]
 
 WORDS_PER_MINUTE = 180
 CODE_LINES_PER_MINUTE = 60
@@ -226,3 +227,26 @@ def stamp(notebook: str | os.PathLike[str], executed: str | os.PathLike[str] | N
     cell["source"] = STATED.sub(line, source, count=1).splitlines(keepends=True)
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return line
+
+
+def _title(nb: dict[str, Any], fallback: str) -> str:
+    heading = re.search(r"^#\s+(.+)$", _text(_first_markdown(nb).get("source", "")), re.MULTILINE)
+    return heading.group(1).strip() if heading else fallback
+
+
+def stated_times(folder: str | os.PathLike[str] | None = None) -> list[tuple[str, str, str]]:
+    """(lesson, core, whole) as each lesson of ``folder`` (default: the lab's notebooks) states them, each
+    lesson a Markdown link, and a last row for the whole lab: the index shows it, so no figure is typed twice."""
+    from .notebooks import discover
+
+    rows, core, whole = [], 0, 0
+    for path in discover(folder=Path(folder) if folder is not None else None):
+        said = stated(path)
+        title = _title(_load(path), path.stem)
+        if said is None:
+            rows.append((f"[{title}]({path.name})", "not stated", "not stated"))
+            continue
+        core, whole = core + said[0], whole + said[1]
+        rows.append((f"[{title}]({path.name})", f"{said[0]} min", f"{said[1]} min"))
+    rows.append(("**the whole lab**", f"**{core} min**", f"**{whole} min**"))
+    return rows
