@@ -1,0 +1,199 @@
+"""A learner robot: every lesson on a live kernel (nbclient), worked the way real kernels break.
+
+1. Run All, then every clean-up cell once more (so twice);
+2. restart the kernel and run only the exercise checks, then the clean-up;
+3. restart, run the parameters cells, then every other code cell once, last cell first (so each runs
+   before the cells it depends on), then the clean-up.
+
+Any output of any run fails the robot if it holds a NameError, a traceback longer than 15 lines, or an
+error that does not say what to run; and after each part's clean-up no database of the lesson's
+``db_prefix`` may be left on the server. Cells are found by their tags (``exercise-check``, ``clean-up``,
+``timing`` for the cells that measure speed); see ``CHECK_TAG`` and friends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labsupport.connection import run_sync
+from labsupport.databases import names_under
+from labsupport.teaching.notebooks import discover
+
+CHECK_TAG, CLEAN_UP_TAG, TIMING_TAG = "exercise-check", "clean-up", "timing"
+PARAMETER_TAGS = ("parameters", "injected-parameters")
+LONGEST_TRACEBACK = 15
+SAYS_WHAT_TO_RUN = re.compile(r"\brun\b", re.IGNORECASE)
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+# Smaller workloads than a learner's defaults, as the lessons' own tests use: the robot is about cells, not figures.
+PARAMETERS: dict[str, dict[str, object]] = {
+    "02": {"timing_tests": 2},
+    "03": {"repeats": 2, "tests": 100},
+    "04": {"work_ms": [0, 50], "worker_counts": [2], "measure_tests": 20, "measure_repeats": 1, "run_doctor": False},
+}
+
+
+@dataclass
+class Robot:
+    """One lesson in one kernel, and what went wrong, cell by cell and part by part."""
+
+    client: Any  # nbclient.NotebookClient
+    prefix: str
+    admin_url: str
+    findings: list[str] = field(default_factory=list)
+    part: str = ""
+
+    @property
+    def cells(self) -> list[Any]:
+        return list(self.client.nb.cells)
+
+    def tagged(self, tag: str) -> list[int]:
+        return [i for i, c in enumerate(self.cells) if c.cell_type == "code" and tag in c.metadata.get("tags", [])]
+
+    def code(self) -> list[int]:
+        return [i for i, c in enumerate(self.cells) if c.cell_type == "code"]
+
+    async def run(self, i: int) -> None:
+        cell = self.cells[i]
+        with _timing_lock() if TIMING_TAG in cell.metadata.get("tags", []) else contextlib.nullcontext():
+            await self.client.async_execute_cell(cell, i)
+        for problem in problems(cell.outputs):
+            first = next((line for line in cell.source.splitlines() if line.strip()), "")
+            self.findings.append(f"{self.part}: cell {i} `{first[:70]}`: {problem}")
+
+    async def restart(self) -> None:
+        await self.client.km.restart_kernel(now=True)
+        await self.client.kc.wait_for_ready(timeout=300)
+
+    async def clean_up(self) -> None:
+        for i in self.tagged(CLEAN_UP_TAG):
+            await self.run(i)
+        left = run_sync(names_under(self.admin_url, self.prefix))
+        if left:
+            self.findings.append(f"{self.part}: the clean-up left {len(left)} database(s) on the server: {', '.join(left)}")
+
+
+def problems(outputs: list[Any]) -> Iterator[str]:
+    """What the robot fails on in one cell's outputs."""
+    for out in outputs:
+        if out.get("output_type") == "error":
+            said = f"{out.get('ename')}: {out.get('evalue')}"
+            if out.get("ename") == "NameError":
+                yield f"raw {shorten(said)}"
+            elif not SAYS_WHAT_TO_RUN.search(str(out.get("evalue", ""))):
+                yield f"an error that does not say what to run: {shorten(said)}"
+            lines = _ANSI.sub("", "\n".join(out.get("traceback", []))).splitlines()
+            if len(lines) > LONGEST_TRACEBACK:
+                yield f"a {len(lines)}-line traceback ({shorten(said)})"
+        else:
+            text = out.get("text") if out.get("output_type") == "stream" else (out.get("data") or {}).get("text/plain")
+            text = "".join(text) if isinstance(text, list) else str(text or "")
+            if "Traceback (most recent call last)" in text:
+                tail = text[text.index("Traceback (most recent call last)"):].splitlines()
+                if len(tail) > LONGEST_TRACEBACK:
+                    yield f"a {len(tail)}-line traceback printed in its output"
+
+
+def shorten(text: str, width: int = 150) -> str:
+    text = " ".join(_ANSI.sub("", text).split())
+    return text if len(text) <= width else text[: width - 5] + " [...]"
+
+
+@contextlib.contextmanager
+def _timing_lock() -> Iterator[None]:
+    """The lab's timing lock (tests/conftest.py's ``timing_lock``): cells that measure speed never run beside each other."""
+    from conftest import timing_lock
+
+    with timing_lock():
+        yield
+
+
+@contextlib.asynccontextmanager
+async def robot_for(notebook: Path, lab_server: Any) -> AsyncIterator[Robot]:  # noqa: ANN401
+    from nbclient import NotebookClient
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    prefix = f"tr{notebook.stem[:2]}_{secrets.token_hex(3)}"
+    parameters = {"database_url": lab_server.url, "db_prefix": prefix, **PARAMETERS.get(notebook.stem[:2], {})}
+    nb = parameterize_notebook(load_notebook_node(str(notebook)), parameters)
+    client = NotebookClient(nb, timeout=1800, startup_timeout=300, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(notebook.parent)}})
+    try:
+        async with client.async_setup_kernel():
+            yield Robot(client=client, prefix=prefix, admin_url=lab_server.url)
+    finally:
+        from labsupport.databases import drop_under
+
+        run_sync(drop_under(lab_server.url, prefix))  # what a failing lesson could not clean up itself
+
+
+def _tags_missing(robot: Robot, notebook: Path) -> list[str]:
+    missing = []
+    if not robot.tagged(CLEAN_UP_TAG):
+        missing.append(f"no cell tagged {CLEAN_UP_TAG!r}: the robot cannot find the clean-up")
+    if notebook.stem[:2] != "00" and not robot.tagged(CHECK_TAG):
+        missing.append(f"no cell tagged {CHECK_TAG!r}: the robot cannot find the exercise checks")
+    return missing
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("name", [p.stem for p in discover()])
+async def test_the_learner_robot_finds_every_cell_survives_a_real_kernel(name: str, lab_server) -> None:  # type: ignore[no-untyped-def]
+    (notebook,) = discover([name])
+    async with robot_for(notebook, lab_server) as robot:
+        robot.findings += _tags_missing(robot, notebook)
+
+        robot.part = "Run All"
+        for i in robot.code():
+            await robot.run(i)
+        robot.part = "clean-up run again after Run All"
+        await robot.clean_up()
+
+        robot.part = "after a restart, the exercise checks alone"
+        await robot.restart()
+        for i in robot.tagged(CHECK_TAG):
+            await robot.run(i)
+        robot.part = "clean-up after a restart and the checks"
+        await robot.clean_up()
+
+        robot.part = "after a restart, each cell once, last first"
+        await robot.restart()
+        settings = [i for i in robot.code() if set(robot.cells[i].metadata.get("tags", [])) & set(PARAMETER_TAGS)]
+        for i in settings:
+            await robot.run(i)
+        for i in reversed(robot.code()):
+            if i not in settings:
+                await robot.run(i)
+        robot.part = "clean-up after the cells out of order"
+        await robot.clean_up()
+
+    assert not robot.findings, f"{name}: {len(robot.findings)} finding(s):\n" + "\n".join(robot.findings)
+
+
+@pytest.mark.notebook
+async def test_00s_schema_table_run_again_after_the_clean_up_says_which_cell_to_run(lab_server) -> None:  # type: ignore[no-untyped-def]
+    (notebook,) = discover(["00"])
+    async with robot_for(notebook, lab_server) as robot:
+        robot.part = "Run All"
+        for i in robot.code():
+            await robot.run(i)
+        (table,) = [i for i in robot.code() if "schema.columns(" in robot.cells[i].source]
+        robot.part = "the schema table after the clean-up"
+        await robot.run(table)
+        (error,) = [o for o in robot.cells[table].outputs if o.get("output_type") == "error"]
+        assert error["ename"] == "MissingStep" and len(error["traceback"]) == 1, error
+        assert "run the cell that makes it (lab.create_database('schema_tour')) again" in error["evalue"], error
+        await robot.run(table - 1)  # the cell that makes it: then the table again
+        await robot.run(table)
+        assert "deck_visibility" in str(robot.cells[table].outputs)
+        await robot.clean_up()
+    assert not robot.findings, "\n".join(robot.findings)
