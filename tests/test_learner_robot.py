@@ -29,6 +29,7 @@ from labsupport.teaching.notebooks import discover
 
 CHECK_TAG, CLEAN_UP_TAG, TIMING_TAG = "exercise-check", "clean-up", "timing"
 PARAMETER_TAGS = ("parameters", "injected-parameters")
+UNTAGGED = {CLEAN_UP_TAG: "clean_up(", CHECK_TAG: "check_exercise("}
 LONGEST_TRACEBACK = 15
 SAYS_WHAT_TO_RUN = re.compile(r"\brun\b", re.IGNORECASE)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -50,13 +51,20 @@ class Robot:
     admin_url: str
     findings: list[str] = field(default_factory=list)
     part: str = ""
+    strict: bool = False  # True: only tagged cells count (what the lesson says it is)
 
     @property
     def cells(self) -> list[Any]:
         return list(self.client.nb.cells)
 
     def tagged(self, tag: str) -> list[int]:
-        return [i for i, c in enumerate(self.cells) if c.cell_type == "code" and tag in c.metadata.get("tags", [])]
+        """The cells tagged ``tag``; in a lesson that tags none, those that call ``UNTAGGED[tag]`` (the
+        robot still works such a lesson, and reports the missing tags)."""
+        code = [i for i, c in enumerate(self.cells) if c.cell_type == "code"]
+        found = [i for i in code if tag in self.cells[i].metadata.get("tags", [])]
+        if found or tag not in UNTAGGED or self.strict:
+            return found
+        return [i for i in code if UNTAGGED[tag] in self.cells[i].source]
 
     def code(self) -> list[int]:
         return [i for i, c in enumerate(self.cells) if c.cell_type == "code"]
@@ -137,11 +145,13 @@ async def robot_for(notebook: Path, lab_server: Any) -> AsyncIterator[Robot]:  #
 
 
 def _tags_missing(robot: Robot, notebook: Path) -> list[str]:
+    robot.strict = True
     missing = []
     if not robot.tagged(CLEAN_UP_TAG):
         missing.append(f"no cell tagged {CLEAN_UP_TAG!r}: the robot cannot find the clean-up")
     if notebook.stem[:2] != "00" and not robot.tagged(CHECK_TAG):
         missing.append(f"no cell tagged {CHECK_TAG!r}: the robot cannot find the exercise checks")
+    robot.strict = False
     return missing
 
 
@@ -197,3 +207,21 @@ async def test_00s_schema_table_run_again_after_the_clean_up_says_which_cell_to_
         assert "deck_visibility" in str(robot.cells[table].outputs)
         await robot.clean_up()
     assert not robot.findings, "\n".join(robot.findings)
+
+
+def test_the_robot_fails_on_what_a_learner_should_never_see() -> None:
+    """Its findings on outputs as nbclient records them (an error output, a printed traceback)."""
+    name_error = {"output_type": "error", "ename": "NameError", "evalue": "name 'lab' is not defined",
+                  "traceback": ["\x1b[31mNameError\x1b[0m: name 'lab' is not defined"]}
+    vague = {"output_type": "error", "ename": "FileNotFoundError", "evalue": "[Errno 2] No such file: 'evidence'",
+             "traceback": ["line"] * 3}
+    long = {"output_type": "error", "ename": "MissingStep", "evalue": "Run section 6's set-up again first.",
+            "traceback": ["frame\nframe"] * 8 + ["MissingStep: ..."]}
+    printed = {"output_type": "stream", "name": "stdout",
+               "text": "exit code 1\nTraceback (most recent call last):\n" + "  File x\n" * 15 + "OperationalError\n"}
+    fine = [{"output_type": "error", "ename": "MissingStep", "evalue": "Run section 2 first: it defines `runner`.",
+             "traceback": ["\x1b[1;31mRun section 2 first\x1b[0m"]},
+            {"output_type": "stream", "name": "stdout", "text": "Passed: all checks pass.\n"}]
+    assert [p.split(" ")[0:2] for p in problems([name_error, vague, long, printed])] == [
+        ["raw", "NameError:"], ["an", "error"], ["a", "17-line"], ["a", "17-line"]]
+    assert list(problems(fine)) == []
