@@ -39,6 +39,12 @@ def test_a_terminal_in_the_lab_finds_labsupport_in_this_venv() -> None:
     assert env["PATH"].split(os.pathsep)[1:] == ["/usr/bin", "/bin"]
 
 
+def test_kernels_start_with_the_labs_guard_unless_the_learner_has_a_startup_file() -> None:
+    assert jupyter_lab.environment({})["PYTHONSTARTUP"] == str(jupyter_lab.KERNEL_STARTUP)
+    assert jupyter_lab.KERNEL_STARTUP.is_file()
+    assert jupyter_lab.environment({"PYTHONSTARTUP": "/mine.py"})["PYTHONSTARTUP"] == "/mine.py"
+
+
 def test_the_news_settings_name_keys_the_installed_jupyterlab_knows() -> None:
     """A renamed key would silently do nothing: check it against the schema JupyterLab ships."""
     overrides = json.loads((jupyter_lab.CONFIG_DIR / "labconfig" / "default_setting_overrides.json").read_text())

@@ -135,8 +135,11 @@ async def robot_for(notebook: Path, lab_server: Any) -> AsyncIterator[Robot]:  #
     nb = parameterize_notebook(load_notebook_node(str(notebook)), parameters)
     client = NotebookClient(nb, timeout=1800, startup_timeout=300, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": str(notebook.parent)}})
+    from labsupport.teaching import jupyter_lab
+
+    env = jupyter_lab.environment() | {"JPY_SESSION_NAME": notebook.name}  # a kernel as `labsupport lab` starts it
     try:
-        async with client.async_setup_kernel():
+        async with client.async_setup_kernel(env=env):
             yield Robot(client=client, prefix=prefix, admin_url=lab_server.url)
     finally:
         from labsupport.databases import drop_under

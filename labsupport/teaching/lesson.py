@@ -121,6 +121,14 @@ def _database_name(database: str) -> str:
     return name
 
 
+def _scenarios_importable() -> None:
+    """``notebooks/scenarios`` on ``sys.path``: the demo app imports as ``flashcards``, a lesson's helpers as
+    ``lesson01`` ... Done on import too, so a cell that starts ``from labsupport.teaching import lesson``
+    imports them even when it runs alone after a kernel restart."""
+    if str(SCENARIOS) not in sys.path:
+        sys.path.insert(0, str(SCENARIOS))
+
+
 # The labs this process opened, by (notebook, database_url, db_prefix): a set-up cell run again gets
 # the same lab (and prefix) back, so the clean-up still finds what the first run made.
 _labs: dict[tuple[str, str | None, str | None], Lab] = {}
@@ -137,8 +145,10 @@ def open_lab(database_url: str | None = None, db_prefix: str | None = None, note
     Called again with the same arguments and a ``notebook`` (a set-up cell re-run), it returns the lab
     it opened before: one prefix per kernel and notebook, which the clean-up drops.
     """
-    if str(SCENARIOS) not in sys.path:
-        sys.path.insert(0, str(SCENARIOS))
+    _scenarios_importable()
+    from . import kernel_guard
+
+    kernel_guard.install()  # from now on a skipped cell's NameError names the cell to run
     key = (notebook, database_url, db_prefix) if notebook else None
     if key is not None and key in _labs:
         return _labs[key]
@@ -611,3 +621,6 @@ def show_file(path: str | os.PathLike[str], lines: Sequence[int] | None = None) 
         shown = shown.resolve().relative_to(Path.cwd().resolve())
     language = "ini" if shown.suffix in (".ini", ".cfg", ".toml") else "python"
     display(Markdown(f"`{shown.as_posix()}`\n```{language}\n{text}\n```"))
+
+
+_scenarios_importable()  # on import: see its docstring
