@@ -6,8 +6,9 @@
    before the cells it depends on), then the clean-up.
 
 Any output of any run fails the robot if it holds a NameError, a traceback longer than 15 lines, or an
-error that does not say what to run; and after each part's clean-up no database of the lesson's
-``db_prefix`` may be left on the server. Cells are found by their tags (``exercise-check``, ``clean-up``,
+error that does not say what to run; a clean-up cell fails the robot if it stops with any error (it must
+always reach the drop), and after each part's clean-up no database of the lesson's ``db_prefix`` may be left
+on the server. Cells are found by their tags (``exercise-check``, ``clean-up``,
 ``timing`` for the cells that measure speed); see ``CHECK_TAG`` and friends.
 """
 
@@ -82,8 +83,14 @@ class Robot:
         await self.client.kc.wait_for_ready(timeout=300)
 
     async def clean_up(self) -> None:
+        """Run the clean-up cells: each must finish without an error (so it reaches the drop), and no
+        database of the lesson may be left after them."""
         for i in self.tagged(CLEAN_UP_TAG):
             await self.run(i)
+            errors = [o for o in self.cells[i].outputs if o.get("output_type") == "error"]
+            if errors:
+                said = f"{errors[0].get('ename')}: {errors[0].get('evalue')}"
+                self.findings.append(f"{self.part}: clean-up cell {i} stopped before its end: {shorten(said)}")
         left = run_sync(names_under(self.admin_url, self.prefix))
         if left:
             self.findings.append(f"{self.part}: the clean-up left {len(left)} database(s) on the server: {', '.join(left)}")
