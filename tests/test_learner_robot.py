@@ -115,6 +115,26 @@ def problems(outputs: list[Any]) -> Iterator[str]:
                 tail = text[text.index("Traceback (most recent call last)"):].splitlines()
                 if len(tail) > LONGEST_TRACEBACK:
                     yield f"a {len(tail)}-line traceback printed in its output"
+            longest = max(_pytest_reports(text), default=0)
+            if longest > LONGEST_TRACEBACK:
+                yield f"a {longest}-line pytest failure report printed in its output"
+
+
+_PYTEST_SECTION = re.compile(r"^_{3,} .+ _{3,}$")
+
+
+def _pytest_reports(text: str) -> Iterator[int]:
+    """The length of each failure report pytest printed (from its '____ test_x ____' line to the next section)."""
+    length = None
+    for line in text.splitlines():
+        if _PYTEST_SECTION.match(line) or line.startswith("="):
+            if length is not None:
+                yield length
+            length = 1 if _PYTEST_SECTION.match(line) else None
+        elif length is not None:
+            length += 1
+    if length is not None:
+        yield length
 
 
 def shorten(text: str, width: int = 150) -> str:
@@ -232,6 +252,8 @@ def test_the_robot_fails_on_what_a_learner_should_never_see() -> None:
     fine = [{"output_type": "error", "ename": "MissingStep", "evalue": "Run section 2 first: it defines `runner`.",
              "traceback": ["\x1b[1;31mRun section 2 first\x1b[0m"]},
             {"output_type": "stream", "name": "stdout", "text": "Passed: all checks pass.\n"}]
-    assert [p.split(" ")[0:2] for p in problems([name_error, vague, long, printed])] == [
-        ["raw", "NameError:"], ["an", "error"], ["a", "17-line"], ["a", "17-line"]]
+    report = {"output_type": "stream", "name": "stdout", "text": "F\n=== FAILURES ===\n___ test_a ___\n" + "E   x\n" * 20
+              + "___ test_b ___\nshort\n=== short test summary info ===\nFAILED test_a\n"}
+    assert [p.split(" ")[0:2] for p in problems([name_error, vague, long, printed, report])] == [
+        ["raw", "NameError:"], ["an", "error"], ["a", "17-line"], ["a", "17-line"], ["a", "21-line"]]
     assert list(problems(fine)) == []
