@@ -107,3 +107,15 @@ def test_each_lesson_states_its_time_by_the_model_and_its_core_fits_20_minutes(n
     assert _close(said[0], time.core.minutes) and _close(said[1], time.whole.minutes), (
         f"{notebook} states core {said[0]} and whole {said[1]} min; the model says '{lt.statement(time)}' "
         f"({figures}); update it with labsupport.teaching.lesson_time.stamp")
+
+
+def test_the_index_reads_every_lessons_statement_and_adds_them_up(tmp_path: Path) -> None:
+    _write(tmp_path / "00_start.ipynb", [_md("# Start here\n\n*Time: core about 4 min, whole about 4 min.*")])
+    _write(tmp_path / "01_first.ipynb", [_md("# 01 First\n\nTime: core about 18 min, whole about 25 min")])
+    _write(tmp_path / "02_second.ipynb", [_md("# 02 Second\n\nAbout 30 minutes.")])
+    assert lt.stated_times(tmp_path) == [
+        ("[Start here](00_start.ipynb)", "4 min", "4 min"),
+        ("[01 First](01_first.ipynb)", "18 min", "25 min"),
+        ("[02 Second](02_second.ipynb)", "not stated", "not stated"),
+        ("**the whole lab**", "**at least 22 min**", "**at least 29 min**"),
+    ]

@@ -248,5 +248,6 @@ def stated_times(folder: str | os.PathLike[str] | None = None) -> list[tuple[str
             continue
         core, whole = core + said[0], whole + said[1]
         rows.append((f"[{title}]({path.name})", f"{said[0]} min", f"{said[1]} min"))
-    rows.append(("**the whole lab**", f"**{core} min**", f"**{whole} min**"))
+    floor = "at least " if any(row[1] == "not stated" for row in rows) else ""
+    rows.append(("**the whole lab**", f"**{floor}{core} min**", f"**{floor}{whole} min**"))
     return rows
