@@ -55,7 +55,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from .. import databases, schema, urls
+from .. import databases, urls
 from ..connection import connect, run_sync
 from ..databases import MAX_PREFIX_BYTES, validate_prefix
 from ..errors import LabError
@@ -65,7 +65,7 @@ from .options import fail, is_worker
 __all__ = [
     "SUFFIX", "TEMPLATE", "MASTER", "MAX_PREFIX_BYTES", "database_name", "template_name", "owns",
     "application_name", "engine_options", "validate_prefix", "default_prefix", "lock_key", "load_schema",
-    "owned_databases", "build_template", "RunInfo", "RunClaim", "TestLock", "header_lines",
+    "owned_databases", "RunInfo", "RunClaim", "TestLock", "header_lines",
     "is_parallel_run", "lab_run_prefix", "lab_worker_database_name", "lab_worker_database", "PerWorkerDatabase",
     "WorkerIdWithoutXdist", "RUN_INFO", "run_info",
 ]
@@ -133,13 +133,6 @@ def load_schema(spec: str, hint: str = "; is your project on sys.path (pytest's 
     if isinstance(obj, MetaData) or callable(obj):
         return obj
     raise LabError(f"lab_metadata {spec!r} is a {type(obj).__name__}, not a MetaData, a Base or a callable(url)")
-
-
-async def build_template(admin_url: str, prefix: str, built_by: Any) -> str:
-    """Create the run's template and build the schema in it (``create_all``, or your callable)."""
-    name = await databases.create(admin_url, template_name(prefix), replace=True)
-    await schema.build(urls.with_database(admin_url, name), built_by, **engine_options("controller"))
-    return name
 
 
 # ---------------------------------------------------------------- what a run owns, and its lock
