@@ -162,7 +162,9 @@ class Recipe:
             try:
                 await schema.run_statements(url, self.statements)
             except schema.StatementFailed as exc:
-                raise LabError(f"{self.statements_setting}: {exc} on the template") from None
+                raise LabError(f"{self.statements_setting}: statement {exc.index + 1} of {len(self.statements)} "
+                               f"({exc.statement!r}) failed on the template: {exc.reason}; the template was "
+                               "dropped, fix that statement") from None
         if self.migrations is not None:
             await self.migrations.upgrade(url, engine_options)
         elif self.metadata is not None:
@@ -172,7 +174,7 @@ class Recipe:
                 raise
             except Exception as exc:
                 raise LabError(f"{self.metadata_setting}: building the schema on the template failed: "
-                               f"{reason(exc)}{_SCHEMA_HINT}") from None
+                               f"{reason(exc)}; the template was dropped{_SCHEMA_HINT}") from None
 
     def compares(self) -> bool:
         """Migrations build the template and lab_metadata is there to be compared with them."""
