@@ -1,10 +1,11 @@
 """The pytest hooks for a database per xdist worker (lesson 04); the pieces are in ``workers``.
 
 labsupport's plugin loads this module in every run; it stays inert (one marker registered,
-nothing else) until ``lab_metadata`` or ``--lab-metadata`` names the app's schema. Settings,
-first match wins: command-line flag, ini option, environment variable, default::
+nothing else) until ``lab_metadata`` or ``lab_migrations`` names the app's schema (the
+template's own settings are in ``template``). Settings, first match wins: command-line flag,
+ini option, environment variable, default::
 
-    --lab-metadata SPEC    lab_metadata     -                 (required)
+    --lab-metadata SPEC    lab_metadata     -                 (this or lab_migrations)
     --lab-server-url SRC   lab_server_url   LAB_SERVER_URL    the lab's own server (started if needed)
     --lab-db-prefix NAME   lab_db_prefix    LAB_DB_PREFIX     the rootdir's name
 

@@ -8,6 +8,7 @@ These pieces give every worker its own database instead. Configure them in pytes
 
     [pytest]
     lab_metadata = flashcards.models:Base.metadata  # or a Base, or a callable(url) that builds the schema
+    # lab_migrations = alembic.ini                  # or the schema from alembic upgrade head (``migrations``)
     # lab_server_url = env:MY_SERVER_URL            # default: $LAB_SERVER_URL, else the lab's own server
     # lab_db_prefix = shop                          # default: $LAB_DB_PREFIX, else the rootdir's name
 
@@ -16,10 +17,12 @@ A run (``pytest -n 2``, ``-n auto`` or no ``-n`` at all):
 1. the controller takes the prefix's PostgreSQL advisory lock on a connection it keeps open
    all run (a second run with the same prefix stops with one line; a crashed run's lock went
    with its connection), drops what a crashed run of the prefix left behind, and builds
-   ``<prefix>_template_test`` with the schema, all before the workers start;
+   ``<prefix>_template_test`` with the schema (or reuses a kept template: ``template``), all
+   before the workers start;
 2. each worker clones its own ``<prefix>_gw0_test``, ``<prefix>_gw1_test`` ... (``<prefix>_master_test``
    without xdist) on first use, a file copy of the template, and drops it at its end;
-3. the controller drops the template and anything a dead worker left, and releases the lock.
+3. the controller drops the template (not a kept one) and anything a dead worker left, and
+   releases the lock.
 
 Fixtures: ``worker_id`` (pytest-xdist's: ``gw0`` ... or ``master``), ``is_parallel_run``,
 ``lab_run_prefix``, ``lab_worker_database_name`` (override it to name databases yourself),
