@@ -13,6 +13,7 @@ from sqlalchemy import Column, Integer, MetaData, Table
 
 from labsupport import databases, owners, urls
 from labsupport.connection import connect, run_sync
+from labsupport.errors import LabError
 from labsupport.pytest_plugin import guard, migrations, template, workers
 
 from template_support import APPS, comments_under, copy_app, drop_prefix, env_for, header_value, new_prefix, run
@@ -40,6 +41,13 @@ def test_a_kept_name_fits_postgresql_ends_in_test_and_is_no_runs_own() -> None:
 def test_the_kept_mark_is_the_labs_but_names_no_owner_to_reap() -> None:
     comment = template.kept_comment("0123456789ab")
     assert comment.startswith(owners.MARK) and owners.parse(comment) is None
+
+
+def test_the_drift_setting_takes_fail_or_warn() -> None:
+    assert template.drift_mode("", "lab_migrations_drift") == "fail"
+    assert template.drift_mode("Warn", "lab_migrations_drift") == "warn"
+    with pytest.raises(LabError, match="lab_migrations_drift 'ignore' is not one of fail, warn"):
+        template.drift_mode("ignore", "lab_migrations_drift")
 
 
 def _metadata(*extra: str) -> MetaData:
@@ -119,7 +127,7 @@ def test_the_template_is_reused_on_the_second_run_and_rebuilt_after_a_migration_
 
 
 def test_the_reaper_passes_a_kept_template_by(lab_server, prefix: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    result = run(APPS / "schemas_citext", env_for(lab_server.url, prefix, tmp_path), "--lab-keep-template")
+    result = run(APPS / "schemas_citext", env_for(lab_server.url, prefix, tmp_path), "-o", "lab_keep_template=true")
     assert result.ok, result.output[-3000:]
     kept = list(comments_under(lab_server.url, prefix))
     assert len(kept) == 1 and kept[0].startswith(f"{prefix}_{template.KEPT}_")

@@ -47,7 +47,7 @@ class _Run:
     sources: dict[str, str]
     server: str
     started_server: bool
-    template: template.Template | None = None
+    built: template.Template | None = None  # the template the workers clone, and how it came to be
     finished: bool = False
 
 
@@ -153,7 +153,7 @@ def _start(config: pytest.Config, settings: dict[str, Setting]) -> _Run:
                if settings[key].value}
     sources["prefix"] = f"{prefix} ({settings['prefix'].source})"
     return _Run(info=workers.RunInfo(admin_url, prefix, built.name), claim=claim, sources=sources, server=where,
-                started_server=started, template=built)
+                started_server=started, built=built)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist starts the workers (its sessionstart is trylast)
@@ -181,8 +181,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if run is None:
         return None
     lines = workers.header_lines(run.info, _xdist_workers(config), run.sources, run.server, run.claim.reaped)
-    if run.template is not None:
-        lines += [run.template.header_line(), *run.template.notes]
+    if run.built is not None:
+        lines += [run.built.header_line(), *run.built.notes]
     return lines
 
 
