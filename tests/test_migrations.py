@@ -57,6 +57,21 @@ asyncio.run(run_async_migrations())
 '''
 ASYNC_TEMPLATE = INSISTS.replace('config.set_main_option("sqlalchemy.url", settings.database_url.replace("%", "%%"))\n', "")
 
+# env.py as plain `alembic init` writes it: a sync engine from sqlalchemy.url.
+SYNC_TEMPLATE = '''
+from alembic import context
+from sqlalchemy import engine_from_config, pool
+from shop_m.models import Base
+
+config = context.config
+engine = engine_from_config(config.get_section(config.config_ini_section, {}), prefix="sqlalchemy.",
+                            poolclass=pool.NullPool)
+with engine.connect() as connection:
+    context.configure(connection=connection, target_metadata=Base.metadata)
+    with context.begin_transaction():
+        context.run_migrations()
+'''
+
 
 @pytest.fixture
 def prefix(lab_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
@@ -136,6 +151,15 @@ def test_alembics_async_template_migrates_the_template_through_sqlalchemy_url(la
     app = copy_app("migrations_alembic", tmp_path)
     (app / "migrations" / "env.py").write_text(ASYNC_TEMPLATE)
     result = run(app, env_for(lab_server.url, prefix, tmp_path), "-n", "2")
+    assert result.ok and result.passed == 6, result.output[-3000:]
+
+
+def test_alembics_generic_template_migrates_the_template_through_sqlalchemy_url(lab_server, prefix: str,
+                                                                               tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A sync engine from sqlalchemy.url (the template's asyncpg URL), run where SQLAlchemy can drive asyncpg."""
+    app = copy_app("migrations_alembic", tmp_path)
+    (app / "migrations" / "env.py").write_text(SYNC_TEMPLATE)
+    result = run(app, env_for(lab_server.url, prefix, tmp_path), "-n", "0")
     assert result.ok and result.passed == 6, result.output[-3000:]
 
 

@@ -123,7 +123,10 @@ class Migrations:
         except LabError:
             raise
         except Exception as exc:  # a migration failed: the server's words, one line
-            raise LabError(f"{self.setting}: alembic upgrade head failed on the template: {reason(exc)}") from None
+            why = reason(exc)
+            if "greenlet_spawn has not been called" in why:  # a sync engine on the asyncpg URL it was handed
+                why += f"; env.py made a sync engine from sqlalchemy.url: use the connection instead, {RECIPE}"
+            raise LabError(f"{self.setting}: alembic upgrade head failed on the template: {why}") from None
         finally:
             await engine.dispose()
         if not found and self.script().get_heads():
