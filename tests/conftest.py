@@ -1,5 +1,11 @@
 """Shared fixtures for the lab's own tests. The lab's server itself comes from labsupport's plugin
-(``lab_start_server = true`` in pyproject.toml); launcher tests make throwaway clusters of their own."""
+(``lab_start_server = true`` in pyproject.toml); launcher tests make throwaway clusters of their own.
+
+A test that runs a subprocess gives it folders of its own: ``own_env`` (a fixture) or
+``users_support.own_folders`` (HOME, IPYTHONDIR, JUPYTER_*, TMPDIR). ``LAB_TEST_ORDER=reverse`` runs
+the suite in reverse order (CI does, with ``--dist loadfile``), so a test that needs another to run
+first fails there.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import json
 from pathlib import Path
 
 import pytest
+from users_support import own_folders
 
 from labsupport.server import Cluster
 
@@ -34,6 +41,25 @@ def cluster(cluster_home: Path) -> Iterator[Cluster]:
     c = Cluster(cluster_home)
     yield c
     c.destroy()
+
+
+@pytest.fixture
+def own_env() -> Iterator[dict[str, str]]:
+    """This process's environment with folders of the test's own for a subprocess: HOME, IPYTHONDIR,
+    JUPYTER_CONFIG_DIR, JUPYTER_DATA_DIR, JUPYTER_RUNTIME_DIR and TMPDIR (``own_folders``)."""
+    with own_folders() as folders:
+        yield {**os.environ, **folders}
+
+
+@pytest.fixture
+def kernel_folders(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """The kernels this test starts (they inherit this process's environment) write their IPython
+    profile, history, Jupyter runtime files and temporary folders in folders of the test's own."""
+    with own_folders() as folders:
+        for name, value in folders.items():
+            monkeypatch.setenv(name, value)
+        yield folders
+        monkeypatch.undo()  # before the folders go
 
 
 @contextlib.contextmanager
@@ -108,7 +134,7 @@ def _parameters(notebook: Path, lab_server, prefixes: list[str], parameters: dic
 
 
 @pytest.fixture
-def run_notebook(lab_server, tmp_path: Path):  # type: ignore[no-untyped-def]
+def run_notebook(lab_server, tmp_path: Path, kernel_folders: dict[str, str]):  # type: ignore[no-untyped-def]
     """Execute a lesson notebook with papermill on the lab's server; returns its outcomes and cells.
 
     Fails the test with the notebook's own one-line error (cell and exception) if a cell raised.
@@ -184,7 +210,7 @@ class LiveNotebook:
 
 
 @pytest.fixture
-def live_notebook(lab_server, tmp_path: Path):  # type: ignore[no-untyped-def]
+def live_notebook(lab_server, tmp_path: Path, kernel_folders: dict[str, str]):  # type: ignore[no-untyped-def]
     """``async with live_notebook(name, **parameters) as nb``: a lesson in a kernel kept running."""
     import contextlib
 
@@ -249,13 +275,22 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.maxschedchunk = 1
 
 
+ORDER_ENV = "LAB_TEST_ORDER"  # "reverse": every test but the slowest in reverse order
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slowest tests first (``SLOWEST_FIRST``), the rest in their usual order. xdist's load
-    scheduling starts each worker with two tests (items 0-1 and 2-3), so the second slowest moves to
-    place 2: the two slowest start at once on different workers."""
+    """The slowest tests first (``SLOWEST_FIRST``), the rest in their usual order, or in reverse order
+    with ``LAB_TEST_ORDER=reverse`` (the slowest still start first: the run lasts no longer). xdist's
+    load scheduling starts each worker with two tests (items 0-1 and 2-3), so the second slowest moves
+    to place 2: the two slowest start at once on different workers."""
     def rank(item: pytest.Item) -> int:
         return next((i for i, prefix in enumerate(SLOWEST_FIRST) if item.nodeid.startswith(prefix)), len(SLOWEST_FIRST))
 
+    order = os.environ.get(ORDER_ENV, "")
+    if order not in ("", "reverse"):
+        raise pytest.UsageError(f"{ORDER_ENV}={order!r}: set it to reverse, or unset it for the usual order")
+    if order == "reverse":
+        items.reverse()
     items.sort(key=rank)  # stable: the others keep their order
     if len(items) > 2 and rank(items[1]) < len(SLOWEST_FIRST):
         items.insert(2, items.pop(1))
