@@ -1,10 +1,11 @@
 """Shared fixtures for the lab's own tests. The lab's server itself comes from labsupport's plugin
 (``lab_start_server = true`` in pyproject.toml); launcher tests make throwaway clusters of their own.
 
-A test that runs a subprocess gives it folders of its own: ``own_env`` (a fixture) or
-``users_support.own_folders`` (HOME, IPYTHONDIR, JUPYTER_*, TMPDIR). ``LAB_TEST_ORDER=reverse`` runs
-the suite in reverse order (CI does, with ``--dist loadfile``), so a test that needs another to run
-first fails there.
+Every test's subprocesses and kernels inherit an IPYTHONDIR and JUPYTER_* folders of the test's own
+(``own_ipython_and_jupyter``, autouse); a subprocess that runs as another user, or needs a HOME and
+TMPDIR of its own, gets them from ``users_support.own_folders``. ``LAB_TEST_ORDER=reverse`` runs the
+suite in reverse order (CI does, with ``--dist loadfile``), so a test that needs another to run first
+fails there.
 """
 
 from __future__ import annotations
@@ -43,23 +44,25 @@ def cluster(cluster_home: Path) -> Iterator[Cluster]:
     c.destroy()
 
 
-@pytest.fixture
-def own_env() -> Iterator[dict[str, str]]:
-    """This process's environment with folders of the test's own for a subprocess: HOME, IPYTHONDIR,
-    JUPYTER_CONFIG_DIR, JUPYTER_DATA_DIR, JUPYTER_RUNTIME_DIR and TMPDIR (``own_folders``)."""
+@pytest.fixture(autouse=True)
+def own_ipython_and_jupyter() -> Iterator[None]:
+    """IPYTHONDIR, JUPYTER_CONFIG_DIR, JUPYTER_DATA_DIR and JUPYTER_RUNTIME_DIR of this test's own, for
+    every subprocess and kernel it starts: IPython would otherwise write ``$HOME/.ipython`` (a shared
+    HOME, or HOME set to the temporary folder, is read by other tests and other users) and Jupyter its
+    runtime files in HOME. HOME and TMPDIR stay: a pip cache, the server's binaries cache and the
+    lessons' temporary folders live there (``own_folders`` gives a subprocess those too)."""
+    names = ("IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR")
+    before = {name: os.environ.get(name) for name in names}
     with own_folders() as folders:
-        yield {**os.environ, **folders}
-
-
-@pytest.fixture
-def kernel_folders(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """The kernels this test starts (they inherit this process's environment) write their IPython
-    profile, history, Jupyter runtime files and temporary folders in folders of the test's own."""
-    with own_folders() as folders:
-        for name, value in folders.items():
-            monkeypatch.setenv(name, value)
-        yield folders
-        monkeypatch.undo()  # before the folders go
+        os.environ.update({name: folders[name] for name in names})
+        try:
+            yield
+        finally:
+            for name, value in before.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 @contextlib.contextmanager
@@ -134,7 +137,7 @@ def _parameters(notebook: Path, lab_server, prefixes: list[str], parameters: dic
 
 
 @pytest.fixture
-def run_notebook(lab_server, tmp_path: Path, kernel_folders: dict[str, str]):  # type: ignore[no-untyped-def]
+def run_notebook(lab_server, tmp_path: Path):  # type: ignore[no-untyped-def]
     """Execute a lesson notebook with papermill on the lab's server; returns its outcomes and cells.
 
     Fails the test with the notebook's own one-line error (cell and exception) if a cell raised.
@@ -210,7 +213,7 @@ class LiveNotebook:
 
 
 @pytest.fixture
-def live_notebook(lab_server, tmp_path: Path, kernel_folders: dict[str, str]):  # type: ignore[no-untyped-def]
+def live_notebook(lab_server, tmp_path: Path):  # type: ignore[no-untyped-def]
     """``async with live_notebook(name, **parameters) as nb``: a lesson in a kernel kept running."""
     import contextlib
 
