@@ -317,21 +317,23 @@ BROKEN = "broken_app.py"
 BROKEN_TEXT = "import os\n\nraise RuntimeError('no APP_DATABASE_URL in the environment')\n"
 BROKEN_LINE = "importing broken_app raised RuntimeError: no APP_DATABASE_URL in the environment"
 SCHEMA_TEXT = "from sqlalchemy import MetaData\n\nmetadata = MetaData()\n"
+SETTINGS_TEXT = "import os\n\n\ndef database_url():\n    return os.environ['APP_DATABASE_URL']\n"
 
 
-def _setting_raises(name: str, *others: str) -> Callable[..., Setup]:
-    """The plugin setting ``name`` names ``broken_app:thing``; ``others`` are more ini lines."""
+def _plugin_setting(*lines: str) -> Callable[..., Setup]:
+    """The suite's pytest.ini says ``lines`` (and ``pythonpath = .``): the plugin refuses it at the start."""
     def setup(external: tuple[Cluster, ServerInfo], stopped: Cluster) -> Setup:
         home = _fresh_home()  # must still not exist afterwards: the run started no server
-        ini = "pythonpath = .\n" + "".join(f"{line}\n" for line in (*others, f"{name} = broken_app:thing"))
+        ini = "".join(f"{line}\n" for line in ("pythonpath = .", *lines))
         return Setup(env={"LAB_HOME": str(home)}, home=home, ini=ini, status=4,
-                     files={BROKEN: BROKEN_TEXT, "app_schema.py": SCHEMA_TEXT})
+                     files={BROKEN: BROKEN_TEXT, "app_schema.py": SCHEMA_TEXT, "app_settings.py": SETTINGS_TEXT})
     return setup
 
 
-_METADATA_RAISES = _setting_raises("lab_metadata")
-_GUARD_URL_RAISES = _setting_raises("lab_guard_url")
-_SERVER_URL_RAISES = _setting_raises("lab_server_url", "lab_metadata = app_schema:metadata")
+_METADATA_RAISES = _plugin_setting("lab_metadata = broken_app:thing")
+_GUARD_URL_RAISES = _plugin_setting("lab_guard_url = broken_app:thing")
+_SERVER_URL_RAISES = _plugin_setting("lab_metadata = app_schema:metadata", "lab_server_url = broken_app:thing")
+_GUARD_URL_CALL_RAISES = _plugin_setting("lab_guard_url = app_settings:database_url")
 
 Case = tuple[str, str, Callable[..., Setup], tuple[str, ...], str]
 
@@ -385,11 +387,13 @@ CASES: list[Case] = [
     ("server-url-raises-plugin", "plugin", _SERVER_URL_RAISES, (), f"lab_server_url 'broken_app:thing': {BROKEN_LINE}"),
     ("server-url-raises-plugin-n2", "plugin", _SERVER_URL_RAISES, ("-n", "2"),
      f"lab_server_url 'broken_app:thing': {BROKEN_LINE}"),
+    ("guard-url-callable-raises-plugin", "plugin", _GUARD_URL_CALL_RAISES, (),
+     "lab_guard_url 'app_settings:database_url': calling it raised KeyError: 'APP_DATABASE_URL'"),
 ]
 
 
 @pytest.mark.parametrize(("entry", "setup", "args", "needle"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_one_line_exit_2_and_changes_nothing(
+def test_bad_input_is_one_line_a_usage_status_and_changes_nothing(
     entry: str, setup: Callable[..., Setup], args: tuple[str, ...], needle: str,
     external: tuple[Cluster, ServerInfo], stopped: Cluster,
 ) -> None:
