@@ -27,7 +27,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,7 +115,7 @@ class Run:
 
     entry: str  # "cli", "plugin" or "notebook"
     args: tuple[str, ...] = ()
-    env: dict[str, str] = field(default_factory=dict)
+    env: Mapping[str, str | None] = field(default_factory=dict)  # None: the variable is unset
     user: pwd.struct_passwd | None = None
     ini: str | None = None  # the plugin's suite: its pytest.ini settings (default: lab_start_server = true)
     files: dict[str, str] = field(default_factory=dict)  # the plugin's suite: more files, or its test file
@@ -153,7 +153,9 @@ def launch(run: Run) -> subprocess.CompletedProcess[str]:
         kwargs = {"user": run.user.pw_uid, "group": run.user.pw_gid, "extra_groups": []}
     with own_folders(run.user) as folders:
         env.update(folders)
-        env.update(run.env)
+        env.update({k: v for k, v in run.env.items() if v is not None})
+        for name in (k for k, v in run.env.items() if v is None):
+            env.pop(name, None)
         cwd = Path(folders["HOME"])
         suite = None
         if run.entry == "cli":
@@ -439,17 +441,20 @@ def test_doctor_as_another_user_prints_fail_lines(external: tuple[Cluster, Serve
     assert snapshot(ready.home, external[1].url) == before
 
 
+@pytest.mark.parametrize("home", ["own-home", "no-home"])
 def test_doctor_as_another_user_passes_beside_an_unwritable_ipython_in_the_temporary_folder(
-        external: tuple[Cluster, ServerInfo], stopped: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Someone else's root-owned ``$TMPDIR/.ipython`` (another run's, another test's) changes nothing."""
+        home: str, external: tuple[Cluster, ServerInfo], stopped: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone else's root-owned ``$TMPDIR/.ipython`` (another run's, another test's) changes nothing,
+    with a HOME of the doctor's own or none at all."""
     ready = _another_user(external, stopped)
+    env: dict[str, str | None] = {**ready.env, **({"HOME": None} if home == "no-home" else {})}
     shared = Path(tempfile.mkdtemp(prefix="lab-bad-tmpdir-"))
     try:
         os.chmod(shared, 0o1777)
         (shared / ".ipython").mkdir(mode=0o755)  # ours (root's): the other user cannot write it
         monkeypatch.setattr(tempfile, "tempdir", str(shared))
         monkeypatch.setenv("TMPDIR", str(shared))
-        result = launch(Run("cli", ("doctor",), ready.env, ready.user))
+        result = launch(Run("cli", ("doctor",), env, ready.user))
         left = sorted(p.name for p in shared.iterdir())
     finally:
         shutil.rmtree(shared, ignore_errors=True)
