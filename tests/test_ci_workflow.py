@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 from packaging.specifiers import SpecifierSet
+from users_support import own_folders
 
 ROOT = Path(__file__).resolve().parent.parent
 CI_RUN = (ROOT / ".ci" / "run").read_text()
@@ -82,15 +83,14 @@ def test_ci_runs_the_suite_beside_an_unwritable_ipython_without_home_and_in_reve
     assert commands.index(suites[2]) < commands.index("make test-slow")
 
 
-def _collected(*env: str) -> list[str]:
-    from users_support import own_folders
-
+def _collected(extra: dict[str, str] | None = None) -> list[str]:
+    """The node ids pytest collects from two small modules, in the order it would run them."""
     with own_folders() as folders:
         variables = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "LAB_TEST_ORDER"))}
         result = subprocess.run(
             [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:xdist", "-p", "no:randomly",
              "-o", "lab_start_server=false", "tests/test_ci_workflow.py", "tests/test_environment.py"],
-            cwd=ROOT, env=variables | folders | dict(e.split("=", 1) for e in env), capture_output=True,
+            cwd=ROOT, env=variables | folders | (extra or {}), capture_output=True,
             text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     return [line for line in result.stdout.splitlines() if "::" in line]
@@ -98,4 +98,4 @@ def _collected(*env: str) -> list[str]:
 
 def test_lab_test_order_reverse_runs_the_tests_in_reverse_order() -> None:
     usual = _collected()
-    assert len(usual) > 4 and _collected("LAB_TEST_ORDER=reverse") == usual[::-1]
+    assert len(usual) > 4 and _collected({"LAB_TEST_ORDER": "reverse"}) == usual[::-1]
