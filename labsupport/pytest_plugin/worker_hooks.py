@@ -103,12 +103,16 @@ class _XdistHooks:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", NO_PARALLEL)
     if not config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(workers.WorkerIdWithoutXdist(), "labsupport-worker-id")
+        from . import worker_id_without_xdist
+
+        config.pluginmanager.register(worker_id_without_xdist, "labsupport-worker-id")
     settings = _settings(config)
     if settings is None:
         return
     config.stash[_SETTINGS] = settings
-    config.pluginmanager.register(workers.PerWorkerDatabase(), "labsupport-per-worker-database")
+    from . import per_worker_chain
+
+    config.pluginmanager.register(per_worker_chain, "labsupport-per-worker-database")
     if is_worker(config):
         config.stash[_WORKER] = _Worker()
     elif config.pluginmanager.hasplugin("xdist"):

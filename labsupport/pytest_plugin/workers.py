@@ -72,8 +72,7 @@ __all__ = [
     "SUFFIX", "TEMPLATE", "MASTER", "MAX_PREFIX_BYTES", "database_name", "template_name", "owns",
     "application_name", "engine_options", "validate_prefix", "default_prefix", "lock_key", "load_schema",
     "owned_databases", "RunInfo", "RunClaim", "TestLock", "header_lines",
-    "is_parallel_run", "lab_run_prefix", "lab_worker_database_name", "lab_worker_database", "PerWorkerDatabase",
-    "WorkerIdWithoutXdist", "RUN_INFO", "run_info",
+    "is_parallel_run", "lab_run_prefix", "lab_worker_database_name", "lab_worker_database", "RUN_INFO", "run_info",
 ]
 
 SUFFIX = "_test"  # lesson 01's guard marker
@@ -349,27 +348,3 @@ def lab_worker_database(request: pytest.FixtureRequest, lab_worker_database_name
         run_sync(databases.drop(info.admin_url, name))
     except LabError as exc:  # a teardown problem is a warning; the controller sweeps at the end
         warnings.warn(f"labsupport: could not drop {name!r}: {exc}", stacklevel=1)
-
-
-class PerWorkerDatabase:
-    """Registered by the plugin once ``lab_metadata`` is set: lesson 02's chain on the worker's database.
-
-    A ``lab_database_url`` fixture in your own conftest.py still wins over this one.
-    """
-
-    @pytest.fixture(scope="session")
-    def lab_database_url(self, request: pytest.FixtureRequest, lab_worker_database: str) -> str:
-        return urls.with_database(_require_run(request.config).admin_url, lab_worker_database)
-
-    @pytest.fixture(scope="session")
-    def lab_engine_options(self, worker_id: str) -> dict[str, Any]:
-        return engine_options(worker_id)
-
-
-class WorkerIdWithoutXdist:
-    """pytest-xdist provides ``worker_id``; without it every run is the one process, "master"."""
-
-    @pytest.fixture(scope="session")
-    def worker_id(self) -> str:
-        return MASTER
-
