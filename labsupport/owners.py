@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-__all__ = ["Owner", "MARK", "current", "parse", "ENV_VAR", "temp_dir", "temp_folder", "reap_temp_dirs", "TEMP_PREFIX"]
+__all__ = ["Owner", "MARK", "current", "this_process", "parse", "ENV_VAR", "temp_dir", "temp_folder", "reap_temp_dirs", "TEMP_PREFIX"]
 
 MARK = "isolation-lab owner "
 ENV_VAR = "LAB_OWNER"
@@ -98,6 +98,11 @@ def current() -> Owner:
     handed = parse(MARK + os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else None
     if handed is not None:
         return handed
+    return this_process()
+
+
+def this_process() -> Owner:
+    """This very process, whatever ``LAB_OWNER`` says: what a use of the lab's server names."""
     pid = os.getpid()
     return Owner(socket.gethostname(), _boot_id(), pid, _start_time(pid) or "?")
 

@@ -20,17 +20,21 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pytest
 
 from ..connection import run_sync
 from ..databases import drop_under
 from ..errors import LabError
-from . import workers
+from . import server_fixture, workers
 from .options import Setting, expand, import_hint, is_worker, read, resolve_url, worker_id
 from .workers import (  # noqa: F401 - registered as fixtures
     is_parallel_run, lab_run_prefix, lab_worker_database, lab_worker_database_name,
 )
+
+if TYPE_CHECKING:
+    from ..server import Lease
 
 NO_PARALLEL = ("no_parallel: run this test alone; under pytest-xdist the other workers finish their current "
                "test first and wait until it is done (labsupport.pytest_plugin.workers; needs lab_metadata; without xdist "
@@ -45,7 +49,7 @@ class _Run:
     claim: workers.RunClaim
     sources: dict[str, str]
     server: str
-    started_server: bool
+    lease: Lease | None  # the run's use of the lab's own server (None with lab_server_url)
     finished: bool = False
 
 
@@ -118,7 +122,7 @@ def _start(config: pytest.Config, settings: dict[str, Setting]) -> _Run:
                                  import_hint(config))
     prefix = workers.validate_prefix(expand(settings["prefix"].value, "lab_db_prefix", settings["prefix"].source),
                                      f"lab_db_prefix ({settings['prefix'].source})")
-    started = False
+    lease = None
     if settings["server"].value:
         parsed = urls.parse(resolve_url(settings["server"].value, "lab_server_url", settings["server"].source,
                                         import_hint(config)),
@@ -126,13 +130,9 @@ def _start(config: pytest.Config, settings: dict[str, Setting]) -> _Run:
         admin_url = parsed.render_as_string(hide_password=False)
         where = f"{urls.describe(admin_url)} ({settings['server'].source})"
     else:
-        from .. import server  # the launcher, only when this run uses the lab's own server
-
-        info = server.status()
-        if info is None:
-            info, started = server.up()
-        admin_url = info.url
-        where = f"{urls.describe(admin_url)} ({info.source}{', started for this run' if started else ''})"
+        lease = server_fixture.take(config)  # the launcher, only when this run uses the lab's own server
+        admin_url = lease.info.url
+        where = f"{urls.describe(admin_url)} ({lease.info.source}{', started for this run' if lease.started else ''})"
     try:
         claim = workers.RunClaim.take(admin_url, prefix)
         try:
@@ -141,15 +141,13 @@ def _start(config: pytest.Config, settings: dict[str, Setting]) -> _Run:
             claim.release()
             raise
     except BaseException:
-        if started:
-            from .. import server
-
-            server.down()
+        if lease is not None:
+            server_fixture.give_back(config, lease)
         raise
     sources = {"schema": f"{settings['schema'].value} ({settings['schema'].source})",
                "prefix": f"{prefix} ({settings['prefix'].source})"}
     return _Run(info=workers.RunInfo(admin_url, prefix, template), claim=claim, sources=sources, server=where,
-                started_server=started)
+                lease=lease)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist starts the workers (its sessionstart is trylast)
@@ -214,10 +212,8 @@ def _finish(config: pytest.Config) -> None:
             reporter.write_line(f"labsupport workers: clean-up failed: {exc}")
     finally:
         run.claim.release()
-        if run.started_server:
-            from .. import server
-
-            server.down()
+        if run.lease is not None:
+            server_fixture.give_back(config, run.lease)
 
 
 @pytest.hookimpl(trylast=True)  # after the workers and the session fixtures are gone
