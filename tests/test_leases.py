@@ -43,6 +43,19 @@ def _wait(check, what: str, seconds: float = 180) -> None:  # type: ignore[no-un
         time.sleep(0.1)
 
 
+def _kernel_of(pid: int) -> bool:
+    """Whether the process ``pid`` has started a notebook's kernel (a child running ipykernel)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and b"ipykernel" in cmdline:
+            return True
+    return False
+
+
 def _holder(env: dict[str, str], tmp_path: Path) -> subprocess.Popen[str]:
     """A process that holds a use of the lab's server until it is killed (it says 'held' once it does)."""
     code = "from labsupport import server; server.acquire(command='holder for a test'); print('held', flush=True); " \
@@ -118,7 +131,7 @@ def test_the_last_use_to_end_stops_a_server_a_use_started_but_not_one_up_started
 def test_two_runs_at_once_in_one_lab_both_pass_and_the_server_stops_after_both(cluster: Cluster, tmp_path: Path) -> None:
     env = lab_env(cluster, tmp_path)
     first = _start([*LABSUPPORT, "run", "00", "--out", str(tmp_path / "a")], env)
-    _wait(lambda: cluster.running() is not None or first.poll() is not None, "the first run's server start")
+    _wait(lambda: _kernel_of(first.pid) or first.poll() is not None, "the first run's kernel start")
     second = _start([*LABSUPPORT, "run", "00", "--out", str(tmp_path / "b")], env)
     outputs = [p.communicate(timeout=600)[0] for p in (first, second)]
 
