@@ -3,9 +3,9 @@
 Without this, every later test that touches the database fails with a connection traceback
 (thousands of lines for the lab's own suite). When a test fails and the lab's server that the
 run uses (``labsupport.server.died``: a use of this process or of its parent) no longer runs,
-that failure and every later one is reported as the one line, the session stops after the
-current test (an xdist worker passes the stop on to the controller), and the terminal summary
-says it once. A failure with the server alive is left as it is. Nothing here runs until a
+that failure is reported as the one line, the session stops after the current test as ``-x``
+stops it (an xdist worker passes the stop on to the controller, whose other workers' failures
+meanwhile get the same line), and the terminal summary says it once. A failure with the server alive is left as it is. Nothing here runs until a
 test fails, and the check reads only files and /proc (no connection).
 """
 
@@ -41,7 +41,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         if line:
             report.longrepr = line
             report.sections = []  # captured output: more of the same connection errors
-            item.session.shouldstop = line
+            item.session.shouldfail = line  # as -x does: exit status 1, "tests failed"
     return report
 
 
