@@ -65,12 +65,21 @@ class Uses:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """The one lock over uses and the stop mark (held while the server is started or stopped)."""
+        """The one lock over uses and the stop mark (held while the server is started or stopped).
+
+        A first use that fails (a bad input: a data folder that is not ours ...) leaves no folder.
+        """
+        made = not self.folder.exists()
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         with open(self.folder / "lock", "a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield
+            except BaseException:
+                if made and not any(p.name != "lock" for p in self.folder.iterdir()):
+                    (self.folder / "lock").unlink(missing_ok=True)
+                    self.folder.rmdir()
+                raise
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
