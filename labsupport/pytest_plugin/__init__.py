@@ -39,7 +39,8 @@ _STARTED = pytest.StashKey[bool]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("lab_start_server", type="bool", default=False,
-                  help="start the lab's PostgreSQL for the whole run (stopped afterwards if started here)")
+                  help="use the lab's PostgreSQL for the whole run, started if needed (stopped afterwards if it was "
+                       "started for a run or command and nothing else uses it)")
 
 
 def _starts_server(config: pytest.Config) -> bool:
