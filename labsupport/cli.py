@@ -127,7 +127,7 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     lease = server.acquire(keep=True)  # held by JupyterLab, which this process becomes, and its kernels
     info, started = lease.info, lease.started
     print(f"{'started' if started else 'using'} {_describe(info)}; it keeps running for the whole workshop "
-          "('labsupport down' stops it)")
+          "('labsupport down' stops it once JupyterLab has ended)")
     from .teaching import jupyter_lab
 
     cmd = jupyter_lab.command(settings().notebooks, args.jupyter_args)  # after "--": e.g. --port=8899
