@@ -178,3 +178,22 @@ def test_a_run_beside_a_test_run_in_one_lab_both_pass(cluster: Cluster, tmp_path
     assert run.returncode == 0, run_output
     assert tests.returncode == 0, test_output
     assert cluster.running() is None, (run_output, test_output)  # the last use ended: it stopped the server
+
+
+def test_the_reapers_line_is_said_only_where_no_parents_use_covers_the_process(cluster: Cluster, tmp_path: Path) -> None:
+    """A kernel or nested pytest under a command that holds a use: its line would land in a cell or a
+    suite's captured output that lessons and tests read; the command said it at its start."""
+    env = lab_env(cluster, tmp_path)
+    holder = _holder(env, tmp_path)
+    try:
+        (use,) = (cluster.home / "uses").glob(f"{holder.pid}-*.json")
+        code = "from labsupport import server; server.say_reaped(['gone_db'], [])"
+        alone = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        covered = subprocess.run([sys.executable, "-c", code], env=env | {"LAB_SERVER_USE": str(use)},
+                                 capture_output=True, text=True, timeout=60)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert alone.stderr == ("labsupport: removed what runs that are gone left behind: 1 database(s) (gone_db), "
+                            "0 temporary folder(s)\n"), alone
+    assert (covered.stdout, covered.stderr) == ("", ""), covered
