@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 from pathlib import Path
 
-from . import server
+from . import owners, server
 from .errors import LabError
 
 __all__ = ["main", "Terminated"]
@@ -108,7 +108,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     notebooks = discover(args.notebooks)
     out = args.out if args.out is not None else settings().build  # --out: a second run beside build/ (make test-latest)
     with server.use() as lease:
-        results = run_all(notebooks, lease.info.url, jobs=args.jobs, out_dir=out / "notebooks")
+        try:
+            results = run_all(notebooks, lease.info.url, jobs=args.jobs, out_dir=out / "notebooks")
+        finally:  # also on Ctrl-C and SIGTERM: what the run's kernels, now gone, kept in temporary folders
+            owners.reap_temp_dirs()
         died = server.died()
     passed = sum(r.ok for r in results)
     print(f"{passed} of {len(results)} notebooks passed; report: {out / 'index.html'}")
