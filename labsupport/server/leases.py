@@ -22,6 +22,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import secrets
 import sys
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from .. import owners
 __all__ = ["Use", "Uses", "ENV_VAR", "describe_command"]
 
 ENV_VAR = "LAB_SERVER_USE"
+_PASSWORD = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")  # a URL's password in a command line
 _STOP_MARK = "stop-when-unused"
 
 
@@ -70,8 +72,9 @@ class Uses:
         A first use that fails (a bad input: a data folder that is not ours ...) leaves no folder.
         """
         made = not self.folder.exists()
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o755, parents=True, exist_ok=True)
         with open(self.folder / "lock", "a") as fh:
+            self._hand_to_lab_owner(made)
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield
@@ -83,14 +86,24 @@ class Uses:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
+    def _hand_to_lab_owner(self, made: bool) -> None:
+        """Root may use anyone's lab: what it makes here stays usable by the lab's owner."""
+        if os.geteuid() != 0:
+            return
+        home = self.folder.parent.stat()
+        if home.st_uid != 0:
+            for path in ([self.folder] if made else []) + [self.folder / "lock"]:
+                if path.stat().st_uid == 0:
+                    os.chown(path, home.st_uid, home.st_gid)
+
     def take(self, command: str) -> Use:
         """Record a use by this process (call under ``locked``)."""
         owner = owners.this_process()
         path = self.folder / f"{owner.pid}-{secrets.token_hex(4)}.json"
         tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # a command line may hold a URL
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)  # every user of this lab reads it
         with os.fdopen(fd, "w") as fh:
-            json.dump({"owner": str(owner), "command": command}, fh)
+            json.dump({"owner": str(owner), "command": _PASSWORD.sub(r"\1***@", command)}, fh)
         tmp.replace(path)
         return Use(path, owner, command)
 
