@@ -60,6 +60,7 @@ class Lease:
     use: Use | None = None  # None: an external server, or a parent's use covers this process
     uses: Uses | None = None
     handed: str | None = None  # LAB_SERVER_USE before this use set it
+    set_env: str | None = None  # what this use set LAB_SERVER_USE to (None: it left it alone)
 
 
 def _uses(chosen: Cluster | External) -> Uses | None:
@@ -117,10 +118,15 @@ def acquire(command: str | None = None, tcp: bool = False, keep: bool = False, s
     """
     chosen = current()
     uses = _uses(chosen)
-    if uses is None:
+    if uses is None:  # an external server: nothing to count, but a parent's sweep still covers its children
         info, started = chosen.up(tcp=tcp)
-        reap(info.url)
-        return Lease(info, started, chosen)
+        previous = os.environ.get(ENV_VAR)
+        covered = (previous or "").startswith("external ")
+        if not covered:
+            os.environ[ENV_VAR] = f"external {os.getpid()}"
+        if sweep if sweep is not None else not covered:
+            reap(info.url)
+        return Lease(info, started, chosen, handed=previous, set_env=None if covered else os.environ[ENV_VAR])
     with uses.locked():
         info, started = _start(chosen, tcp, None)
         covered = uses.covering() is not None
@@ -129,9 +135,10 @@ def acquire(command: str | None = None, tcp: bool = False, keep: bool = False, s
             uses.mark_stop(False)
         elif started:
             uses.mark_stop(True)
-    lease = Lease(info, started, chosen, taken, uses, os.environ.get(ENV_VAR))
-    if taken is not None:
-        os.environ[ENV_VAR] = str(taken.path)  # what this process starts is covered by this use
+    lease = Lease(info, started, chosen, taken, uses, os.environ.get(ENV_VAR),
+                  set_env=None if taken is None else str(taken.path))
+    if lease.set_env is not None:
+        os.environ[ENV_VAR] = lease.set_env  # what this process starts is covered by this use
     if sweep if sweep is not None else not covered:
         reap(info.url)
     return lease
@@ -139,13 +146,13 @@ def acquire(command: str | None = None, tcp: bool = False, keep: bool = False, s
 
 def release(lease: Lease) -> bool:
     """End a use; the last one to end stops the server if a use started it. True when stopped here."""
-    if lease.use is None or lease.uses is None:
-        return False
-    if os.environ.get(ENV_VAR) == str(lease.use.path):
+    if lease.set_env is not None and os.environ.get(ENV_VAR) == lease.set_env:  # hand back what was there
         if lease.handed is None:
             os.environ.pop(ENV_VAR, None)
         else:
             os.environ[ENV_VAR] = lease.handed
+    if lease.use is None or lease.uses is None:
+        return False
     with lease.uses.locked():
         lease.uses.end(lease.use)
         if lease.uses.live() or not lease.uses.stop_marked():
