@@ -55,8 +55,7 @@ async def test_03_as_the_learner_finds_it_works_it_and_the_solution(live_noteboo
         assert demo.startswith("exit code 1: the test failed, as expected:") and "attached to a different" in demo, demo
 
         assert outcomes["prediction_passed"] is False
-        assert verdicts(outcomes.seen(PREDICT_CHECK)) == ["Not yet: write your prediction first: for each engine, "
-                                                          "which of its two tests fail."]
+        assert verdicts(outcomes.seen(PREDICT_CHECK)) == ["Not yet: write your prediction first."]
         assert outcomes["exercise_passed"] is False
         first = outcomes.seen(CHECK)
         assert verdicts(first) and verdicts(first)[0].startswith("Not yet: the trap: an async fixture"), first
@@ -75,7 +74,7 @@ async def test_03_as_the_learner_finds_it_works_it_and_the_solution(live_noteboo
         assert verdict.startswith("Passed: all three right"), verdict
         executed = nb.executed()
         assert executed["exercise_passed"] is True and executed["prediction_passed"] is True
-        await nb.run("print(await lab.clean_up())")
+        await nb.run("print(await lesson.clean_up())")
         assert run_sync(databases.names_under(lab_server.url, nb.prefix)) == []
 
 

@@ -73,8 +73,7 @@ async def test_lesson04_as_the_learner_finds_it_works_it_and_the_solution(live_n
             _assert_the_story(executed, prefix, repeats)
             learner_view(executed)
             crash = executed.seen(CRASH)
-            assert verdicts(crash) == ["Not yet: write your prediction first: which of the run's databases stay "
-                                       "on the server after the kill?"], crash
+            assert verdicts(crash) == ["Not yet: write your prediction first."], crash
             assert "left on the server" not in crash  # predict first: what was left is not shown
             assert executed["exercise_passed"] is False
             first = executed.seen(CHECK)
@@ -90,7 +89,7 @@ async def test_lesson04_as_the_learner_finds_it_works_it_and_the_solution(live_n
             (verdict,) = verdicts(await nb.run(CRASH))
             assert verdict.startswith("Passed: right: SIGKILL runs no clean-up code"), verdict
             assert nb.executed()["exercise_passed"] is True
-            await nb.run("print(await lab.clean_up())")
+            await nb.run("print(await lesson.clean_up())")
             assert _left(lab_server.url, nb.prefix) == []
     finally:
         left = _left(lab_server.url, prefix)
@@ -220,3 +219,15 @@ def test_04_section_5_run_five_times_gives_one_conclusion_or_the_noise(lab_serve
     said = {support.conclusion([r for r in rows if r["repeat"] // 3 == i], 0, 2) for i in range(5)}
     claims = {s for s in said if "within the noise" not in s}
     assert len(claims) <= 1, said
+
+
+def test_04_reference_answers_live_outside_the_notebooks_folder() -> None:
+    """Neither the file browser (notebooks/) nor show_file puts an answer or a hidden test beside the stub."""
+    from labsupport.teaching import exercises, lesson
+
+    answers = exercises.folder("lesson04")
+    assert (answers / "ci_prefix.py").is_file() and (answers / "test_zz_hidden.py").is_file()
+    assert not answers.resolve().is_relative_to(lesson.SCENARIOS.parent.resolve())
+    shown = lesson.SCENARIOS / "lesson04" / "exercise"
+    assert sorted(p.name for p in shown.iterdir() if p.suffix in (".py", ".ini")) == \
+        ["ci_prefix.py", "conftest.py", "pytest.ini", "test_exercise.py"]

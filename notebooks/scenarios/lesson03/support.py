@@ -164,8 +164,8 @@ def judge_prediction(prediction: Any, actual: Mapping[str, list[int]]) -> lesson
     """Compare a prediction ({engine: failing tests}) with what the run did; one reason per engine missed."""
     form = "a dict with a list for each engine: [] (both pass), [1], [2] or [1, 2] (both fail)"
     if not isinstance(prediction, Mapping) or any(prediction.get(e) is None for e in PREDICTED):
-        return lesson.Verdict(False, "write your prediction first: for each engine, which of its two tests "
-                              "fail.", f"set `prediction` to {form}, then run the cell again.")
+        return lesson.Verdict(False, "write your prediction first.", f"`prediction` is {form}; then run the "
+                              "cell again.")
     given = {e: sorted(prediction[e]) if isinstance(prediction[e], (list, tuple, set)) else prediction[e]
              for e in PREDICTED}
     if any(g not in _FORMS for g in given.values()):
@@ -224,8 +224,8 @@ async def check_exercise(lab: Lab, solution: bool = False) -> bool:
     return lesson.verdict("lesson03", judge(result))
 
 
-_KEEP_LOOPS = ("this suite keeps a loop per test, so its engine must keep no connection from one checkout to "
-               "the next: NullPool (fix (b)), or an engine made in each test (fix (a))")
+_KEEP_LOOPS = ("this suite keeps a loop per test, so its engine must keep no connection between checkouts "
+               "(NullPool), or be made in each test")
 
 
 def judge(result: SuiteResult) -> lesson.Verdict:
@@ -236,8 +236,7 @@ def judge(result: SuiteResult) -> lesson.Verdict:
     problems = " ".join(result.problems)
     if "ScopeMismatch" in problems:
         return lesson.Verdict(False, "the trap: an async fixture with scope=\"session\" still runs in the "
-                              "function's loop, which pytest-asyncio refuses (ScopeMismatch).",
-                              f"scope is how long the value is kept, not its loop; {_KEEP_LOOPS}.")
+                              "function's loop (ScopeMismatch).", f"scope is not the loop; {_KEEP_LOOPS}.")
     if "still running in this test's loop" in problems or "same event loop" in problems:
         return lesson.Verdict(False, "tests now share one event loop: a task an earlier test started is still "
                               "running in a later one.", f"keep pytest.ini's loop scopes at function; {_KEEP_LOOPS}.")

@@ -147,23 +147,20 @@ def conclusions(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def plot_times(rows: Sequence[Mapping[str, Any]], title: str = "") -> Any:
-    """Seconds per whole run against database work per test, one line per mode: medians, min-max bars."""
+    """Every run's seconds, one column per case (work per test, mode), the median as a bar: the spread
+    a learner must see before trusting a difference."""
     import matplotlib.pyplot as plt
 
+    cases = spreads(rows)
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    by_mode: dict[int, list[tuple[int, list[float]]]] = defaultdict(list)
-    for (work, n), values in spreads(rows).items():
-        by_mode[n].append((work, values))
-    for n, points in sorted(by_mode.items()):
-        xs = [w for w, _ in points]
-        med = [statistics.median(v) for _, v in points]
-        err = [[m - min(v) for m, (_, v) in zip(med, points)], [max(v) - m for m, (_, v) in zip(med, points)]]
-        ax.errorbar(xs, med, yerr=err, marker="o", capsize=5, label=f"-n {n}")
-    ax.set_xlabel("database work per test (ms)")
-    ax.set_ylabel("whole run (s)")
+    for i, ((work, n), values) in enumerate(cases.items()):
+        color = "#4c72b0" if n == 0 else "#dd8452"
+        ax.bar(i, statistics.median(values), width=0.6, color=color, alpha=0.35)
+        ax.scatter([i] * len(values), values, color=color, zorder=3)
+    ax.set_xticks(range(len(cases)), [f"{work} ms/test\n-n {n}" for work, n in cases])
+    ax.set_ylabel("whole run (s): each run, median bar")
     ax.set_ylim(bottom=0)
     ax.set_title(title)
-    ax.legend()
     fig.tight_layout()
     plt.close(fig)
     return fig
@@ -184,8 +181,8 @@ def judge_crash(prediction: Any, left: set[str]) -> Any:
 
     form = 'a set of names from "template", "master", "gw0", "gw1" (an empty set() if you expect none)'
     if prediction is None:
-        return lesson.Verdict(False, "write your prediction first: which of the run's databases stay on the "
-                              "server after the kill?", f"set `prediction` to {form}, then run the cell again.")
+        return lesson.Verdict(False, "write your prediction first.", f"`prediction` is {form}; then run the "
+                              "cell again.")
     if not isinstance(prediction, (set, frozenset, list, tuple)) or not set(prediction) <= set(PARTS):
         return lesson.Verdict(False, f"{prediction!r} is not {form}.", "for example {\"gw0\"}.")
     given = set(prediction)
@@ -194,7 +191,7 @@ def judge_crash(prediction: Any, left: set[str]) -> Any:
                               "copies stay until the next run of this prefix removes them.")
     why = []
     if "template" in left - given:
-        why.append("the controller drops the template only when the run ends (section 3, step 3), and the kill "
+        why.append("the controller drops the template only when the run ends (section 2, step 3), and the kill "
                    "ended it first.")
     if (left - given) & {"gw0", "gw1"}:
         why.append("each worker drops its copy when it ends (step 2); SIGKILL ends it without that.")
@@ -300,18 +297,13 @@ def judge(result: SuiteResult) -> Any:
                               "each ran on a database under your prefix.")
     problems = " ".join(result.problems)
     rules = [
-        ("another process another prefix", "another process got another prefix for the same branch, so the next "
-         "run of a branch could not find what a crashed run left.", "Python's hash() of a str changes from "
-         "process to process (PYTHONHASHSEED), and a random or time-based part changes on every run: use a digest "
-         "from hashlib of the branch name."),
         ("this process another prefix", "another process got another prefix for the same branch, so the next "
          "run of a branch could not find what a crashed run left.", "Python's hash() of a str changes from "
          "process to process (PYTHONHASHSEED), and a random or time-based part changes on every run: use a digest "
          "from hashlib of the branch name."),
-        ("would share a prefix", "two branches would share a prefix: their runs would wait on one lock, and a "
-         "run of one would remove what a crashed run of the other left (section 3, step 1).",
-         "a readable start of the branch is not enough when branches start alike or differ only in case or "
-         "punctuation: add a short digest (hashlib) of the exact branch name."),
+        ("would share a prefix", "two branches would share a prefix, and so one lock and one crashed run's "
+         "leftovers (section 2, step 1).", "branches may start alike or differ only in punctuation: add a short "
+         "digest (hashlib) of the exact branch name."),
         ("not a valid prefix", "for some branch, ci_prefix gives a prefix labsupport refuses.",
          f"a prefix is {_RULES}, whatever the branch name holds (dots, accents, a '-' at either end)."),
         ("does not start with", "a prefix does not start with the project and an underscore.",
@@ -326,4 +318,4 @@ def judge(result: SuiteResult) -> Any:
             return lesson.Verdict(False, message, hint)
     first = result.problems[0] if result.problems else result.summary()
     return lesson.Verdict(False, f"{result.summary()}; the first failure: {lesson.shorten(first, 300)}",
-                          "section 3 shows how labsupport names each run's databases.")
+                          "section 2 shows how labsupport names each run's databases.")
