@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from nbclient.exceptions import CellExecutionError
 from sqlalchemy import text
 
 from labsupport import databases
@@ -63,9 +64,11 @@ async def test_03_as_the_learner_finds_it_works_it_and_the_solution(live_noteboo
 
         again = await nb.run(CHECK)  # after the clean-up cell dropped the template
         assert verdicts(again) == verdicts(first), again
-        gone = await nb.run("h.show_kernel_demo(")  # the kernel's database went with the clean-up
-        assert "is gone" in gone and "run this section from its first cell again" in gone, gone
-        assert "Traceback" not in gone and gone.count("\n") < 3, gone
+        with pytest.raises(CellExecutionError) as gone:  # the kernel's database went with the clean-up
+            await nb.run("h.show_kernel_demo(")
+        said = str(gone.value).split("------------------")[-1]  # nbclient's message: the cell, then its error
+        assert "is gone" in said and "run this section from its first cell again" in said, said
+        assert "Traceback" not in said and said.strip().count("\n") < 3, said
 
         await nb.set_parameters(solution=True)  # the reference answers
         (verdict,) = verdicts(await nb.run(CHECK))

@@ -50,10 +50,11 @@ SHOWN_LINES = {
     ("02", "scenarios/lesson02/limits/conftest.py", 40, 52): "async def cloned_database_url():",
     ("03", "scenarios/lesson03/buggy/conftest.py", 22, 32): "if not _db_initialized:",
     ("03", "scenarios/lesson03/predict/conftest.py", 13, 34): "async def engine_per_test():",
+    ("04", "scenarios/lesson04/fixed/pytest.ini", 8, 9): "lab_metadata = flashcards.models:Base.metadata",
     ("04", "scenarios/lesson04/buggy/conftest.py", 22, 28): "await lineup.drop_schema(engine, worker_id",
     ("04", "scenarios/lesson04/grouped/conftest.py", 11, 29): "def pytest_collection_modifyitems(",
     ("04", "scenarios/lesson04/fixed/test_workers.py", 11, 16): "async def test_each_worker_has_its_own_database(",
-    ("04", "scenarios/lesson04/support.py", 68, 69): "FROM pg_stat_activity",
+    ("04", "scenarios/lesson04/support.py", 71, 72): "FROM pg_stat_activity",
     ("04", "scenarios/lesson04/fixed/test_workers.py", 24, 33): "async def test_no_parallel_runs_alone(",
 }
 _ALIASES = {"L02 / ": "scenarios/lesson02/", "L04 / ": "scenarios/lesson04/", "h.BUGGY / ": "scenarios/lesson03/buggy/",

@@ -195,9 +195,10 @@ async def check_prediction(lab: Lab, prediction: Any, solution: bool = False) ->
 
 
 def _reference(name: str) -> dict[str, Any]:
-    namespace: dict[str, Any] = {}
-    exec(compile((ANSWERS / name).read_text(encoding="utf-8"), str(ANSWERS / name), "exec"), namespace)
-    return namespace
+    """The names a reference file of ``labsupport.teaching.exercises`` defines (run, not imported)."""
+    import runpy
+
+    return runpy.run_path(str(ANSWERS / name))
 
 
 # ---------------------------------------------------------------- exercise 2: the trap, in a suite that keeps its loops

@@ -1,7 +1,10 @@
-"""What lesson 04's notebook calls: who is connected during a run, a run killed half-way,
-coverage per worker, and wall-clock times of sequential and parallel runs. The notebook calls
-these so its cells stay short; each one runs or reads something real. (Lesson helpers live
-with their lesson, never in the shipped package: this one needs matplotlib and coverage.)"""
+"""What lesson 04's notebook calls: who is connected during a run, a run killed half-way (exercise 1),
+a prefix per CI branch (exercise 2), coverage per worker, and wall-clock times of sequential and
+parallel runs with a conclusion that holds whatever the noise. The notebook calls these so its cells
+stay short; each one runs or reads something real. (Lesson helpers live with their lesson, never in
+the shipped package: this one needs matplotlib and coverage. The exercises' reference answers and
+hidden tests are the exception: ``labsupport.teaching.exercises`` keeps them out of the notebooks
+folder a learner browses.)"""
 
 from __future__ import annotations
 
