@@ -29,7 +29,8 @@ def test_no_tracked_file_speaks_of_the_projects_history() -> None:
 
 
 def test_the_history_pattern_catches_what_it_is_for() -> None:
-    assert HISTORY.search("Issue 12's targets") and HISTORY.search("as issues 3 and 4 said")
+    issue = "Issue"  # the examples are built here, so this file does not match itself
+    assert HISTORY.search(f"{issue} 12's targets") and HISTORY.search(f"as {issue.lower()}s 3 and 4 said")
     assert not HISTORY.search("pytest-xdist issue #1386") and not HISTORY.search("issues show")
 
 
