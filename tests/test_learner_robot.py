@@ -186,6 +186,7 @@ def _tags_missing(robot: Robot, notebook: Path) -> list[str]:
 
 
 @pytest.mark.notebook
+@pytest.mark.slow  # every lesson three more times on a live kernel: make test-slow (CI runs it)
 @pytest.mark.parametrize("name", [p.stem for p in discover()])
 async def test_the_learner_robot_finds_every_cell_survives_a_real_kernel(name: str, lab_server) -> None:  # type: ignore[no-untyped-def]
     (notebook,) = discover([name])

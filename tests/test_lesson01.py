@@ -83,7 +83,7 @@ def test_every_suite_runs_the_same_tests() -> None:
 
 def test_no_answer_or_check_sits_beside_the_stubs() -> None:
     """The learner's file browser shows notebooks/: the reference answer lives in the package."""
-    names = {p.name for p in LESSON.rglob("*")}
+    names = {p.name for p in LESSON.rglob("*") if "__pycache__" not in p.parts}  # JupyterLab hides bytecode
     assert not {n for n in names if "solution" in n or "hidden" in n}, names
     assert check.SOLUTION.is_file() and not check.SOLUTION.is_relative_to(LESSON.parent.parent)
 

@@ -71,7 +71,7 @@ async def test_lesson02_as_the_learner_finds_it_works_it_and_the_solution(live_n
 
 def test_no_answer_or_hidden_check_sits_beside_the_stub() -> None:
     """The learner's file browser shows notebooks/: the reference answer and the hidden checks live in the package."""
-    names = {p.name for p in LESSON.rglob("*")}
+    names = {p.name for p in LESSON.rglob("*") if "__pycache__" not in p.parts}  # JupyterLab hides bytecode
     assert not {n for n in names if "solution" in n or "hidden" in n}, names
     assert check.HIDDEN.is_file() and not check.HIDDEN.is_relative_to(LESSON.parent.parent)
     support = (LESSON / "support.py").read_text(encoding="utf-8")

@@ -176,7 +176,7 @@ def test_03_reference_answers_live_outside_the_notebooks_folder() -> None:
     notebooks = lesson.SCENARIOS.parent
     assert not answers.resolve().is_relative_to(notebooks.resolve())
     lesson03 = lesson.SCENARIOS / "lesson03"
-    assert not [p for p in lesson03.rglob("*") if "solution" in p.name or "hidden" in p.name]
+    assert not [p for p in lesson03.rglob("*") if "__pycache__" not in p.parts and ("solution" in p.name or "hidden" in p.name)]
 
 
 def test_03_compare_draws_a_conclusion_only_outside_the_noise() -> None:

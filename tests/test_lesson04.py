@@ -201,6 +201,7 @@ def test_04_conclusion_needs_ranges_that_do_not_overlap() -> None:
     assert table[0] == ("50 ms", "-n 0", "2.00-2.20 s", "2.10 s", "3")
 
 
+@pytest.mark.slow  # fifteen whole runs per mode: make test-slow (CI runs it)
 @pytest.mark.usefixtures("timing_alone")
 def test_04_section_5_run_five_times_gives_one_conclusion_or_the_noise(lab_server) -> None:  # type: ignore[no-untyped-def]
     """Fifteen real runs per mode, read as five measurements of three: every one says the same, or
