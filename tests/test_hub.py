@@ -91,29 +91,12 @@ class Hub:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
-class Proc(NamedTuple):
-    pid: int
-    ppid: int
-    started: str
-    comm: str
-    args: str
+def _processes() -> dict[int, owners.Process]:
+    """Every live process by pid (``owners.processes``: zombies left out, start times to tell a reused pid)."""
+    return {p.pid: p for p in owners.processes()}
 
 
-def _processes() -> dict[int, Proc]:
-    """Every live process, from ps: pid, parent, start time (so a reused pid is not taken for the same
-    process). Zombies are left out: they have ended, only their parent (here often init) has not reaped them."""
-    out = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,stat=,lstart=,comm=,args="], capture_output=True, text=True,
-                         check=True)
-    procs = {}
-    for line in out.stdout.splitlines():
-        parts = line.split(None, 9)
-        if len(parts) == 10 and not parts[2].startswith("Z"):
-            pid, ppid, lstart, comm, args = parts[0], parts[1], parts[3:8], parts[8], parts[9]
-            procs[int(pid)] = Proc(int(pid), int(ppid), " ".join(lstart), comm, args)
-    return procs
-
-
-def _descendants(roots: set[int], procs: dict[int, Proc]) -> set[int]:
+def _descendants(roots: set[int], procs: dict[int, owners.Process]) -> set[int]:
     found, todo = set(roots), list(roots)
     while todo:
         parent = todo.pop()
@@ -308,7 +291,7 @@ def test_three_attendees_each_run_lessons_on_their_own_postgresql(hub: Hub) -> N
     servers = [_server_of(hub, name) for name in ATTENDEES]
     procs = _processes()
     for s in servers:
-        assert s.pid in procs and procs[s.pid].comm == "postgres", f"{s.name}: postmaster {s.pid} is not running"
+        assert s.pid in procs and procs[s.pid].name == "postgres", f"{s.name}: postmaster {s.pid} is not running"
         assert f"-D {s.data}" in procs[s.pid].args, f"{s.name}: postmaster {s.pid} serves another folder: {procs[s.pid].args}"
         assert (hub.lab_home(s.name) / "data").resolve() == s.data.resolve(), f"{s.name}: data folder not their lab state's"
     assert len({s.pid for s in servers}) == 3, f"the attendees share a PostgreSQL: {servers}"
