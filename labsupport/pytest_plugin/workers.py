@@ -63,6 +63,7 @@ from ..connection import connect, run_sync
 from ..databases import MAX_PREFIX_BYTES, validate_prefix
 from ..errors import LabError
 from ..settings import import_object
+from .guard import MARKER
 from .options import fail, is_worker
 
 __all__ = [
@@ -73,7 +74,7 @@ __all__ = [
     "WorkerIdWithoutXdist", "RUN_INFO", "run_info",
 ]
 
-SUFFIX = "_test"  # lesson 01's guard marker
+SUFFIX = MARKER  # lesson 01's guard marker: every name a run makes ends in it
 TEMPLATE = "template"
 MASTER = "master"
 _WORKER = re.compile(r"gw\d+|master")
