@@ -140,8 +140,8 @@ def test_server_killed_mid_run_keeps_dev_data_and_the_next_start_reaps(own_clust
     assert up.returncode == 0, up.stderr
     restarted = own_cluster.running()
     assert restarted is not None
-    said = [line for line in up.stderr.splitlines() if "left behind" in line]
-    assert len(said) == 1 and "lab02_" in said[0], (up.stderr, run_sync(fetchval(
+    said = [line for line in up.stdout.splitlines() if "left behind" in line]
+    assert len(said) == 1 and "lab02_" in said[0], (up.stdout + up.stderr, run_sync(fetchval(
         restarted.url, "SELECT string_agg(datname || ': ' || coalesce(shobj_description(oid, 'pg_database'), '-'), '; ') "
                        "FROM pg_database WHERE datname LIKE 'lab02%'")))
     assert run_sync(databases.names(restarted.url, r"lab02\_%")) == []

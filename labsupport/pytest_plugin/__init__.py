@@ -9,7 +9,11 @@ Each piece is inert until configured, except the guard's two checks that need no
     shapes           the app's session shape (session, sessionmaker, engine, connection) and how each joins the test
     project_hooks    the settings that adopt your app (lab_app, lab_session_dependency ...), header lines
     engines          lesson 03: lab_pooled_engine, lab_nullpool_engine, loop-aware
-    worker_hooks     lesson 04: a database per xdist worker (workers), once lab_metadata is set
+    worker_hooks     lesson 04: a database per xdist worker (workers), once lab_metadata or lab_migrations is set
+    template         what builds the workers' template (SQL before the schema, migrations, metadata), kept or not
+    migrations       lab_migrations: the template from alembic upgrade head, compared with lab_metadata
+    per_worker_chain lesson 02's chain on the worker's database; worker_id_without_xdist: worker_id
+                     without pytest-xdist (modules of plain fixtures that worker_hooks registers)
     server_fixture   lab_server: the lab's own PostgreSQL, for a test that asks for it
 
 Rules: this package imports nothing of ``labsupport.teaching``, and ``labsupport.server`` only

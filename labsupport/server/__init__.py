@@ -15,7 +15,6 @@ The pytest plugin imports this package only inside the hooks and fixtures that s
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import Iterator
 
 from ..settings import settings
@@ -43,7 +42,8 @@ def up(tcp: bool = False, port: int | None = None) -> tuple[ServerInfo, bool]:
 
 
 def reap(url: str) -> list[str]:
-    """Drop the databases, and remove the temporary folders, whose owner is gone; say so in one line.
+    """Drop the databases, and remove the temporary folders, whose owner is gone; say so in one line
+    on stdout (ordinary news: in a notebook, stderr is a red box that reads like an error).
 
     Every start of the lab comes here (``labsupport up`` and ``run``, a notebook's first cell,
     a test run that starts the server), so a killed run's leftovers last until the next start.
@@ -56,7 +56,7 @@ def reap(url: str) -> list[str]:
     if gone or folders:
         names = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
         print(f"labsupport: removed what runs that are gone left behind: {len(gone)} database(s)"
-              f"{' (' + names + ')' if gone else ''}, {len(folders)} temporary folder(s)", file=sys.stderr)
+              f"{' (' + names + ')' if gone else ''}, {len(folders)} temporary folder(s)")
     return gone
 
 
