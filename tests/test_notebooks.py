@@ -51,16 +51,17 @@ SHOWN_LINES = {
     ("02", "scenarios/lesson02/naive_commit/conftest.py", 26, 31): "await db_session.commit()  # the cure",
     ("02", "scenarios/lesson02/fixed/test_with_lifespan.py", 9, 21): "def lab_run_lifespan():",
     ("02", "scenarios/lesson02/limits/conftest.py", 40, 52): "async def cloned_database_url():",
-    ("03", "scenarios/lesson03/loop_trace.py", 49, 58): '@event.listens_for(Pool, "checkout")',
-    ("04", "scenarios/lesson04/buggy/conftest.py", 15, 37): "await lineup.drop_schema(engine, worker_id",
-    ("04", "scenarios/lesson04/buggy/lineup.py", 60, 64): "await conn.run_sync(Base.metadata.create_all)",
-    ("04", "scenarios/lesson04/buggy/lineup.py", 67, 85): "async def drop_schema(",
+    ("03", "scenarios/lesson03/buggy/conftest.py", 22, 32): "if not _db_initialized:",
+    ("03", "scenarios/lesson03/predict/conftest.py", 13, 34): "async def engine_per_test():",
+    ("04", "scenarios/lesson04/fixed/pytest.ini", 8, 9): "lab_metadata = flashcards.models:Base.metadata",
+    ("04", "scenarios/lesson04/buggy/conftest.py", 22, 28): "await lineup.drop_schema(engine, worker_id",
     ("04", "scenarios/lesson04/grouped/conftest.py", 11, 29): "def pytest_collection_modifyitems(",
     ("04", "scenarios/lesson04/fixed/test_workers.py", 11, 16): "async def test_each_worker_has_its_own_database(",
-    ("04", "scenarios/lesson04/support.py", 65, 68): "FROM pg_stat_activity",
+    ("04", "scenarios/lesson04/support.py", 71, 72): "FROM pg_stat_activity",
     ("04", "scenarios/lesson04/fixed/test_workers.py", 24, 33): "async def test_no_parallel_runs_alone(",
 }
-_ALIASES = {"L02 / ": "scenarios/lesson02/", "L04 / ": "scenarios/lesson04/"}
+_ALIASES = {"L02 / ": "scenarios/lesson02/", "L04 / ": "scenarios/lesson04/", "h.BUGGY / ": "scenarios/lesson03/buggy/",
+            "h.PREDICT / ": "scenarios/lesson03/predict/"}
 
 
 def _shown_ranges() -> list[tuple[str, str, int, int]]:

@@ -18,8 +18,9 @@ Each piece is inert until configured, except the guard's two checks that need no
 
 Rules: this package imports nothing of ``labsupport.teaching``, and ``labsupport.server`` only
 inside the hooks and fixtures that need it (a test of the lab checks the import set). The
-ini option ``lab_start_server = true`` makes the controlling process start the lab's server
-once before any worker and stop it at the end, only if it started it.
+ini option ``lab_start_server = true`` makes the controlling process take a use of the lab's
+server (started if needed) before any worker, and end it at the end (``labsupport.server``
+stops the server when the last use ends, if a use started it).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ pytest_plugins = [
     "labsupport.pytest_plugin.project_hooks",  # settings that adopt your app; header lines on config and engine
     "labsupport.pytest_plugin.guard_hooks",  # lesson 01's guard: the test database and the plugin's engines, always
     "labsupport.pytest_plugin.worker_hooks",  # lesson 04's database per xdist worker; inert unless lab_metadata is set
+    "labsupport.pytest_plugin.server_hooks",  # the lab's server dying mid-run: one line, and the run stops
 ]
 
 _STARTED = pytest.StashKey[bool]()
@@ -42,7 +44,8 @@ _STARTED = pytest.StashKey[bool]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("lab_start_server", type="bool", default=False,
-                  help="start the lab's PostgreSQL for the whole run (stopped afterwards if started here)")
+                  help="use the lab's PostgreSQL for the whole run, started if needed (stopped afterwards if it was "
+                       "started for a run or command and nothing else uses it)")
 
 
 def _starts_server(config: pytest.Config) -> bool:
@@ -56,8 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if config.stash.get(_STARTED, False):
-        stop_run()
+    stop_run(config)  # the run's use of the server, if it took one
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

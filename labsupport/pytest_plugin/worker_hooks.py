@@ -21,17 +21,21 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pytest
 
 from ..connection import run_sync
 from ..databases import drop_under
 from ..errors import LabError
-from . import template, workers
+from . import server_fixture, template, workers
 from .options import Setting, expand, import_hint, is_worker, read, resolve_url, worker_id
 from .workers import (  # noqa: F401 - registered as fixtures
     is_parallel_run, lab_run_prefix, lab_worker_database, lab_worker_database_name,
 )
+
+if TYPE_CHECKING:
+    from ..server import Lease
 
 NO_PARALLEL = ("no_parallel: run this test alone; under pytest-xdist the other workers finish their current "
                "test first and wait until it is done (labsupport.pytest_plugin.workers; needs lab_metadata; without xdist "
@@ -46,7 +50,7 @@ class _Run:
     claim: workers.RunClaim
     sources: dict[str, str]
     server: str
-    started_server: bool
+    lease: Lease | None  # the run's use of the lab's own server (None with lab_server_url)
     built: template.Template | None = None  # the template the workers clone, and how it came to be
     finished: bool = False
 
@@ -125,7 +129,7 @@ def _start(config: pytest.Config, settings: dict[str, Setting]) -> _Run:
     recipe = template.from_settings(config, settings["schema"])
     prefix = workers.validate_prefix(expand(settings["prefix"].value, "lab_db_prefix", settings["prefix"].source),
                                      f"lab_db_prefix ({settings['prefix'].source})")
-    started = False
+    lease = None
     if settings["server"].value:
         parsed = urls.parse(resolve_url(settings["server"].value, "lab_server_url", settings["server"].source,
                                         import_hint(config)),
@@ -133,13 +137,9 @@ def _start(config: pytest.Config, settings: dict[str, Setting]) -> _Run:
         admin_url = parsed.render_as_string(hide_password=False)
         where = f"{urls.describe(admin_url)} ({settings['server'].source})"
     else:
-        from .. import server  # the launcher, only when this run uses the lab's own server
-
-        info = server.status()
-        if info is None:
-            info, started = server.up()
-        admin_url = info.url
-        where = f"{urls.describe(admin_url)} ({info.source}{', started for this run' if started else ''})"
+        lease = server_fixture.take(config)  # the launcher, only when this run uses the lab's own server
+        admin_url = lease.info.url
+        where = f"{urls.describe(admin_url)} ({lease.info.source}{', started for this run' if lease.started else ''})"
     try:
         claim = workers.RunClaim.take(admin_url, prefix)
         try:
@@ -148,16 +148,14 @@ def _start(config: pytest.Config, settings: dict[str, Setting]) -> _Run:
             claim.release()
             raise
     except BaseException:
-        if started:
-            from .. import server
-
-            server.down()
+        if lease is not None:
+            server_fixture.give_back(config, lease)
         raise
     sources = {key: f"{settings[key].value} ({settings[key].source})" for key in ("schema", "migrations")
                if settings[key].value}
     sources["prefix"] = f"{prefix} ({settings['prefix'].source})"
     return _Run(info=workers.RunInfo(admin_url, prefix, built.name), claim=claim, sources=sources, server=where,
-                started_server=started, built=built)
+                lease=lease, built=built)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist starts the workers (its sessionstart is trylast)
@@ -225,10 +223,8 @@ def _finish(config: pytest.Config) -> None:
             reporter.write_line(f"labsupport workers: clean-up failed: {exc}")
     finally:
         run.claim.release()
-        if run.started_server:
-            from .. import server
-
-            server.down()
+        if run.lease is not None:
+            server_fixture.give_back(config, run.lease)
 
 
 @pytest.hookimpl(trylast=True)  # after the workers and the session fixtures are gone

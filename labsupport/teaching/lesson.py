@@ -175,9 +175,9 @@ def _open(database_url: str | None, db_prefix: str | None, notebook: str | None)
             lab = Lab(info=known, prefix=prefix)
         else:
             lab = Lab(info=server.ServerInfo(source="database_url parameter", url=url, managed=False), prefix=prefix)
-    else:
-        info, started = server.up()
-        lab = Lab(info=info, prefix=prefix, started_server=started)
+    else:  # a use held as long as this kernel lives: no command stops the server under it
+        lease = server.acquire(command=f"notebook {notebook or prefix}", sweep=True)
+        lab = Lab(info=lease.info, prefix=prefix, started_server=lease.started)
     return lab
 
 

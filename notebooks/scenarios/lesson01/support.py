@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+import shutil
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from sqlalchemy.pool import NullPool
 from flashcards import seed as seed_module
 from flashcards import settings
 from flashcards.models import Base
-from labsupport import databases, schema
+from labsupport import databases, owners, schema
 from labsupport.teaching import lesson
 
 HERE = Path(__file__).resolve().parent
@@ -34,9 +35,13 @@ def engine(url: str) -> AsyncEngine:
 
 
 async def seed(url: str) -> dict[str, int]:
-    """Build the app's schema on ``url`` (dropping a previous one) and insert the known dev data."""
+    """Build the app's schema on ``url`` (dropping a previous one) and insert the known dev data.
+
+    The developer's database keeps what a commit acknowledged (``keep_commits``), unlike the
+    lab's throwaway test databases."""
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
+    await keep_commits(url)
     e = engine(url)
     try:
         async with e.begin() as conn:
@@ -44,6 +49,18 @@ async def seed(url: str) -> dict[str, int]:
             await conn.run_sync(Base.metadata.create_all)
         async with async_sessionmaker(e, expire_on_commit=False)() as session:
             return await seed_module.seed(session)
+    finally:
+        await e.dispose()
+
+
+async def keep_commits(url: str) -> None:
+    """``synchronous_commit = on`` for every later session on ``url``'s database: the lab's server runs
+    with it off (fast, for throwaway data), which can lose rows whose COMMIT had returned."""
+    e = engine(url)
+    try:
+        async with e.begin() as conn:
+            name = await conn.scalar(text("SELECT current_database()"))
+            await conn.execute(text(f"ALTER DATABASE {databases.quote(name)} SET synchronous_commit = on"))
     finally:
         await e.dispose()
 
@@ -148,7 +165,11 @@ class Runner:
     """Runs the lesson's suites as the developer would: FLASHCARDS_DATABASE_URL names the dev database."""
 
     env: dict[str, str]
-    report: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="lab01-")) / "database.txt")
+    report: Path = field(default_factory=lambda: owners.temp_dir("lab01") / "database.txt")
+
+    def __post_init__(self) -> None:
+        # removed when the runner goes or the kernel exits; a killed kernel's is reaped by the next start
+        weakref.finalize(self, shutil.rmtree, self.report.parent, ignore_errors=True)
 
     @classmethod
     def for_lab(cls, lab: lesson.Lab, dev: str) -> Runner:
