@@ -4,7 +4,9 @@ Every database the lab creates carries a comment naming its owner: the process t
 (a notebook's kernel, a pytest process, a worker), or the one named by ``LAB_OWNER`` when a
 parent hands its ownership down (a notebook runs a scenario suite whose databases it then
 reads). An owner is ``host``, the kernel's boot id, the pid and the process's start time, so
-a pid reused after a reboot or by another program never passes for the owner.
+a pid reused after a reboot or by another program never passes for the owner. Whether a process
+lives is read in one place, ``process`` (``processes`` for all of them): the launcher asks it which
+postgres serves a data folder, the tests which processes a run left.
 
 Temporary folders follow the same rule: ``temp_dir`` names its owner's pid and start time in
 the folder's name, and ``reap_temp_dirs`` removes this user's folders whose owner is gone.
@@ -66,7 +68,7 @@ _PROC = Path("/proc")
 
 def process(pid: int) -> Process | None:
     """The live process with this pid, or None: none, or a zombie (it has ended; only its parent has not
-    reaped it). The one place the lab asks whether a process lives."""
+    reaped it). What the launcher, the reapers and the tests ask to know whether a process lives."""
     if (_PROC / "self").is_dir():
         return _from_proc(pid)
     found = _from_ps("-p", str(pid))
