@@ -4,7 +4,9 @@ Every database the lab creates carries a comment naming its owner: the process t
 (a notebook's kernel, a pytest process, a worker), or the one named by ``LAB_OWNER`` when a
 parent hands its ownership down (a notebook runs a scenario suite whose databases it then
 reads). An owner is ``host``, the kernel's boot id, the pid and the process's start time, so
-a pid reused after a reboot or by another program never passes for the owner.
+a pid reused after a reboot or by another program never passes for the owner. Whether a process
+lives is read in one place, ``process`` (``processes`` for all of them): the launcher asks it which
+postgres serves a data folder, the tests which processes a run left.
 
 Temporary folders follow the same rule: ``temp_dir`` names its owner's pid and start time in
 the folder's name, and ``reap_temp_dirs`` removes this user's folders whose owner is gone.
@@ -24,14 +26,15 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
-__all__ = ["Owner", "MARK", "is_lab_made", "current", "this_process", "parse", "ENV_VAR", "temp_dir", "temp_folder", "reap_temp_dirs", "TEMP_PREFIX"]
+__all__ = ["Process", "process", "processes", "Owner", "MARK", "is_lab_made", "current", "this_process", "parse", "ENV_VAR",
+           "temp_dir", "temp_folder", "reap_temp_dirs", "TEMP_PREFIX"]
 
 MARK = "isolation-lab owner "
 ENV_VAR = "LAB_OWNER"
@@ -45,17 +48,72 @@ def _boot_id() -> str:
         return ""
 
 
+class Process(NamedTuple):
+    """A live process as the kernel shows it. ``started`` tells it from a later one given the same pid."""
+
+    pid: int
+    ppid: int
+    started: str  # /proc's start time in clock ticks since boot; elsewhere ps's lstart, dashed
+    name: str  # the kernel's short name (comm), e.g. "postgres"
+    argv: tuple[str, ...]  # empty for a kernel thread; where there is no /proc, ps's whole line as one item
+
+    @property
+    def args(self) -> str:
+        """The command line as one string, as ``ps`` shows it."""
+        return " ".join(self.argv)
+
+
+_PROC = Path("/proc")
+
+
+def process(pid: int) -> Process | None:
+    """The live process with this pid, or None: none, or a zombie (it has ended; only its parent has not
+    reaped it). What the launcher, the reapers and the tests ask to know whether a process lives."""
+    if (_PROC / "self").is_dir():
+        return _from_proc(pid)
+    found = _from_ps("-p", str(pid))
+    return found[0] if found else None
+
+
+def processes() -> list[Process]:
+    """Every live process of this host that this user may see."""
+    if not (_PROC / "self").is_dir():
+        return _from_ps("-A")
+    found = (_from_proc(int(entry.name)) for entry in _PROC.iterdir() if entry.name.isdigit())
+    return [p for p in found if p is not None]
+
+
+def _from_proc(pid: int) -> Process | None:
+    try:
+        stat = (_PROC / str(pid) / "stat").read_text()
+        raw = (_PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:  # no such process, or it ended between the two reads
+        return None
+    name, _, rest = stat.partition(" (")[2].rpartition(") ")  # comm may hold spaces and parentheses
+    fields = rest.split()  # from field 3 (state) on
+    if len(fields) < 20 or fields[0] in ("Z", "X"):
+        return None
+    argv = tuple(a.decode(errors="replace") for a in raw.split(b"\0") if a)
+    return Process(pid, int(fields[1]), fields[19], name, argv)  # field 4: ppid; field 22: starttime
+
+
+def _from_ps(*which: str) -> list[Process]:
+    """Processes from ``ps`` (no /proc: macOS). Paths may hold spaces, so the command stays one string."""
+    out = subprocess.run(["ps", "-ww", "-o", "pid=,ppid=,stat=,lstart=,command=", *which], capture_output=True,
+                         text=True, check=False)
+    found = []
+    for line in out.stdout.splitlines():
+        parts = line.split(None, 8)  # pid, ppid, stat, five words of lstart, the command
+        if len(parts) == 9 and parts[0].isdigit() and not parts[2].startswith("Z"):
+            found.append(Process(int(parts[0]), int(parts[1]), "-".join(parts[3:8]),
+                                 Path(parts[8].split(" ", 1)[0]).name, (parts[8],)))
+    return found
+
+
 def _start_time(pid: int) -> str | None:
-    """A process's start time, as the kernel counts it; None if there is no such process."""
-    if sys.platform.startswith("linux"):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            return None
-        fields = stat[stat.rindex(")") + 2:].split()
-        return None if fields[0] in ("Z", "X") else fields[19]  # a zombie is gone; field 22: starttime
-    out = subprocess.run(["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True, text=True, check=False)
-    return "-".join(out.stdout.split()) or None
+    """A live process's start time, as ``Owner.started`` records it; None if there is no such process."""
+    found = process(pid)
+    return found.started if found else None
 
 
 @dataclass(frozen=True)
@@ -151,9 +209,8 @@ def reap_temp_dirs(root: Path | None = None) -> list[Path]:
                 continue
         except OSError:
             continue
-        owner = Owner(socket.gethostname(), _boot_id(), int(parts[1]), parts[2])
-        live = _start_time(owner.pid)
-        if live is None or live.replace("-", "_") != owner.started:
+        owner = Owner(socket.gethostname(), _boot_id(), int(parts[1]), parts[2].replace("_", "-"))
+        if owner.is_gone():
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed

@@ -28,7 +28,9 @@ import pytest
 
 from browser_support import (START_TIMEOUT_S, launch_chromium, news_toasts, run_all, save, saved_problems,
                              screenshot, shown_errors, shutdown_kernel, state, wait_until_ready)
+from labsupport.errors import LabError
 from labsupport.server.processes import free_port
+from labsupport.teaching import jupyter_lab
 
 pytestmark = pytest.mark.browser
 
@@ -86,26 +88,16 @@ def _start_lab(folder: Path, state: Path, lab_settings: bool = True) -> tuple[su
     if lab_settings:
         cmd = [str(Path(sys.executable).with_name("labsupport")), "lab", "--", *options]
     else:
-        from labsupport.teaching import jupyter_lab
-
         cmd = jupyter_lab.command(folder, options)
         env.pop("JUPYTER_CONFIG_PATH", None)
-    log = state / "jupyterlab.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
-    lab = Lab(f"http://127.0.0.1:{port}", token, folder, log)
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"JupyterLab ({cmd[0]} ...) exited with {proc.returncode}:\n{lab.log_tail()}", pytrace=False)
-        try:
-            lab.api("/api/status")
-            return proc, lab
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            if time.monotonic() > deadline:
-                _stop_lab(proc, lab)
-                pytest.fail(f"JupyterLab did not answer within {START_TIMEOUT_S} s:\n{lab.log_tail()}", pytrace=False)
-            time.sleep(0.5)
+    lab = Lab(f"http://127.0.0.1:{port}", token, folder, state / "jupyterlab.log")
+    try:
+        proc = jupyter_lab.start(cmd, f"{lab.base_url}/api/status", lab.log, env=env, timeout_s=START_TIMEOUT_S,
+                                 what=f"JupyterLab ({cmd[0]} ...)", headers={"Authorization": f"token {token}"},
+                                 cwd=ROOT)
+    except LabError as exc:
+        pytest.fail(f"{exc}:\n{lab.log_tail()}", pytrace=False)
+    return proc, lab
 
 
 def _stop_lab(proc: subprocess.Popen[bytes], lab: Lab) -> None:

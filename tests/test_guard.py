@@ -380,17 +380,29 @@ async def test_everywhere_guards_every_engine_for_the_block_only(lab_server: Ser
 # ---------------------------------------------------------------- the pytest plugin
 
 
-def _suite(folder: Path, ini: str = "") -> Path:
+INERT = """
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from labsupport.pytest_plugin import guard
+
+
+    def test_the_guard_is_loaded_and_guards_nothing_of_the_app(pytestconfig):
+        assert pytestconfig.pluginmanager.has_plugin("labsupport"), "labsupport's pytest11 plugin did not load"
+        assert pytestconfig.getoption("lab_guard_url", "no such option") is None, "the guard's flag is not there"
+        assert not guard.is_protected(create_async_engine("postgresql+asyncpg://app@/app?host=/nowhere"))
+"""
+
+
+def _suite(folder: Path, ini: str = "", test: str = "def test_runs():\n    pass\n") -> Path:
     (folder / "pytest.ini").write_text("[pytest]\n" + ini)
-    (folder / "test_it.py").write_text(textwrap.dedent("""
-        def test_runs():
-            pass
-    """))
+    (folder / "test_it.py").write_text(textwrap.dedent(test))
     return folder
 
 
 def test_the_plugin_is_inert_unless_configured(tmp_path: Path) -> None:
-    assert lesson.run_suite(_suite(tmp_path)).ok
+    result = lesson.run_suite(_suite(tmp_path, test=INERT))
+    assert result.ok and [t.outcome for t in result.tests] == ["passed"], result.output
+    assert "labsupport guard" not in result.output, result.output
 
 
 def test_the_plugin_enabled_without_a_source_says_what_to_set(tmp_path: Path) -> None:
@@ -416,7 +428,8 @@ def test_the_plugin_lets_a_test_database_through_whatever_its_url_says(
     with AliasProxy(lab_server, {"production": real_databases["marked"]}) as proxy:
         url = proxy.url(lab_server, "production").render_as_string(hide_password=False)
         result = lesson.run_suite(_suite(tmp_path), "--lab-guard-url", "env:APP_URL", env={"APP_URL": url})
-    assert result.ok, result.output
+    assert result.ok and [t.outcome for t in result.tests] == ["passed"], result.output
+    assert repr(real_databases["marked"]) in result.output, "the guard did not ask the server: " + result.output
 
 
 def test_guarded_engines_refuse_in_a_nested_run(lab_server: ServerInfo, real_databases: dict[str, str],

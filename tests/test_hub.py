@@ -30,8 +30,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +41,9 @@ from browser_support import (ROOT, launch_chromium, cannot_run, run_all_done, sa
                              screenshot, shown_errors, shutdown_kernel, start_run_all, state, wait_until_ready)
 from labsupport import databases, owners
 from labsupport.connection import run_sync
+from labsupport.errors import LabError
 from labsupport.server.processes import free_port
+from labsupport.teaching import jupyter_lab
 
 pytestmark = pytest.mark.browser
 
@@ -88,32 +88,19 @@ class Hub:
         return self.home(name) / LAB_FOLDER / ".lab"
 
     def log_tail(self, lines: int = 20) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        return _tail(self.log, lines)
 
 
-class Proc(NamedTuple):
-    pid: int
-    ppid: int
-    started: str
-    comm: str
-    args: str
+def _tail(log: Path, lines: int = 20) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
-def _processes() -> dict[int, Proc]:
-    """Every live process, from ps: pid, parent, start time (so a reused pid is not taken for the same
-    process). Zombies are left out: they have ended, only their parent (here often init) has not reaped them."""
-    out = subprocess.run(["ps", "-ww", "-eo", "pid=,ppid=,stat=,lstart=,comm=,args="], capture_output=True, text=True,
-                         check=True)
-    procs = {}
-    for line in out.stdout.splitlines():
-        parts = line.split(None, 9)
-        if len(parts) == 10 and not parts[2].startswith("Z"):
-            pid, ppid, lstart, comm, args = parts[0], parts[1], parts[3:8], parts[8], parts[9]
-            procs[int(pid)] = Proc(int(pid), int(ppid), " ".join(lstart), comm, args)
-    return procs
+def _processes() -> dict[int, owners.Process]:
+    """Every live process by pid (``owners.processes``: zombies left out, start times to tell a reused pid)."""
+    return {p.pid: p for p in owners.processes()}
 
 
-def _descendants(roots: set[int], procs: dict[int, Proc]) -> set[int]:
+def _descendants(roots: set[int], procs: dict[int, owners.Process]) -> set[int]:
     found, todo = set(roots), list(roots)
     while todo:
         parent = todo.pop()
@@ -171,14 +158,14 @@ def hub(request: pytest.FixtureRequest) -> Iterator[Hub]:
         config = root / "hub_config.py"
         config.write_text(_OVERRIDES.format(config=str(ROOT / "workshop" / "jupyterhub_config.py"), port=port,
                                             hub_port=hub_port, api_port=api_port, state=root / "state", site=str(site)))
-        log = root / "jupyterhub.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen([str(jupyterhub), "-f", str(config)], cwd=root / "state",
-                                    env=_hub_env(root, PASSWORD), stdin=subprocess.DEVNULL, stdout=out,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-        running = Hub(f"http://127.0.0.1:{port}", proc, root, log)
-        _wait_for_hub(running)
-        yield running
+        log, url = root / "jupyterhub.log", f"http://127.0.0.1:{port}"
+        try:
+            proc = jupyter_lab.start([str(jupyterhub), "-f", str(config)], f"{url}/hub/api/", log,
+                                     env=_hub_env(root, PASSWORD), timeout_s=HUB_START_TIMEOUT_S, what="JupyterHub",
+                                     cwd=root / "state", new_session=True)
+        except LabError as exc:  # stopped with its process group: the proxy it may have started too
+            pytest.fail(f"{exc}:\n{_tail(log)}", pytrace=False)
+        yield Hub(url, proc, root, log)
     finally:
         if proc is not None:
             procs = _descendants({proc.pid}, _processes())
@@ -198,22 +185,6 @@ def hub(request: pytest.FixtureRequest) -> Iterator[Hub]:
         for recorded in root.rglob("server.json"):  # every lab state made here: its PostgreSQL and its files
             Cluster(recorded.parent).destroy()        # (in /dev/shm when it has room), wherever a failed run put it
         shutil.rmtree(root, ignore_errors=True)
-
-
-def _wait_for_hub(hub: Hub) -> None:
-    deadline = time.monotonic() + HUB_START_TIMEOUT_S
-    while True:
-        if hub.proc.poll() is not None:
-            pytest.fail(f"JupyterHub exited with {hub.proc.returncode}:\n{hub.log_tail()}", pytrace=False)
-        try:
-            with urllib.request.urlopen(f"{hub.url}/hub/api/", timeout=10) as response:
-                json.loads(response.read())
-                return
-        except (urllib.error.URLError, ConnectionError, TimeoutError, ValueError):
-            if time.monotonic() > deadline:
-                pytest.fail(f"JupyterHub did not answer within {HUB_START_TIMEOUT_S} s:\n{hub.log_tail()}",
-                            pytrace=False)
-            time.sleep(0.5)
 
 
 def _log_in(page, hub: Hub, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -308,7 +279,7 @@ def test_three_attendees_each_run_lessons_on_their_own_postgresql(hub: Hub) -> N
     servers = [_server_of(hub, name) for name in ATTENDEES]
     procs = _processes()
     for s in servers:
-        assert s.pid in procs and procs[s.pid].comm == "postgres", f"{s.name}: postmaster {s.pid} is not running"
+        assert s.pid in procs and procs[s.pid].name == "postgres", f"{s.name}: postmaster {s.pid} is not running"
         assert f"-D {s.data}" in procs[s.pid].args, f"{s.name}: postmaster {s.pid} serves another folder: {procs[s.pid].args}"
         assert (hub.lab_home(s.name) / "data").resolve() == s.data.resolve(), f"{s.name}: data folder not their lab state's"
     assert len({s.pid for s in servers}) == 3, f"the attendees share a PostgreSQL: {servers}"

@@ -1,12 +1,20 @@
-"""The JupyterLab that ``labsupport lab`` starts: its command line and the lab's default settings (no browser)."""
+"""The JupyterLab that ``labsupport lab`` starts: its command line, the lab's default settings, and the one
+start-and-wait for a Jupyter server (on real processes; no browser)."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
+import pytest
+
+from labsupport import owners
+from labsupport.errors import LabError
+from labsupport.server.processes import free_port
 from labsupport.teaching import jupyter_lab
 
 
@@ -55,3 +63,44 @@ def test_the_news_settings_name_keys_the_installed_jupyterlab_knows() -> None:
     properties = json.loads(schema_file.read_text())["properties"]
     assert {c["const"] for c in properties["fetchNews"]["oneOf"]} >= {"false"}
     assert properties["checkForUpdates"]["type"] == "boolean"
+
+
+def _server(port: int) -> list[str]:
+    """A real HTTP server that answers at /, as a Jupyter server would once it has started."""
+    return [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
+
+
+def test_start_returns_once_the_server_answers(tmp_path: Path) -> None:
+    port = free_port()
+    proc = jupyter_lab.start(_server(port), f"http://127.0.0.1:{port}/", tmp_path / "server.log",
+                             env=os.environ, timeout_s=60, cwd=tmp_path)
+    try:
+        assert proc.poll() is None
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
+            assert answer.status == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_a_server_that_exits_at_start_is_one_line_naming_its_log(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    cmd = [sys.executable, "-c", "import sys; print('no config here'); sys.exit(3)"]
+    with pytest.raises(LabError) as caught:
+        jupyter_lab.start(cmd, f"http://127.0.0.1:{free_port()}/", log, env=os.environ, timeout_s=60, what="the lab")
+    assert str(caught.value) == f"the lab (log: {log}) exited with status 3 before it answered"
+    assert log.read_text().strip() == "no config here"
+
+
+def test_a_server_that_never_answers_is_stopped_with_its_group(tmp_path: Path) -> None:
+    child_pid = tmp_path / "child.pid"
+    code = ("import subprocess, sys, time; c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']);"
+            f" open({str(child_pid)!r}, 'w').write(str(c.pid)); time.sleep(600)")
+    with pytest.raises(LabError, match=r"^JupyterLab \(log: .*\) did not answer within 2 s$"):
+        jupyter_lab.start([sys.executable, "-c", code], f"http://127.0.0.1:{free_port()}/", tmp_path / "log",
+                          env=os.environ, timeout_s=2, new_session=True)
+    grandchild = int(child_pid.read_text())
+    deadline = time.monotonic() + 30  # its parent is reaped by start; the grandchild by init, a moment later
+    while owners.process(grandchild) is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert owners.process(grandchild) is None, "the server's own child was left running"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -66,6 +67,34 @@ def test_a_reused_pid_is_not_the_owner() -> None:
     assert owners.Owner(me.host, me.boot, me.pid, "0").is_gone()
     assert owners.parse(me.comment) == me
     assert owners.parse("made by hand") is None
+
+
+def test_a_process_is_seen_while_it_lives_and_gone_once_it_ends() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()", "marker arg"],
+                             stdin=subprocess.PIPE)
+    try:
+        seen = owners.process(child.pid)
+        assert seen is not None and seen.ppid == os.getpid() and seen.args.endswith("marker arg"), seen
+        assert child.pid in {p.pid for p in owners.processes()}
+        me = owners.current()
+        assert not owners.Owner(me.host, me.boot, child.pid, seen.started).is_gone()
+        assert owners.Owner(me.host, me.boot, child.pid, seen.started + "0").is_gone()  # another start: not it
+    finally:
+        child.communicate(b"")
+    assert owners.process(child.pid) is None
+    assert owners.Owner(me.host, me.boot, child.pid, seen.started).is_gone()
+
+
+def test_a_zombie_is_not_a_live_process() -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 30
+        while owners.process(child.pid) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)  # it exits; unreaped, the kernel keeps it as a zombie
+        assert owners.process(child.pid) is None
+        assert os.waitpid(child.pid, os.WNOHANG)[0] == child.pid, "it was a zombie, still ours to reap"
+    finally:
+        child.returncode = 0  # reaped above (or it lingers: then the assertion said so)
 
 
 MAKE_TEMP_AND_EXIT = "from labsupport import owners; print(owners.temp_dir('probe'))"

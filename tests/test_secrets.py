@@ -117,8 +117,9 @@ def test_the_server_log_is_private_even_when_an_earlier_one_was_not(cluster: Clu
 
 @pytest.mark.parametrize("squat", ["another user's folder", "a folder open to every user"])
 def test_a_squatted_cluster_folder_in_dev_shm_is_skipped_for_a_fresh_name(cluster: Cluster, squat: str) -> None:
-    if not memory_ok():
-        pytest.skip("/dev/shm has no GiB free here, so the cluster's files would not go there")
+    placement = memory_ok()
+    if not placement.in_memory:
+        pytest.skip(f"{placement.why}, so the cluster's files would not go there")
     someone = _someone_else()
     if squat == "another user's folder" and someone is None:
         pytest.skip("needs root and another unprivileged user, to make a folder as them")

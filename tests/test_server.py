@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import socket
 import subprocess
 import sys
@@ -217,3 +218,41 @@ def test_external_server_is_used_as_is_and_never_stopped(cluster: Cluster, monke
     assert not started and not used.managed and used.version
     assert server.down() is False
     assert cluster.running() is not None
+
+
+# ---------------------------------------------------------------- where the cluster's files go
+
+
+def test_memory_ok_says_why_the_files_go_where_they_go(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from labsupport.server import cluster as cluster_module
+    from labsupport.server.cluster import Placement, memory_ok
+
+    monkeypatch.delenv("LAB_DATA_IN_MEMORY", raising=False)
+    here = memory_ok()
+    assert re.fullmatch(r"/dev/shm (has \d+ MiB free|has under 1 GiB free \(\d+ MiB free\)|is missing)",
+                        here.why), here
+    assert here.in_memory == ("under" not in here.why and "missing" not in here.why)
+    monkeypatch.setenv("LAB_DATA_IN_MEMORY", "0")
+    assert memory_ok() == Placement(False, "LAB_DATA_IN_MEMORY=0")
+    missing = tmp_path / "no-shm"
+    monkeypatch.setattr(cluster_module, "_SHM", str(missing))
+    monkeypatch.delenv("LAB_DATA_IN_MEMORY")
+    assert memory_ok() == Placement(False, f"{missing} is missing")
+    monkeypatch.setenv("LAB_DATA_IN_MEMORY", "1")
+    with pytest.raises(LabError, match=f"^LAB_DATA_IN_MEMORY is set but {missing} is missing: unset it$"):
+        memory_ok()
+
+
+def test_doctor_prints_the_reason_the_files_are_on_disk(cluster: Cluster, monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path) -> None:
+    from labsupport.server import cluster as cluster_module
+    from labsupport.teaching import doctor
+
+    missing = tmp_path / "no-shm"
+    monkeypatch.setattr(cluster_module, "_SHM", str(missing))
+    monkeypatch.delenv("LAB_DATA_IN_MEMORY", raising=False)
+    info, _ = cluster.up()
+    data = Path(info.data_dir or "").resolve()
+    assert not data.is_relative_to(Path("/dev/shm")), data
+    line = doctor._placement(info, 0.004).line()
+    assert line == f"[PASS] cluster files: on disk ({data}; {missing} is missing): a template clone took 4 ms"

@@ -6,6 +6,7 @@ whatever the routes committed, rolled back or raised.
 
 from __future__ import annotations
 
+import re
 import secrets
 import textwrap
 from collections.abc import Iterator
@@ -303,10 +304,15 @@ def test_an_unreachable_database_fails_in_one_line(tmp_path: Path, lab_server) -
     assert "labsupport: cannot connect to" in result.messages[0] and "does not exist" in result.messages[0]
 
 
-def test_plugin_registers_every_public_fixture() -> None:
-    from labsupport import pytest_plugin as plugin
+def test_a_project_with_only_the_plugin_installed_sees_every_public_fixture(tmp_path: Path) -> None:
     from labsupport.pytest_plugin import transactional
 
-    for name in transactional.__all__:
-        if name.startswith("lab_"):
-            assert getattr(plugin, name) is getattr(transactional, name)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    result = lesson.run_suite(tmp_path, "--fixtures")  # pytest's own list of the fixtures a test can ask for
+
+    assert result.returncode == 0, result.output[-3000:]
+    listed = {m.group(1): m.group(2) for m in re.finditer(r"^(lab_\w+)(?: \[\w+ scope\])? -- (\S+)$",
+                                                           result.output, re.MULTILINE)}
+    public = [name for name in transactional.__all__ if name.startswith("lab_")]
+    assert public and set(public) <= set(listed), sorted(set(public) - set(listed))
+    assert all("labsupport/pytest_plugin/" in listed[name] for name in public), listed

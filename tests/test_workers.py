@@ -175,6 +175,21 @@ def test_a_second_run_of_a_live_prefix_stops_and_drops_nothing(admin_url: str, m
     assert again.reaped == [f"{prefix}_gw0_test"]
 
 
+WAITING = """SELECT count(*) FROM pg_locks
+               WHERE locktype = 'advisory' AND objsubid = 1 AND NOT granted
+                 AND ((classid::bigint << 32) | objid::bigint) = $1"""  # a bigint key: its two halves
+
+
+def _waits_for_lock(admin_url: str, key: int, timeout_s: float = 30) -> bool:
+    """Poll the server until a session waits for the advisory lock ``key``: the waiter is blocked there."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if run_sync(fetchval(admin_url, WAITING, key)):
+            return True
+        time.sleep(0.05)
+    return False
+
+
 def test_a_no_parallel_test_waits_for_the_others(admin_url: str) -> None:
     prefix = f"tw_{secrets.token_hex(3)}"
     other, alone = workers.TestLock(admin_url, prefix, "gw0"), workers.TestLock(admin_url, prefix, "gw1")
@@ -183,7 +198,7 @@ def test_a_no_parallel_test_waits_for_the_others(admin_url: str) -> None:
         got = threading.Event()
         waiter = threading.Thread(target=lambda: (alone.acquire(alone=True), got.set()))
         waiter.start()
-        time.sleep(0.3)
+        assert _waits_for_lock(admin_url, workers.lock_key(prefix, "tests")), "the no_parallel test never asked"
         assert not got.is_set(), "the no_parallel test started while another test was running"
         other.release(alone=False)
         assert got.wait(5), "the no_parallel test never started"

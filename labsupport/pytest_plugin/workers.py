@@ -66,6 +66,7 @@ from ..connection import connect, run_sync
 from ..databases import MAX_PREFIX_BYTES, validate_prefix
 from ..errors import LabError
 from ..settings import import_object
+from .guard import MARKER
 from .options import fail, is_worker
 
 __all__ = [
@@ -75,7 +76,7 @@ __all__ = [
     "is_parallel_run", "lab_run_prefix", "lab_worker_database_name", "lab_worker_database", "RUN_INFO", "run_info",
 ]
 
-SUFFIX = "_test"  # lesson 01's guard marker
+SUFFIX = MARKER  # lesson 01's guard marker: every name a run makes ends in it
 TEMPLATE = "template"
 MASTER = "master"
 _WORKER = re.compile(r"gw\d+|master")

@@ -37,7 +37,7 @@ from .paths import own_dir
 from .processes import find_postmaster, free_port, is_our_postmaster, port_free, postmaster_pid, wait_gone
 from .users import ServerUser, as_user, make_owned_dir, reachable_by, server_user
 
-__all__ = ["Cluster", "memory_ok", "SHM"]
+__all__ = ["Cluster", "Placement", "memory_ok", "SHM"]
 
 _START_TIMEOUT = 60.0  # a killed postmaster's backends can take a while to go on a loaded machine
 _SOCKET_PATH_MAX = 100  # the kernel limit is ~107 bytes including ".s.PGSQL.<port>"
@@ -170,7 +170,7 @@ class Cluster:
         if state and (Path(state.data_dir) / "PG_VERSION").exists():
             return Path(state.data_dir)
         in_memory, on_disk = self._outside_candidates()
-        if memory_ok():
+        if memory_ok().in_memory:
             outside = in_memory
         elif reachable_by(self.home, user):
             return self.home / "data"
@@ -509,19 +509,46 @@ SHM = _SHM = "/dev/shm"  # SHM: for labsupport doctor, which says where the file
 _SHM_MIN_FREE = 1 << 30  # Docker's default 64 MB /dev/shm is far too small for a cluster
 
 
-def memory_ok() -> bool:
+@dataclass(frozen=True)
+class Placement:
+    """Whether a new cluster's files go to memory, and why: ``labsupport doctor`` prints the reason."""
+
+    in_memory: bool
+    why: str
+
+
+def memory_ok() -> Placement:
     """Whether the cluster may live in memory: LAB_DATA_IN_MEMORY=0/1, else if /dev/shm has room."""
-    choice = os.environ.get("LAB_DATA_IN_MEMORY", "").strip().lower()
+    given = os.environ.get("LAB_DATA_IN_MEMORY", "").strip()
+    choice = given.lower()
     if choice in ("0", "no", "false", "off"):
-        return False
+        return Placement(False, f"LAB_DATA_IN_MEMORY={given}")
+    room = _shm_room()
+    if choice in ("1", "yes", "true", "on"):
+        if room:
+            raise LabError(f"LAB_DATA_IN_MEMORY is set but {room}: unset it")
+        return Placement(True, f"LAB_DATA_IN_MEMORY={given}")
+    return Placement(not room, room or f"{_SHM} has {_shm_free_mib()} MiB free")
+
+
+def _shm_room() -> str:
+    """Why /dev/shm cannot take a cluster, or "" when it can."""
+    free = _shm_free_mib()
+    if free is None:
+        return f"{_SHM} is missing"
+    if not os.access(_SHM, os.W_OK | os.X_OK):
+        return f"{_SHM} is read-only here"
+    if free << 20 < _SHM_MIN_FREE:
+        return f"{_SHM} has under {_SHM_MIN_FREE >> 30} GiB free ({free} MiB free)"
+    return ""
+
+
+def _shm_free_mib() -> int | None:
     try:
         stats = os.statvfs(_SHM)
     except OSError:
-        return False
-    roomy = stats.f_bavail * stats.f_frsize >= _SHM_MIN_FREE and os.access(_SHM, os.W_OK | os.X_OK)
-    if choice in ("1", "yes", "true", "on") and not roomy:
-        raise LabError(f"LAB_DATA_IN_MEMORY is set but {_SHM} is missing, read-only or under 1 GiB free: unset it")
-    return roomy
+        return None
+    return stats.f_bavail * stats.f_frsize >> 20
 
 
 class _PortBusy(Exception):

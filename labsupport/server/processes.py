@@ -9,38 +9,26 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
+
+from .. import owners
 
 __all__ = ["proc_argv", "is_our_postmaster", "postmaster_pid", "find_postmaster", "wait_gone", "port_free", "free_port"]
 
 
-
 def proc_argv(pid: int) -> list[str] | None:
     """The argv of a live (non-zombie) process, or None (where there is no /proc: ps's whole line as one item)."""
-    proc = Path(f"/proc/{pid}")
-    if proc.is_dir():
-        try:
-            stat = (proc / "stat").read_text()
-            if stat.rpartition(")")[2].split()[0] in ("Z", "X"):
-                return None
-            raw = (proc / "cmdline").read_bytes()
-        except OSError:
-            return None
-        return [a.decode(errors="replace") for a in raw.split(b"\0") if a] or None
-    if sys.platform == "linux":
-        return None
-    out = subprocess.run(["ps", "-o", "stat=,command=", "-p", str(pid)], capture_output=True, text=True, check=False)
-    line = out.stdout.strip()
-    if out.returncode or not line or line.startswith("Z"):
-        return None
-    return [line.split(None, 1)[1]] if " " in line else None
+    found = owners.process(pid)
+    return list(found.argv) if found and found.argv else None
 
 
 def is_our_postmaster(pid: int, data_dir: Path) -> bool:
-    argv = proc_argv(pid)
+    return _serves(proc_argv(pid) or [], data_dir)
+
+
+def _serves(argv: list[str] | tuple[str, ...], data_dir: Path) -> bool:
+    """Whether a command line is a postgres serving ``data_dir``."""
     if not argv:
         return False
     if len(argv) == 1:  # ps's command line: paths may hold spaces, so match what we launched
@@ -66,14 +54,8 @@ def postmaster_pid(data_dir: Path) -> int | None:
 
 def find_postmaster(data_dir: Path) -> int | None:
     """The postmaster serving ``data_dir``, found without reading the data folder (it may not be ours
-    to read): by the command lines in /proc. None where there is no /proc, or when none serves it."""
-    proc = Path("/proc")
-    if not (proc / "self").is_dir():
-        return None
-    for entry in proc.iterdir():
-        if entry.name.isdigit() and is_our_postmaster(int(entry.name), data_dir):
-            return int(entry.name)
-    return None
+    to read): by the command lines of the live processes. None when none serves it."""
+    return next((p.pid for p in owners.processes() if _serves(p.argv, data_dir)), None)
 
 
 def wait_gone(pid: int, data_dir: Path, seconds: float) -> bool:

@@ -64,7 +64,7 @@ def bench_server(repeat: int = 5, report: Callable[[str], None] = print,
     The placements alternate round by round, so both see the same machine load. With ``out``, the
     medians also go to the ``server_timings`` key of ``out/results.json``.
     """
-    placements = ["memory", "disk"] if memory_ok() else ["disk"]
+    placements = ["memory", "disk"] if memory_ok().in_memory else ["disk"]
     samples = {p: {k: [] for k in TARGETS} for p in placements}
     for i in range(repeat):
         for place in placements:

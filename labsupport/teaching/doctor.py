@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -14,7 +13,7 @@ from pathlib import Path
 from .. import databases, server
 from ..connection import run_sync
 from ..errors import LabError
-from ..server.cluster import SHM
+from ..server.cluster import SHM, memory_ok
 from ..settings import settings
 
 __all__ = ["Check", "run_checks", "REQUIRED"]
@@ -93,18 +92,17 @@ def _placement(info: server.ServerInfo, clone_seconds: float | None) -> Check:
     real = Path(info.data_dir).resolve()
     if real.is_relative_to(Path(SHM).resolve()):
         return Check("cluster files", True, f"in memory ({real})")
-    choice = os.environ.get("LAB_DATA_IN_MEMORY", "").strip()
-    why = ("LAB_DATA_IN_MEMORY=" + choice) if choice else f"{SHM} has under 1 GiB free ({_shm_free()})"
     clone = f"a template clone took {clone_seconds * 1000:.0f} ms" if clone_seconds is not None else "no clone measured"
-    return Check("cluster files", True, f"on disk ({real}; {why}): {clone}")
+    return Check("cluster files", True, f"on disk ({real}; {_why_on_disk()}): {clone}")
 
 
-def _shm_free() -> str:
+def _why_on_disk() -> str:
+    """``memory_ok``'s reason; when it would now choose memory, the files went to disk when the cluster was made."""
     try:
-        stats = os.statvfs(SHM)
-    except OSError:
-        return "missing"
-    return f"{stats.f_bavail * stats.f_frsize / (1 << 20):.0f} MiB free"
+        placement = memory_ok()
+    except LabError as exc:  # LAB_DATA_IN_MEMORY=1 without room: the cluster was made before it was set
+        return str(exc)
+    return placement.why if not placement.in_memory else f"placed when the cluster was made; now {placement.why}"
 
 
 def _kernel() -> Check:

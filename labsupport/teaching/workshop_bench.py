@@ -32,8 +32,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,29 +201,9 @@ def _start_jupyter(att: Attendee, notebooks: Path) -> None:
     port, token = free_port(), secrets.token_hex(16)
     cmd = jupyter_lab.command(notebooks, ["--no-browser", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
                                           f"--IdentityProvider.token={token}", "--ServerApp.ip=127.0.0.1"])
-    sink = open(att.folder / "jupyter.log", "ab")  # noqa: SIM115 - closed with the process below
-    try:
-        att.jupyter = subprocess.Popen(cmd, env=att.environment(), stdout=sink, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL)
-    finally:
-        sink.close()
-    deadline = time.monotonic() + _JUPYTER_START_S
-    url = f"http://127.0.0.1:{port}/lab?token={token}"
-    while True:
-        if att.jupyter.poll() is not None:
-            raise LabError(f"attendee {att.index}'s JupyterLab exited ({att.jupyter.returncode}) at start: "
-                           f"see {att.folder / 'jupyter.log'}")
-        try:
-            with urllib.request.urlopen(url, timeout=10) as answer:
-                if answer.status == 200:
-                    answer.read()
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            raise LabError(f"attendee {att.index}'s JupyterLab did not answer within {_JUPYTER_START_S:.0f} s: "
-                           f"see {att.folder / 'jupyter.log'}")
-        time.sleep(0.5)
+    att.jupyter = jupyter_lab.start(cmd, f"http://127.0.0.1:{port}/lab?token={token}", att.folder / "jupyter.log",
+                                    env=att.environment(), timeout_s=_JUPYTER_START_S,
+                                    what=f"attendee {att.index}'s JupyterLab")
 
 
 def _prepare(att: Attendee, notebooks: Path) -> None:
