@@ -240,6 +240,10 @@ def lab_app_override(request: pytest.FixtureRequest, lab_app: Any, lab_session_d
                f"a callable, got {type(lab_app).__name__} and {type(lab_session_dependency).__name__}")
 
     shape = request.getfixturevalue("lab_session_shape")
+    if shape == "session" and shapes.runs_after_yield(lab_session_dependency):
+        with _own_code(request, lab_session_dependency):
+            yield None  # the app's own dependency runs, on a factory bound to the test's connection
+        return
     stand_in = _stand_in(shape, request, lab_session_dependency, lab_session_factory)
     previous = overrides.get(lab_session_dependency, _MISSING)
     overrides[lab_session_dependency] = stand_in
@@ -248,6 +252,31 @@ def lab_app_override(request: pytest.FixtureRequest, lab_app: Any, lab_session_d
         overrides.pop(lab_session_dependency, None)
     else:
         overrides[lab_session_dependency] = previous
+
+
+@contextlib.contextmanager
+def _own_code(request: pytest.FixtureRequest, dependency: Callable[..., Any]) -> Iterator[None]:
+    """A session dependency with code after its yield (commit, rollback, close) is not replaced:
+    the session factories and engines it names point at the test's connection, so its commit
+    releases a savepoint. lab_session_factory_targets, when set, already point them there."""
+    if read(request.config, "lab_session_factory_targets").value:
+        yield
+        return
+    try:
+        found = [shapes.check_target(name, obj) for name, obj in shapes.factories_in(dependency)]
+    except LabError as exc:
+        fail(f"labsupport: {exc}")
+    if not found:
+        name = f"{getattr(dependency, '__module__', '?')}:{getattr(dependency, '__qualname__', dependency)}"
+        fail(f"labsupport: {name} runs code after its yield (a commit, rollback or close) that replacing it "
+             "would skip, and it names no module-level async_sessionmaker or AsyncEngine the plugin can point "
+             "at the test's connection: name the factory it uses with lab_session_factory_targets = "
+             "yourapp.db:SessionLocal (module:attribute)")
+    connection: AsyncConnection = request.getfixturevalue("lab_connection")
+    needs_engine = any(shapes.shape_of_type(type(obj)) == "engine" for _, obj in found)
+    engine = request.getfixturevalue("lab_joined_engine") if needs_engine else None
+    with shapes.redirect(found, connection, engine):
+        yield
 
 
 def _targets(request: pytest.FixtureRequest) -> list[tuple[str, Any]]:
