@@ -11,6 +11,7 @@ refuses before any test runs, and that database keeps its rows.
     shape_c_module      a module-level async_sessionmaker + engine  setup.cfg [tool:pytest], function loops
     shape_d_connection  AsyncConnection and AsyncEngine dependencies  tox.ini, session loop (pooled)
     shape_e_commit      get_db commits after its yield; the routes rely on it  [tool.pytest.ini_options]
+    shape_f_container   engine and session factory from a dependency-injector container  pytest.ini, session loop
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from labsupport.teaching import lesson
 
 APPS = Path(__file__).parent / "apps"
 EXPECTED = {"shape_a_session": 9, "shape_b_factory": 9, "shape_c_module": 10, "shape_d_connection": 11,
-            "shape_e_commit": 7}
+            "shape_e_commit": 7, "shape_f_container": 7}
 SEEDED_ROWS = 3
 
 

@@ -7,6 +7,7 @@ literal, ``env:VARIABLE`` or ``module:attribute``), read by ``options.read``::
     lab_session_dependency        app.db:get_session            the dependency the routes take the database from
     lab_session_shape             session                       only if the plugin cannot tell from the dependency
     lab_session_factory_targets   app.db:async_session_maker    module-level factories or engines the app imports
+    lab_container_providers       app.main:container.engine     a DI container's engine (or factory) providers
     lab_database_url              env:TEST_DATABASE_URL         a test database that has the schema (else lab_metadata)
     lab_run_lifespan              true                          lab_client runs the app's lifespan
     lab_engine_pool               auto                          pooled, nullpool or auto (the default)
@@ -32,6 +33,10 @@ SETTINGS = {
     "lab_session_factory_targets": "module-level async_sessionmaker or AsyncEngine objects the app imports directly, "
                                    "module:attribute, several separated by spaces; each test points them at its "
                                    "own connection",
+    "lab_container_providers": "providers of a dependency-injection container that give the app its AsyncEngine "
+                               "or async_sessionmaker, module:attribute (an object with override(), e.g. "
+                               "dependency-injector's app.main:container.engine), several separated by spaces; "
+                               "each test overrides them with lab_joined_engine or lab_session_factory",
     "lab_database_url": "the test database (URL, env:VARIABLE or module:attribute) when lab_metadata is not set; "
                         "default $LAB_TEST_DATABASE_URL",
 }
@@ -51,7 +56,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _app_line(config: pytest.Config) -> str | None:
     parts = []
-    for name in ("lab_app", "lab_session_dependency", "lab_session_shape", "lab_session_factory_targets"):
+    for name in ("lab_app", "lab_session_dependency", "lab_session_shape", "lab_session_factory_targets",
+                 "lab_container_providers"):
         setting = read(config, name)
         if setting.value:
             parts.append(f"{name} {setting.value} ({setting.source})")
