@@ -360,15 +360,29 @@ def lab_run_lifespan(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getini("lab_run_lifespan"))
 
 
+BASE_URL = "http://lab.test"
+
+
+def _base_url(config: pytest.Config) -> str:
+    """lab_client's base URL: the ini option lab_client_base_url, else http://lab.test."""
+    setting = read(config, "lab_client_base_url", default=BASE_URL)
+    value = setting.value.strip()
+    if not value.startswith(("http://", "https://")) or "://" == value[-3:]:
+        fail(f"labsupport: lab_client_base_url ({setting.source}) is {value!r}: write an http:// or https:// URL "
+             "with the host your app expects, e.g. http://api.example.test")
+    return value
+
+
 @pytest_asyncio.fixture
-async def lab_client(lab_app: Any, lab_app_override: Callable[..., Any],
+async def lab_client(request: pytest.FixtureRequest, lab_app: Any, lab_app_override: Callable[..., Any],
                      lab_run_lifespan: bool) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client calling the app in-process; ASGITransport alone never runs the lifespan."""
     httpx = need("httpx", "httpx", "lab_client")
+    base_url = _base_url(request.config)
     async with contextlib.AsyncExitStack() as stack:
         app = lab_app
         if lab_run_lifespan:
             lifespan = need("asgi_lifespan", "asgi-lifespan", "lab_client with lab_run_lifespan")
             app = (await stack.enter_async_context(lifespan.LifespanManager(lab_app))).app
         transport = httpx.ASGITransport(app=app)
-        yield await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url="http://lab.test"))
+        yield await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url=base_url))
