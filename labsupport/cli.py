@@ -12,14 +12,26 @@ import os
 import shutil
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 from typing import NoReturn
 from pathlib import Path
 
-from . import server
+from . import owners, server
 from .errors import LabError
 
-__all__ = ["main"]
+__all__ = ["main", "Terminated"]
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, as Ctrl-C raises KeyboardInterrupt: every clean-up a
+    Ctrl-C runs (kernels shut down, databases dropped, the server stopped if this command started
+    it) runs for SIGTERM too."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
+    raise Terminated()
 
 
 def _describe(info: server.ServerInfo) -> str:
@@ -33,7 +45,7 @@ def _describe(info: server.ServerInfo) -> str:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    info, started = server.up(tcp=args.tcp or args.port is not None, port=args.port)
+    info, started = server.up(tcp=args.tcp or args.port is not None, port=args.port, keep=True)
     print(f"{'started' if started else 'already running'}: {_describe(info)}")
     return 0
 
@@ -43,7 +55,7 @@ def _cmd_down(args: argparse.Namespace) -> int:
     if not chosen.managed:
         print(f"{chosen.source()}: the lab never stops it")
         return 0
-    print("stopped" if chosen.down() else "not running")
+    print("stopped" if server.down(force=args.force) else "not running")
     return 0
 
 
@@ -53,13 +65,18 @@ def _cmd_status(args: argparse.Namespace) -> int:
     chosen = server.current()
     info = chosen.status()
     cfg = settings()
+    full = server.space_problem(chosen)
     if info is None:
         print(f"not running (would use {chosen.source()}; start it with 'labsupport up')")
         print(f"state folder: {cfg.home} ({cfg.home_from})")
+        if full:
+            print(full)
         return 3
     print(f"running: {_describe(info)}")
     if info.managed:
         print(f"state folder: {cfg.home} ({cfg.home_from}); data: {info.data_dir}")
+    if full:
+        print(full)
     return 0
 
 
@@ -91,10 +108,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     notebooks = discover(args.notebooks)
     out = args.out if args.out is not None else settings().build  # --out: a second run beside build/ (make test-latest)
     _check_out(out, "--out" if args.out is not None else "the build folder")
-    with server.ensure() as info:
-        results = run_all(notebooks, info.url, jobs=args.jobs, out_dir=out / "notebooks")
+    with server.use() as lease:
+        try:
+            results = run_all(notebooks, lease.info.url, jobs=args.jobs, out_dir=out / "notebooks")
+        finally:  # also on Ctrl-C and SIGTERM: what the run's kernels, now gone, kept in temporary folders
+            owners.reap_temp_dirs()
+        died = server.died()
     passed = sum(r.ok for r in results)
     print(f"{passed} of {len(results)} notebooks passed; report: {out / 'index.html'}")
+    if died:  # every failure since is that one fault: say it once
+        print(f"labsupport: {died}", file=sys.stderr)
+        return 1
     for r in results:
         if not r.ok:
             print(f"{r.name} failed: {r.error}", file=sys.stderr)
@@ -116,9 +140,10 @@ def _check_out(out: Path, what: str) -> None:
 def _cmd_lab(args: argparse.Namespace) -> int:
     from .settings import settings
 
-    info, started = server.up()
+    lease = server.acquire(keep=True)  # held by JupyterLab, which this process becomes, and its kernels
+    info, started = lease.info, lease.started
     print(f"{'started' if started else 'using'} {_describe(info)}; it keeps running for the whole workshop "
-          "('labsupport down' stops it)")
+          "('labsupport down' stops it once JupyterLab has ended)")
     from .teaching import jupyter_lab
 
     cmd = jupyter_lab.command(settings().notebooks, args.jupyter_args)  # after "--": e.g. --port=8899
@@ -195,7 +220,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tcp", action="store_true", help="also listen on 127.0.0.1 (a free port unless --port)")
     p.add_argument("--port", type=_port, help="TCP port on 127.0.0.1 (implies --tcp)")
     p.set_defaults(func=_cmd_up)
-    sub.add_parser("down", help="stop the lab's PostgreSQL").set_defaults(func=_cmd_down)
+    p = sub.add_parser("down", help="stop the lab's PostgreSQL (refused while a command or notebook uses it)")
+    p.add_argument("--force", action="store_true", help="stop it even while commands or notebooks use it")
+    p.set_defaults(func=_cmd_down)
     sub.add_parser("status", help="say which server is in use and whether it answers").set_defaults(func=_cmd_status)
     p = sub.add_parser("url", help="print an asyncpg URL for a database")
     p.add_argument("dbname", nargs="?", help="database name (default: postgres)")
@@ -235,6 +262,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed a one-line usage error
         return int(exc.code or 0)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if threading.current_thread() is threading.main_thread() else None
+    try:
+        return _dispatch(args)
+    finally:
+        if previous is not None:  # main() called in-process (tests): give the caller its handler back
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         code = int(args.func(args))
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
@@ -244,6 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LabError as exc:
         print(f"labsupport: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Terminated:
+        print("labsupport: terminated (SIGTERM): cleaned up what this command started", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("labsupport: interrupted", file=sys.stderr)
         return 130

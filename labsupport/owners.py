@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-__all__ = ["Owner", "MARK", "is_lab_made", "current", "parse", "ENV_VAR", "temp_dir", "temp_folder", "reap_temp_dirs", "TEMP_PREFIX"]
+__all__ = ["Owner", "MARK", "is_lab_made", "current", "this_process", "parse", "ENV_VAR", "temp_dir", "temp_folder", "reap_temp_dirs", "TEMP_PREFIX"]
 
 MARK = "isolation-lab owner "
 ENV_VAR = "LAB_OWNER"
@@ -108,6 +108,11 @@ def current() -> Owner:
     handed = parse(MARK + os.environ[ENV_VAR]) if os.environ.get(ENV_VAR) else None
     if handed is not None:
         return handed
+    return this_process()
+
+
+def this_process() -> Owner:
+    """This very process, whatever ``LAB_OWNER`` says: what a use of the lab's server names."""
     pid = os.getpid()
     return Owner(socket.gethostname(), _boot_id(), pid, _start_time(pid) or "?")
 

@@ -9,7 +9,7 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-__all__ = ["create_all", "build", "columns", "row_counts"]
+__all__ = ["create_all", "build", "ddl", "StatementFailed", "run_statements", "columns", "row_counts"]
 
 
 async def create_all(url: str, metadata: MetaData, **engine_options: Any) -> None:
@@ -30,6 +30,49 @@ async def build(url: str, schema: Any, **engine_options: Any) -> None:
     result = schema(url)
     if inspect.isawaitable(result):
         await result
+
+
+def ddl(metadata: MetaData) -> list[str]:
+    """Every statement ``create_all`` would send to PostgreSQL, in order, compiled without a server.
+
+    What the statements say is what the tables become, so a hash of them changes exactly when the
+    schema built from ``metadata`` would (SQLAlchemy's documented mock engine, no connection)."""
+    from sqlalchemy import create_mock_engine
+
+    statements: list[str] = []
+
+    def collect(sql: Any, *multiparams: Any, **params: Any) -> None:
+        statements.append(str(sql.compile(dialect=engine.dialect)).strip())
+
+    engine = create_mock_engine("postgresql+asyncpg://", collect)  # type: ignore[arg-type]
+    metadata.create_all(engine, checkfirst=False)  # type: ignore[arg-type]
+    return statements
+
+
+class StatementFailed(Exception):
+    """One of ``run_statements``'s statements failed: which one, and the server's own words."""
+
+    def __init__(self, index: int, statement: str, reason: str) -> None:
+        super().__init__(f"statement {index + 1} ({statement!r}) failed: {reason}")
+        self.index, self.statement, self.reason = index, statement, reason
+
+
+async def run_statements(url: str, statements: list[str] | tuple[str, ...]) -> None:
+    """Run SQL statements one by one on one database, each on its own as psql would (asyncpg, no
+    SQLAlchemy); the first that fails stops the rest (``StatementFailed`` names it)."""
+    import asyncpg
+
+    from .connection import connect
+
+    conn = await connect(url)
+    try:
+        for index, statement in enumerate(statements):
+            try:
+                await conn.execute(statement)
+            except asyncpg.PostgresError as exc:
+                raise StatementFailed(index, statement, str(exc).splitlines()[0]) from None
+    finally:
+        await conn.close()
 
 
 async def columns(url: str, schema: str = "public") -> list[tuple[str, str, str, str]]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import LabError
 
-__all__ = ["Settings", "project_root", "settings", "import_object"]
+__all__ = ["Settings", "project_root", "settings", "import_object", "last_line"]
 
 _MARKERS = ("pyproject.toml", "notebooks")
 
@@ -72,9 +72,17 @@ def import_object(spec: str, what: str, example: str, hint: str = "") -> Any:
         obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
         raise LabError(f"{what} {spec!r}: cannot import {module_name} ({exc}){hint}") from None
+    except Exception as exc:  # the module's own code raised while it was imported: its last line, not a traceback
+        raise LabError(f"{what} {spec!r}: importing {module_name} raised {last_line(exc)}") from None
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
             raise LabError(f"{what} {spec!r}: {module_name} has no attribute {attr!r}") from None
     return obj
+
+
+def last_line(exc: BaseException) -> str:
+    """What a traceback's last line says: ``RuntimeError: no DATABASE_URL``."""
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return f"{type(exc).__name__}: {lines[-1].strip()}" if lines else type(exc).__name__

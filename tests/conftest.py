@@ -1,5 +1,12 @@
 """Shared fixtures for the lab's own tests. The lab's server itself comes from labsupport's plugin
-(``lab_start_server = true`` in pyproject.toml); launcher tests make throwaway clusters of their own."""
+(``lab_start_server = true`` in pyproject.toml); launcher tests make throwaway clusters of their own.
+
+Every test's subprocesses and kernels inherit an IPYTHONDIR and JUPYTER_* folders of the test's own
+(``own_ipython_and_jupyter``, autouse); a subprocess that runs as another user, or needs a HOME and
+TMPDIR of its own, gets them from ``users_support.own_folders``. ``LAB_TEST_ORDER=reverse`` runs the
+suite in reverse order (CI does, with ``--dist loadfile``), so a test that needs another to run first
+fails there.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ import json
 from pathlib import Path
 
 import pytest
+from users_support import own_folders
 
 from labsupport.server import Cluster
 
@@ -34,6 +42,27 @@ def cluster(cluster_home: Path) -> Iterator[Cluster]:
     c = Cluster(cluster_home)
     yield c
     c.destroy()
+
+
+@pytest.fixture(autouse=True)
+def own_ipython_and_jupyter() -> Iterator[None]:
+    """IPYTHONDIR, JUPYTER_CONFIG_DIR, JUPYTER_DATA_DIR and JUPYTER_RUNTIME_DIR of this test's own, for
+    every subprocess and kernel it starts: IPython would otherwise write ``$HOME/.ipython`` (a shared
+    HOME, or HOME set to the temporary folder, is read by other tests and other users) and Jupyter its
+    runtime files in HOME. HOME and TMPDIR stay: a pip cache, the server's binaries cache and the
+    lessons' temporary folders live there (``own_folders`` gives a subprocess those too)."""
+    names = ("IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR")
+    before = {name: os.environ.get(name) for name in names}
+    with own_folders() as folders:
+        os.environ.update({name: folders[name] for name in names})
+        try:
+            yield
+        finally:
+            for name, value in before.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
 
 @contextlib.contextmanager
@@ -249,13 +278,22 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.maxschedchunk = 1
 
 
+ORDER_ENV = "LAB_TEST_ORDER"  # "reverse": every test but the slowest in reverse order
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slowest tests first (``SLOWEST_FIRST``), the rest in their usual order. xdist's load
-    scheduling starts each worker with two tests (items 0-1 and 2-3), so the second slowest moves to
-    place 2: the two slowest start at once on different workers."""
+    """The slowest tests first (``SLOWEST_FIRST``), the rest in their usual order, or in reverse order
+    with ``LAB_TEST_ORDER=reverse`` (the slowest still start first: the run lasts no longer). xdist's
+    load scheduling starts each worker with two tests (items 0-1 and 2-3), so the second slowest moves
+    to place 2: the two slowest start at once on different workers."""
     def rank(item: pytest.Item) -> int:
         return next((i for i, prefix in enumerate(SLOWEST_FIRST) if item.nodeid.startswith(prefix)), len(SLOWEST_FIRST))
 
+    order = os.environ.get(ORDER_ENV, "")
+    if order not in ("", "reverse"):
+        raise pytest.UsageError(f"{ORDER_ENV}={order!r}: set it to reverse, or unset it for the usual order")
+    if order == "reverse":
+        items.reverse()
     items.sort(key=rank)  # stable: the others keep their order
     if len(items) > 2 and rank(items[1]) < len(SLOWEST_FIRST):
         items.insert(2, items.pop(1))

@@ -10,6 +10,10 @@ refuses before any test runs, and that database keeps its rows.
     shape_b_factory     a dependency yielding an async_sessionmaker  pyproject [tool.pytest], anyio, lifespan on
     shape_c_module      a module-level async_sessionmaker + engine  setup.cfg [tool:pytest], function loops
     shape_d_connection  AsyncConnection and AsyncEngine dependencies  tox.ini, session loop (pooled)
+    migrations_alembic  the schema from Alembic migrations (env.py reads the app's settings), compared with
+                        the models                                   pytest.ini, session loop (pooled)
+    schemas_citext      tables in two PostgreSQL schemas and citext, made before create_all
+                                                                     pyproject [tool.pytest.ini_options]
     shape_e_commit      get_db commits after its yield; the routes rely on it  [tool.pytest.ini_options]
     shape_f_container   engine and session factory from a dependency-injector container  pytest.ini, session loop
 """
@@ -29,7 +33,7 @@ from labsupport.teaching import lesson
 
 APPS = Path(__file__).parent / "apps"
 EXPECTED = {"shape_a_session": 9, "shape_b_factory": 9, "shape_c_module": 10, "shape_d_connection": 11,
-            "shape_e_commit": 7, "shape_f_container": 7}
+            "migrations_alembic": 6, "schemas_citext": 5, "shape_e_commit": 7, "shape_f_container": 7}
 SEEDED_ROWS = 3
 
 

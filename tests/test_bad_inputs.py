@@ -2,7 +2,10 @@
 
 The entry points are the ``labsupport`` command, ``make test``'s pytest plugin (``python -m pytest``
 on a tiny suite with ``lab_start_server = true``) and a notebook's first cell (``lesson.open_lab()``
-in ``python -c``; it must raise a one-line LabError). One table holds every case. "Nothing changed":
+in ``python -c``; it must raise a one-line LabError). One table holds every case. A plugin setting
+that its hooks refuse ends the run as pytest's usage error does, exit status 4 (docs/plugin.md); one
+that a fixture refuses fails the test with one line. Every subprocess runs in folders of its own
+(``users_support.own_folders``). "Nothing changed":
 the lab's state folder (every file's size, server.json's bytes), whether a postmaster serves it and
 which, its folders outside (/dev/shm, /tmp), and the databases of the external server.
 
@@ -24,12 +27,12 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from users_support import python_for, pythonpath
+from users_support import own_folders, python_for, pythonpath
 
 from labsupport import databases
 from labsupport.connection import fetchval, run_sync
@@ -112,8 +115,10 @@ class Run:
 
     entry: str  # "cli", "plugin" or "notebook"
     args: tuple[str, ...] = ()
-    env: dict[str, str] = field(default_factory=dict)
+    env: Mapping[str, str | None] = field(default_factory=dict)  # None: the variable is unset
     user: pwd.struct_passwd | None = None
+    ini: str | None = None  # the plugin's suite: its pytest.ini settings (default: lab_start_server = true)
+    files: dict[str, str] = field(default_factory=dict)  # the plugin's suite: more files, or its test file
 
 
 def _python_for(user: pwd.struct_passwd | None) -> tuple[str, dict[str, str]]:
@@ -123,44 +128,52 @@ def _python_for(user: pwd.struct_passwd | None) -> tuple[str, dict[str, str]]:
     return python_for(user), {"PYTHONPATH": pythonpath(REPO)}
 
 
-def _suite() -> Path:
-    """A tiny suite that asks the plugin to start the lab's server, as the lab's own ``make test`` does."""
+def _suite(ini: str | None, files: dict[str, str]) -> Path:
+    """A tiny suite: by default it asks the plugin to start the lab's server, as the lab's own
+    ``make test`` does; ``ini`` replaces that setting, ``files`` adds modules (or its own test file)."""
     folder = Path(tempfile.mkdtemp(prefix="lab-bad-suite-"))
     os.chmod(folder, 0o755)
-    (folder / "pytest.ini").write_text("[pytest]\nlab_start_server = true\nasyncio_default_fixture_loop_scope = function\n")
+    settings = "lab_start_server = true\n" if ini is None else ini
+    (folder / "pytest.ini").write_text(f"[pytest]\nasyncio_default_fixture_loop_scope = function\n{settings}")
     (folder / "test_ran.py").write_text(
         "from pathlib import Path\n\n\ndef test_ran():\n    (Path(__file__).parent / 'ran').write_text('yes')\n")
+    for name, text in files.items():
+        (folder / name).write_text(text)
     return folder
 
 
 def launch(run: Run) -> subprocess.CompletedProcess[str]:
+    """Run the entry point in folders of its own (HOME, IPYTHONDIR, JUPYTER_*, TMPDIR: ``own_folders``)."""
     python, extra = _python_for(run.user)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PYTEST_", "COV_CORE_", "LAB_")) and k != "PYTHONPATH"}
     env.update(extra)
-    env.update(run.env)
     kwargs: dict[str, object] = {}
     if run.user is not None:
         kwargs = {"user": run.user.pw_uid, "group": run.user.pw_gid, "extra_groups": []}
-    cwd = Path(tempfile.gettempdir())
-    suite = None
-    if run.entry == "cli":
-        cmd = [python, "-m", "labsupport", *run.args]
-    elif run.entry == "plugin":
-        suite = cwd = _suite()
-        cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(suite)]
-    else:
-        cmd = [python, "-c", NOTEBOOK_CELL, *run.args]
-    env["HOME"] = str(cwd)
-    try:
-        result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=180,
-                                check=False, **kwargs)  # type: ignore[call-overload]
-        if suite is not None:
-            assert not (suite / "ran").exists(), "the suite ran its test after a bad input"
-        return result
-    finally:
-        if suite is not None:
-            shutil.rmtree(suite, ignore_errors=True)
+    with own_folders(run.user) as folders:
+        env.update(folders)
+        env.update({k: v for k, v in run.env.items() if v is not None})
+        for name in (k for k, v in run.env.items() if v is None):
+            env.pop(name, None)
+        cwd = Path(folders["HOME"])
+        suite = None
+        if run.entry == "cli":
+            cmd = [python, "-m", "labsupport", *run.args]
+        elif run.entry == "plugin":
+            suite = cwd = _suite(run.ini, run.files)
+            cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *run.args, str(suite)]
+        else:
+            cmd = [python, "-c", NOTEBOOK_CELL, *run.args]
+        try:
+            result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=180,
+                                    check=False, **kwargs)  # type: ignore[call-overload]
+            if suite is not None:
+                assert not (suite / "ran").exists(), "the suite ran its test after a bad input"
+            return result
+        finally:
+            if suite is not None:
+                shutil.rmtree(suite, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- "nothing changed"
@@ -202,6 +215,9 @@ class Setup:
     user: pwd.struct_passwd | None = None
     args: tuple[str, ...] = ()
     undo: Callable[[], None] = lambda: None
+    ini: str | None = None  # the plugin's suite (see ``Run``)
+    files: dict[str, str] = field(default_factory=dict)
+    status: int = 2  # 4: a plugin setting its hooks refuse, as pytest's usage errors end
 
 
 def _fresh_home() -> Path:
@@ -298,6 +314,29 @@ def _server_died(external: tuple[Cluster, ServerInfo], stopped: Cluster) -> Setu
     return Setup(env={"LAB_HOME": str(stopped.home)}, home=stopped.home, args=(info.url,))
 
 
+# A module that raises while it is imported, as an app's settings module does without its variables.
+BROKEN = "broken_app.py"
+BROKEN_TEXT = "import os\n\nraise RuntimeError('no APP_DATABASE_URL in the environment')\n"
+BROKEN_LINE = "importing broken_app raised RuntimeError: no APP_DATABASE_URL in the environment"
+SCHEMA_TEXT = "from sqlalchemy import MetaData\n\nmetadata = MetaData()\n"
+SETTINGS_TEXT = "import os\n\n\ndef database_url():\n    return os.environ['APP_DATABASE_URL']\n"
+
+
+def _plugin_setting(*lines: str) -> Callable[..., Setup]:
+    """The suite's pytest.ini says ``lines`` (and ``pythonpath = .``): the plugin refuses it at the start."""
+    def setup(external: tuple[Cluster, ServerInfo], stopped: Cluster) -> Setup:
+        home = _fresh_home()  # must still not exist afterwards: the run started no server
+        ini = "".join(f"{line}\n" for line in ("pythonpath = .", *lines))
+        return Setup(env={"LAB_HOME": str(home)}, home=home, ini=ini, status=4,
+                     files={BROKEN: BROKEN_TEXT, "app_schema.py": SCHEMA_TEXT, "app_settings.py": SETTINGS_TEXT})
+    return setup
+
+
+_METADATA_RAISES = _plugin_setting("lab_metadata = broken_app:thing")
+_GUARD_URL_RAISES = _plugin_setting("lab_guard_url = broken_app:thing")
+_SERVER_URL_RAISES = _plugin_setting("lab_metadata = app_schema:metadata", "lab_server_url = broken_app:thing")
+_GUARD_URL_CALL_RAISES = _plugin_setting("lab_guard_url = app_settings:database_url")
+
 Case = tuple[str, str, Callable[..., Setup], tuple[str, ...], str]
 
 CASES: list[Case] = [
@@ -341,11 +380,22 @@ CASES: list[Case] = [
     ("bad-jobs-argument", "cli", _stopped_lab, ("run", "-j", "x"), "invalid int value: 'x'"),
     ("server-died-url", "cli", _server_died, ("url",), "start it with 'labsupport up'"),
     ("server-died-notebook", "notebook", _server_died, (), "start it again with 'labsupport up'"),
+    ("metadata-raises-plugin", "plugin", _METADATA_RAISES, (), f"lab_metadata 'broken_app:thing': {BROKEN_LINE}"),
+    ("metadata-raises-plugin-n2", "plugin", _METADATA_RAISES, ("-n", "2"),
+     f"lab_metadata 'broken_app:thing': {BROKEN_LINE}"),
+    ("guard-url-raises-plugin", "plugin", _GUARD_URL_RAISES, (), f"lab_guard_url 'broken_app:thing': {BROKEN_LINE}"),
+    ("guard-url-raises-plugin-n2", "plugin", _GUARD_URL_RAISES, ("-n", "2"),
+     f"lab_guard_url 'broken_app:thing': {BROKEN_LINE}"),
+    ("server-url-raises-plugin", "plugin", _SERVER_URL_RAISES, (), f"lab_server_url 'broken_app:thing': {BROKEN_LINE}"),
+    ("server-url-raises-plugin-n2", "plugin", _SERVER_URL_RAISES, ("-n", "2"),
+     f"lab_server_url 'broken_app:thing': {BROKEN_LINE}"),
+    ("guard-url-callable-raises-plugin", "plugin", _GUARD_URL_CALL_RAISES, (),
+     "lab_guard_url 'app_settings:database_url': calling it raised KeyError: 'APP_DATABASE_URL'"),
 ]
 
 
 @pytest.mark.parametrize(("entry", "setup", "args", "needle"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_one_line_exit_2_and_changes_nothing(
+def test_bad_input_is_one_line_a_usage_status_and_changes_nothing(
     entry: str, setup: Callable[..., Setup], args: tuple[str, ...], needle: str,
     external: tuple[Cluster, ServerInfo], stopped: Cluster,
 ) -> None:
@@ -353,12 +403,12 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(
     admin = external[1].url
     try:
         before = snapshot(ready.home, admin)
-        result = launch(Run(entry, args or ready.args, ready.env, ready.user))  # the row's, else the case's
+        result = launch(Run(entry, args or ready.args, ready.env, ready.user, ready.ini, ready.files))  # the row's args, else the case's
         after = snapshot(ready.home, admin)
     finally:
         ready.undo()
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert result.returncode == 2, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
+    assert result.returncode == ready.status, (result.returncode, result.stdout[-2000:], result.stderr[-2000:])
     assert len(lines) == 1, result.stderr
     assert needle in lines[0], lines[0]
     assert "Traceback" not in result.stderr and "INTERNALERROR" not in result.stderr
@@ -389,3 +439,65 @@ def test_doctor_as_another_user_prints_fail_lines(external: tuple[Cluster, Serve
     (server,) = [line for line in lines if line.startswith("[FAIL] server starts")]
     assert "belongs to root and its server is running" in server
     assert snapshot(ready.home, external[1].url) == before
+
+
+@pytest.mark.parametrize("home", ["own-home", "no-home"])
+def test_doctor_as_another_user_passes_beside_an_unwritable_ipython_in_the_temporary_folder(
+        home: str, external: tuple[Cluster, ServerInfo], stopped: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone else's root-owned ``$TMPDIR/.ipython`` (another run's, another test's) changes nothing,
+    with a HOME of the doctor's own or none at all."""
+    ready = _another_user(external, stopped)
+    env: dict[str, str | None] = {**ready.env, **({"HOME": None} if home == "no-home" else {})}
+    shared = Path(tempfile.mkdtemp(prefix="lab-bad-tmpdir-"))
+    try:
+        os.chmod(shared, 0o1777)
+        (shared / ".ipython").mkdir(mode=0o755)  # ours (root's): the other user cannot write it
+        monkeypatch.setattr(tempfile, "tempdir", str(shared))
+        monkeypatch.setenv("TMPDIR", str(shared))
+        result = launch(Run("cli", ("doctor",), env, ready.user))
+        left = sorted(p.name for p in shared.iterdir())
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+    assert result.returncode == 1 and result.stderr == "", result.stderr
+    assert any(line.startswith("[FAIL] server starts") for line in result.stdout.splitlines()), result.stdout
+    assert left == [".ipython"], f"the doctor's run left {left} in the temporary folder"
+
+
+# A fixture refuses these settings: the test fails with the one line, no traceback of the app's module.
+FIXTURE_SETTINGS = [
+    ("lab_database_url", "lab_engine"),
+    ("lab_app", "lab_app"),
+    ("lab_session_dependency", "lab_session_dependency"),
+    ("lab_session_factory_targets", "lab_redirect_targets"),
+]
+
+
+@pytest.mark.parametrize(("setting", "fixture"), FIXTURE_SETTINGS, ids=[s for s, _ in FIXTURE_SETTINGS])
+def test_a_fixture_setting_whose_module_raises_fails_the_test_with_one_line(setting: str, fixture: str) -> None:
+    test = f"from pathlib import Path\n\n\ndef test_ran({fixture}):\n    (Path(__file__).parent / 'ran').write_text('yes')\n"
+    result = launch(Run("plugin", ("-p", "no:randomly"), {"LAB_HOME": str(_fresh_home())},
+                        ini=f"pythonpath = .\n{setting} = broken_app:thing\n",
+                        files={BROKEN: BROKEN_TEXT, "test_ran.py": test}))
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, (result.returncode, output[-2000:])
+    said = [line for line in result.stdout.splitlines() if line.startswith("labsupport: ")]
+    assert said == [f"labsupport: {setting} 'broken_app:thing': {BROKEN_LINE}"], output[-2000:]
+    assert "Traceback" not in output and "INTERNALERROR" not in output and "raise RuntimeError" not in output, output
+
+
+def test_a_run_with_per_worker_databases_shows_no_pytest_deprecation(external: tuple[Cluster, ServerInfo]) -> None:
+    """The plugin's fixtures are plain functions: pytest 9 deprecates fixtures that are methods of an object."""
+    test = ("def test_uses_the_plugins_fixtures(lab_database_url, lab_engine_options, worker_id):\n"
+            "    assert lab_database_url.endswith(f'_{worker_id}_test')\n"
+            "    assert lab_engine_options['connect_args']['server_settings']['application_name'].endswith(worker_id)\n")
+    admin = external[1].url
+    before = sorted(run_sync(databases.names(admin)))
+    for args in (("-p", "no:xdist"), ("-n", "2")):
+        result = launch(Run("plugin", ("-W", "error::pytest.PytestRemovedIn10Warning", "-rA", *args),
+                            {"LAB_SERVER_URL": admin, "LAB_DB_PREFIX": "nodeprecation"},
+                            ini="pythonpath = .\nlab_metadata = app_schema:metadata\n",
+                            files={"app_schema.py": SCHEMA_TEXT, "test_ran.py": test}))
+        output = result.stdout + result.stderr
+        assert result.returncode == 0, (args, output[-3000:])
+        assert "1 passed" in result.stdout and "PytestRemovedIn10Warning" not in output, (args, output[-3000:])
+    assert sorted(run_sync(databases.names(admin))) == before

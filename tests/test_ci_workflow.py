@@ -1,15 +1,22 @@
-"""The GitHub Actions workflow runs the README's test command on Linux and macOS with the supported Pythons."""
+"""The GitHub Actions workflow runs the README's test command on Linux and macOS with the supported Pythons;
+``.ci/run`` runs it three times: as it is, beside someone else's unwritable ``.ipython`` without HOME,
+and in reverse order."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import yaml
 from packaging.specifiers import SpecifierSet
+from users_support import own_folders
 
 ROOT = Path(__file__).resolve().parent.parent
+CI_RUN = (ROOT / ".ci" / "run").read_text()
 WORKFLOW = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
 
 
@@ -56,3 +63,40 @@ def test_a_weekly_and_manual_job_runs_make_test_latest() -> None:
     assert re.search(r"^test-latest:", (ROOT / "Makefile").read_text(), re.M), "the Makefile has no test-latest target"
     upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact"))
     assert upload["if"] == "always()" and "build/latest/report.txt" in upload["with"]["path"].split()
+
+
+def _ci_commands() -> list[str]:
+    """The commands of ``.ci/run``, one a line, without comments."""
+    return [line.split("#")[0].strip() for line in CI_RUN.splitlines() if line.split("#")[0].strip()]
+
+
+def test_ci_runs_the_suite_beside_an_unwritable_ipython_without_home_and_in_reverse_order() -> None:
+    commands = _ci_commands()
+    suites = [c for c in commands if re.search(r"\bmake test(\s|$)", c)]
+    assert suites[0] == "make test", suites
+    hostile = re.fullmatch(r'env -u HOME TMPDIR="\$(\w+)" make test', suites[1])
+    assert hostile, suites
+    folder = hostile.group(1)
+    made = commands.index(f"{folder}=$(mktemp -d)")
+    assert commands.index(f'chmod 1777 "${folder}"') > made  # anyone may write there, as in /tmp
+    assert commands.index(f'mkdir -m 0755 "${folder}/.ipython"') < commands.index(suites[1])  # there before the run
+    assert suites[2] == 'LAB_TEST_ORDER=reverse make test PYTEST_ARGS="--dist loadfile"', suites
+    assert commands.index(suites[2]) < commands.index("make test-slow")
+
+
+def _collected(extra: dict[str, str] | None = None) -> list[str]:
+    """The node ids pytest collects from two small modules, in the order it would run them."""
+    with own_folders() as folders:
+        variables = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "LAB_TEST_ORDER"))}
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:xdist", "-p", "no:randomly",
+             "-o", "lab_start_server=false", "tests/test_ci_workflow.py", "tests/test_environment.py"],
+            cwd=ROOT, env=variables | folders | (extra or {}), capture_output=True,
+            text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return [line for line in result.stdout.splitlines() if "::" in line]
+
+
+def test_lab_test_order_reverse_runs_the_tests_in_reverse_order() -> None:
+    usual = _collected()
+    assert len(usual) > 4 and _collected({"LAB_TEST_ORDER": "reverse"}) == usual[::-1]

@@ -140,8 +140,8 @@ def test_server_killed_mid_run_keeps_dev_data_and_the_next_start_reaps(own_clust
     assert up.returncode == 0, up.stderr
     restarted = own_cluster.running()
     assert restarted is not None
-    said = [line for line in up.stderr.splitlines() if "left behind" in line]
-    assert len(said) == 1 and "lab02_" in said[0], (up.stderr, run_sync(fetchval(
+    said = [line for line in up.stdout.splitlines() if "left behind" in line]
+    assert len(said) == 1 and "lab02_" in said[0], (up.stdout + up.stderr, run_sync(fetchval(
         restarted.url, "SELECT string_agg(datname || ': ' || coalesce(shobj_description(oid, 'pg_database'), '-'), '; ') "
                        "FROM pg_database WHERE datname LIKE 'lab02%'")))
     assert run_sync(databases.names(restarted.url, r"lab02\_%")) == []
@@ -177,3 +177,177 @@ def test_two_labs_at_once_never_touch_each_other(own_cluster: Cluster, lab_serve
     assert samples > 5 and crossed == [], (samples, crossed)
     for label, (prefix, url, _) in runs.items():
         assert run_sync(databases.names_under(url, prefix)) == []  # each cleaned up after itself
+
+
+# ---------------------------------------------------------------- SIGTERM, a dead server, a full disk, temporary folders
+
+
+def _throwaway_env(cluster: Cluster, tmp_path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """A subprocess environment for ``cluster``'s lab, with its own HOME, IPython, Jupyter runtime and temp folders."""
+    from test_leases import lab_env
+
+    return lab_env(cluster, tmp_path)
+
+
+def _lab_temp_entries(tmp_path) -> list[str]:  # type: ignore[no-untyped-def]
+    """What the lab leaves in the temporary and Jupyter runtime folders: its temp folders, kernel files."""
+    found = [p.name for p in (tmp_path / "tmp").glob(owners.TEMP_PREFIX + "*")]
+    return found + [p.name for p in (tmp_path / "runtime").glob("kernel-*.json")]
+
+
+def test_sigterm_mid_run_cleans_up_like_ctrl_c_and_exits_143_with_one_line(cluster: Cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from test_leases import _kernel_of, _wait
+
+    env = _throwaway_env(cluster, tmp_path)
+    run = subprocess.Popen([*LABSUPPORT, "run", "00", "--out", str(tmp_path / "out")], env=env, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _wait(lambda: _kernel_of(run.pid) or run.poll() is not None, "the run's kernel start")
+    run.send_signal(signal.SIGTERM)  # to the command alone, as a service manager or `kill` sends it
+    _, err = run.communicate(timeout=180)
+
+    assert run.returncode == 143, err
+    assert err.splitlines() == ["labsupport: terminated (SIGTERM): cleaned up what this command started"], err
+    assert cluster.running() is None  # the run started the server: it stopped it
+    assert _lab_temp_entries(tmp_path) == []
+    info, _ = cluster.up()  # no reaping here: only what the run itself removed counts
+    assert run_sync(databases.names(info.url, r"lab00\_%")) == []
+
+
+_KILLS_THE_SERVER = '''
+    import os, signal
+
+    import pytest
+
+    from labsupport.connection import fetchval, run_sync
+
+
+    def test_kills_the_server(lab_server):
+        os.kill(lab_server.pid, signal.SIGKILL)
+
+
+    @pytest.mark.parametrize("n", range(20))
+    def test_uses_the_server(lab_server, n):
+        assert run_sync(fetchval(lab_server.url, "SELECT 1")) == 1
+'''
+
+
+def test_a_test_run_whose_server_dies_ends_with_one_line(cluster: Cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import textwrap
+
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "pytest.ini").write_text("[pytest]\nlab_start_server = true\n")
+    (suite / "test_dies.py").write_text(textwrap.dedent(_KILLS_THE_SERVER))
+    env = _throwaway_env(cluster, tmp_path)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-q", "-rfE",
+                           str(suite)], env=env, cwd=suite, capture_output=True, text=True, timeout=300)
+    out = done.stdout + done.stderr
+
+    said = [line for line in out.splitlines() if line.startswith("labsupport: the lab's PostgreSQL stopped during the run")]
+    assert done.returncode == 1, out
+    assert len(said) == 1 and "postgres.log, then labsupport up" in said[0], out
+    assert "Traceback" not in out and len(out.splitlines()) < 30, out  # not 20 connection tracebacks
+    assert "1 passed" in out and "1 failed" in out, out  # the run stopped at the first failure it explained
+
+
+def test_labsupport_run_whose_server_dies_ends_with_one_line(cluster: Cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from test_leases import _kernel_of, _wait
+
+    env = _throwaway_env(cluster, tmp_path)
+    run = subprocess.Popen([*LABSUPPORT, "run", "00", "--out", str(tmp_path / "out")], env=env, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _wait(lambda: _kernel_of(run.pid) or run.poll() is not None, "the run's kernel start")
+    info = cluster.running()
+    assert info is not None and info.pid
+    os.kill(info.pid, signal.SIGKILL)
+    out, err = run.communicate(timeout=300)
+
+    assert run.returncode == 1, out + err
+    assert err.splitlines() == [f"labsupport: the lab's PostgreSQL stopped during the run: see {cluster.log_file}, "
+                                "then labsupport up"], err
+
+
+@pytest.fixture
+def small_disk(cluster_home):  # type: ignore[no-untyped-def]
+    """A 60 MiB file system for the lab's state folder (a tmpfs; mounting one needs root)."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    cluster_home.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=60m,mode=0755", "tmpfs", str(cluster_home)], check=True)
+    try:
+        yield cluster_home
+    finally:
+        Cluster(cluster_home / "state").destroy()
+        subprocess.run(["umount", "-l", str(cluster_home)], check=False)
+
+
+def _fill(folder, leave: int) -> None:  # type: ignore[no-untyped-def]
+    stats = os.statvfs(folder)
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.posix_fallocate(fd, 0, stats.f_bavail * stats.f_frsize - leave)
+    finally:
+        os.close(fd)
+
+
+def test_a_nearly_full_disk_is_named_by_up_run_and_status(small_disk, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    lab = Cluster(small_disk / "state")
+    env = _throwaway_env(lab, tmp_path) | {"LAB_DATA_IN_MEMORY": "0"}
+
+    def labsupport(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*LABSUPPORT, *args], env=env, capture_output=True, text=True, timeout=300)
+
+    assert labsupport("up").returncode == 0
+    _fill(small_disk, leave=4 << 20)
+    named = f"no space left on device in {lab.home}"
+
+    status = labsupport("status")
+    assert status.returncode == 0 and named in status.stdout, status
+    run = labsupport("run", "00", "--out", str(tmp_path / "out"))
+    assert run.returncode == 2 and run.stderr.count("\n") == 1 and named in run.stderr, run
+    assert labsupport("down").returncode == 0
+    up = labsupport("up")
+    assert up.returncode == 2 and up.stderr.count("\n") == 1 and named in up.stderr, up
+    status = labsupport("status")
+    assert status.returncode == 3 and named in status.stdout, status
+
+
+def test_lesson01_runner_leaves_no_temporary_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = _env(TMPDIR=str(tmp_path), PYTHONPATH=str(lesson.SCENARIOS))
+    code = "from lesson01 import support; r = support.Runner(env={}); print(r.report.parent, flush=True)"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+    killed = subprocess.Popen([sys.executable, "-c", code + "; import os, signal; os.kill(os.getpid(), signal.SIGKILL)"],
+                              env=env, stdout=subprocess.PIPE, text=True)
+    folder = killed.communicate(timeout=120)[0].strip()
+    assert [p.name for p in tmp_path.iterdir()] == [os.path.basename(folder)]  # a killed kernel's stays ...
+    assert [str(p) for p in owners.reap_temp_dirs(tmp_path)] == [folder]  # ... until the next start reaps it
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_lesson01_dev_database_keeps_what_a_commit_acknowledged(cluster: Cluster) -> None:
+    info, _ = cluster.up()
+    for name in ("keep_dev", "throwaway_test"):
+        run_sync(databases.create(info.url, name))
+    dev_url, other_url = _database_url(info.url, "keep_dev"), _database_url(info.url, "throwaway_test")
+    run_sync(dev_data.keep_commits(dev_url))
+    assert run_sync(fetchval(dev_url, "SHOW synchronous_commit")) == "on"
+    assert run_sync(fetchval(other_url, "SHOW synchronous_commit")) == "off"  # the lab's own stay fast
+
+    async def insert(url: str, rows: int) -> None:
+        from labsupport.connection import connect
+
+        conn = await connect(url)
+        try:
+            await conn.execute("CREATE TABLE kept (n int)")
+            for n in range(rows):  # one commit each, as an app writes
+                await conn.execute("INSERT INTO kept VALUES ($1)", n)
+        finally:
+            await conn.close()
+
+    run_sync(insert(dev_url, 3000))
+    os.killpg(info.pid, signal.SIGKILL)  # the postmaster and every backend at once: nothing gets to flush
+    again, _ = cluster.up()
+    assert run_sync(fetchval(_database_url(again.url, "keep_dev"), "SELECT count(*) FROM kept")) == 3000

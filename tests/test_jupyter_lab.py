@@ -28,6 +28,23 @@ def test_the_environment_puts_the_labs_settings_first_and_keeps_the_rest() -> No
     assert env["HOME"] == "/h"
 
 
+def test_a_terminal_in_the_lab_finds_labsupport_in_this_venv() -> None:
+    """JupyterLab's terminals inherit the server's PATH: a shell there types `labsupport`, not `.venv/bin/labsupport`."""
+    import subprocess
+    import sysconfig
+
+    env = jupyter_lab.environment({"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"})
+    found = subprocess.run(["sh", "-c", "command -v labsupport"], env=env, capture_output=True, text=True, check=False)
+    assert found.stdout.strip() == str(Path(sysconfig.get_path("scripts")) / "labsupport"), (found.stdout, found.stderr)
+    assert env["PATH"].split(os.pathsep)[1:] == ["/usr/bin", "/bin"]
+
+
+def test_kernels_start_with_the_labs_guard_unless_the_learner_has_a_startup_file() -> None:
+    assert jupyter_lab.environment({})["PYTHONSTARTUP"] == str(jupyter_lab.KERNEL_STARTUP)
+    assert jupyter_lab.KERNEL_STARTUP.is_file()
+    assert jupyter_lab.environment({"PYTHONSTARTUP": "/mine.py"})["PYTHONSTARTUP"] == "/mine.py"
+
+
 def test_the_news_settings_name_keys_the_installed_jupyterlab_knows() -> None:
     """A renamed key would silently do nothing: check it against the schema JupyterLab ships."""
     overrides = json.loads((jupyter_lab.CONFIG_DIR / "labconfig" / "default_setting_overrides.json").read_text())

@@ -134,3 +134,71 @@ def test_nested_suites_may_write_bytecode(monkeypatch: pytest.MonkeyPatch) -> No
     """Every nested process would otherwise compile the lab's modules and rewrite asserts again."""
     monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
     assert "PYTHONDONTWRITEBYTECODE" not in lesson.clean_env()
+
+
+# ---------------------------------------------------------------- cells that survive a real kernel
+
+
+def _lab_for(lab_server, notebook: str):  # type: ignore[no-untyped-def]
+    import secrets
+
+    return lesson.open_lab(lab_server.url, f"tls_{secrets.token_hex(3)}", notebook=notebook)
+
+
+def test_a_set_up_cell_run_again_gets_the_same_lab_back(lab_server, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    lab = _lab_for(lab_server, "00")
+    assert lesson.open_lab(lab_server.url, lab.prefix, notebook="00") is lab
+    monkeypatch.setitem(globals(), "database_url", lab_server.url)  # what the parameters cell defines
+    monkeypatch.setitem(globals(), "db_prefix", lab.prefix)
+    assert lesson.current_lab("00") is lab
+    assert lesson.open_lab(lab_server.url, lab.prefix) is not lab  # no notebook: a lab of its own
+
+
+async def test_a_database_the_clean_up_dropped_says_which_cell_makes_it(lab_server) -> None:  # type: ignore[no-untyped-def]
+    lab = _lab_for(lab_server, "t1")
+    name = await lab.create_database("scratch")
+    assert f"/{name}?" in lab.url(name)
+    await lab.needs_database(lab.url(name), where="the cell above")
+    assert "Dropped 1 databases" in await lab.clean_up()
+    with pytest.raises(lesson.MissingStep, match=r"run the cell that makes it \(lab.create_database\('scratch'\)\) again"):
+        lab.url(name)
+    with pytest.raises(lesson.MissingStep, match=r"is gone .*: run section 6's set-up again first"):
+        await lab.needs_database(name, where="section 6's set-up")
+    assert "none were left" in await lab.clean_up()  # a second run is fine
+    await lab.create_database("scratch")
+    assert f"/{name}?" in lab.url(name)
+    await lab.clean_up()
+
+
+async def test_clean_up_runs_every_step_and_always_drops_the_databases(lab_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from labsupport.connection import run_sync  # noqa: F401 - the server answers below
+    from labsupport.databases import names_under
+
+    lab = _lab_for(lab_server, "t2")
+    await lab.create_database("a")
+    ran: list[str] = []
+
+    async def dispose() -> None:
+        ran.append("dispose")
+
+    def broken() -> None:
+        raise RuntimeError("the folder is busy")
+
+    lesson.on_clean_up(dispose)
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    import shutil
+
+    said = await lesson.clean_up(lambda: shutil.rmtree(folder), lambda: never_made.dispose(), broken)  # type: ignore[name-defined]  # noqa: F821
+    assert ran == ["dispose"] and not folder.exists()
+    assert f"Dropped 1 databases of this notebook ({lab.prefix}_...)" in said
+    assert "Clean-up: could not broken: RuntimeError: the folder is busy" in said
+    assert await names_under(lab_server.url, lab.prefix) == []
+    again = await lesson.clean_up(lambda: shutil.rmtree(folder))  # twice: the folder is gone, nothing fails
+    assert "none were left" in again and "Clean-up" not in again and ran == ["dispose"]
+
+
+def test_parameter_is_the_parameters_cells_value_or_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(globals(), "solution", True)  # what papermill's injected cell defines
+    assert lesson.parameter("solution", False) is True
+    assert lesson.parameter("not_a_parameter", 3) == 3

@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from nbclient.exceptions import CellExecutionError
 from sqlalchemy import text
 
 from labsupport import databases
@@ -28,42 +29,55 @@ CHECK = "h.check_exercise("
 MEASURING = ("h.run_fix(", "h.measure(")
 
 
+PREDICT_CHECK = "h.check_prediction("
+
+
 @pytest.mark.notebook
 async def test_03_as_the_learner_finds_it_works_it_and_the_solution(live_notebook, learner_view,  # type: ignore[no-untyped-def]
                                                                    lab_server) -> None:
-    """One execution serves the story, the learner's stub and the reference answer: Run All with the
-    team's conftest; the check then says why and where, again after the clean-up; then
-    ``solution = True`` in the parameters cell and the check passes."""
-    async with live_notebook(NOTEBOOK, solution=False, repeats=2, tests=100) as nb:
+    """One execution serves the story, the learner's stubs and the reference answers: Run All with
+    both exercises as the learner finds them; each check then says what to do, again after the
+    clean-up; then ``solution = True`` in the parameters cell and both checks pass."""
+    async with live_notebook(NOTEBOOK, solution=False, repeats=3, tests=100) as nb:
         await nb.run_all(alone=MEASURING)
         outcomes = nb.executed()
         assert re.search(DIFFERENT_LOOP, outcomes["different_loop_message"]), outcomes["different_loop_message"]
         assert ANOTHER_OPERATION in outcomes["another_operation_message"]
         assert set(outcomes["fixes_passed"]) == FIXES
         assert all(outcomes["fixes_passed"].values()), outcomes["fixes_passed"]
-        medians = {f: outcomes[f"median_ms_{f}"] for f in FIXES}
-        # Their order is the benchmark's business (`labsupport bench isolation`), never a timed test's: on a
-        # loaded 2-core machine (b) and (a), ~20-30 % apart, have been seen to swap.
-        assert all(isinstance(m, float) and m > 0 for m in medians.values()), medians
+        medians = outcomes["median_ms"]
+        # Their order is the benchmark's business (`labsupport bench isolation`), never a timed test's.
+        assert set(medians) == FIXES and all(isinstance(m, float) for m in medians.values()), medians
         learner_view(outcomes)
+        compared = outcomes.seen("h.compare(")
+        assert compared.count("\n") >= 3 and all(w in compared for w in ("(a)", "(b)", "(c)")), compared
+        assert "load average" in outcomes.seen("h.measure(")
         demo = outcomes.seen("h.show_kernel_demo(")
         assert demo.startswith("exit code 1: the test failed, as expected:") and "attached to a different" in demo, demo
 
+        assert outcomes["prediction_passed"] is False
+        assert verdicts(outcomes.seen(PREDICT_CHECK)) == ["Not yet: write your prediction first."]
         assert outcomes["exercise_passed"] is False
         first = outcomes.seen(CHECK)
-        assert verdicts(first) and verdicts(first)[0].startswith("Not yet: tests after the first still get"), first
-        assert "\nHint: " in first and "section 4" in first, first
+        assert verdicts(first) and verdicts(first)[0].startswith("Not yet: the trap: an async fixture"), first
+        assert "\nHint: " in first and "NullPool" in first, first
 
         again = await nb.run(CHECK)  # after the clean-up cell dropped the template
         assert verdicts(again) == verdicts(first), again
-        third = await nb.run(CHECK)
-        assert verdicts(third) == verdicts(first), third
+        with pytest.raises(CellExecutionError) as gone:  # the kernel's database went with the clean-up
+            await nb.run("h.show_kernel_demo(")
+        said = str(gone.value).split("------------------")[-1]  # nbclient's message: the cell, then its error
+        assert "is gone" in said and "run this section from its first cell again" in said, said
+        assert "Traceback" not in said and said.strip().count("\n") < 3, said
 
-        await nb.set_parameters(solution=True)  # the reference answer
+        await nb.set_parameters(solution=True)  # the reference answers
         (verdict,) = verdicts(await nb.run(CHECK))
-        assert verdict == "Passed: 14 tests passed, the 6 visible ones and 8 hidden ones that run after them.", verdict
-        assert nb.executed()["exercise_passed"] is True
-        await nb.run("print(await lab.clean_up())")
+        assert verdict.startswith("Passed: 11 tests passed, each in a loop of its own"), verdict
+        (verdict,) = verdicts(await nb.run(PREDICT_CHECK))
+        assert verdict.startswith("Passed: all three right"), verdict
+        executed = nb.executed()
+        assert executed["exercise_passed"] is True and executed["prediction_passed"] is True
+        await nb.run("print(await lesson.clean_up())")
         assert run_sync(databases.names_under(lab_server.url, nb.prefix)) == []
 
 
@@ -71,35 +85,78 @@ def verdicts(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith(("Passed:", "Not yet:"))]
 
 
-@pytest.mark.parametrize("files, verdict", [
-    ({}, "Not yet: tests after the first still get a pooled connection"),
-    ({"pytest.ini": "session"}, "Not yet: a test read an attribute such as user.id after commit()"),
-    ({"pytest.ini": "session", "conftest.py": "solution"}, "Passed: 14 tests passed"),
-])
-def test_03_check_names_the_cause_of_a_learners_attempt(lab_server, tmp_path: Path, files, verdict,  # type: ignore[no-untyped-def]
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    """The lesson's fix (c) as a learner first writes it (loop scopes, no expire_on_commit=False),
-    then as taught: the check's verdicts, for real, on the lab's server."""
-    import shutil
+def _support():  # type: ignore[no-untyped-def]
     import sys
-
-    from labsupport.teaching.lesson import Lab
 
     sys.path.insert(0, str(lesson.SCENARIOS))
     from lesson03 import support as h
 
-    suite = tmp_path / "exercise"
-    shutil.copytree(h.EXERCISE, suite)
-    if files.get("pytest.ini"):
-        shutil.copyfile(h.SOLUTION / "pytest.ini", suite / "pytest.ini")
-    if files.get("conftest.py"):
-        shutil.copyfile(h.SOLUTION / "conftest.py", suite / "conftest.py")
-    else:
-        (suite / "conftest.py").write_text((h.SOLUTION / "conftest.py").read_text().replace(
-            ",\n                                expire_on_commit=False", "") if files else (suite / "conftest.py").read_text())
+    return h
+
+
+def _own_lab(lab_server):  # type: ignore[no-untyped-def]
+    from labsupport.teaching.lesson import Lab
+
     # a prefix of its own: each xdist worker numbers its tmp_path folders from 0, so a name taken from
     # tmp_path repeats across workers, and two cases would drop each other's database mid-run
-    lab = Lab(info=lab_server, prefix=f"t03c_{secrets.token_hex(3)}")
+    return Lab(info=lab_server, prefix=f"t03c_{secrets.token_hex(3)}")
+
+
+@pytest.mark.parametrize("prediction, verdict", [
+    (None, "Not yet: write your prediction first"),
+    ({"plain_engine": [2], "session_loop_engine": [1, 2], "engine_per_test": []}, "Passed: all three right"),
+    ({"plain_engine": [1, 2], "session_loop_engine": [1, 2], "engine_per_test": []},
+     "plain_engine: making an engine opens no connection"),
+    ({"plain_engine": [2], "session_loop_engine": [2], "engine_per_test": []},
+     "session_loop_engine: the fixture connected once in the session's loop"),
+    ({"plain_engine": [], "session_loop_engine": [1, 2], "engine_per_test": [2]},
+     "plain_engine: the pool keeps the connection test 1 opened"),
+])
+def test_03_prediction_check_compares_with_the_real_trace(lab_server, prediction, verdict,  # type: ignore[no-untyped-def]
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """Exercise 1: the predict suite runs for real, traced; a right prediction passes, each wrong one
+    is told what it missed, engine by engine, and no prediction runs nothing."""
+    h, lab = _support(), _own_lab(lab_server)
+    try:
+        passed = asyncio.run(h.check_prediction(lab, prediction))
+    finally:
+        run_sync(lab.cleanup())
+    out = capsys.readouterr().out
+    assert passed is verdict.startswith("Passed"), out
+    assert verdict in " ".join(out.split()), out
+    assert ("Markdown" in out) is (prediction is not None)  # the trace table; none before a prediction
+
+
+_LOOP_SCOPE = ('scope="session")', 'scope="session", loop_scope="session")')
+
+
+@pytest.mark.parametrize("change, verdict", [
+    ({}, "Not yet: the trap: an async fixture with scope=\"session\""),
+    ({"conftest.py": _LOOP_SCOPE}, "Not yet: tests get a pooled connection that another loop opened"),
+    ({"conftest.py": _LOOP_SCOPE, "pytest.ini": "session"}, "Not yet: tests now share one event loop"),
+    ({"conftest.py": "reference"}, "Passed: 11 tests passed, each in a loop of its own"),
+])
+def test_03_check_names_the_cause_of_a_learners_attempt(lab_server, tmp_path: Path, change, verdict,  # type: ignore[no-untyped-def]
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Exercise 2 as a learner writes it: the stub (the trap), the loop scope on the fixture only,
+    the lab's recommended session loop (which this suite's constraint rules out), the reference:
+    each verdict, for real, on the lab's server."""
+    import shutil
+
+    from labsupport.teaching import exercises
+
+    h = _support()
+    suite = tmp_path / "exercise"
+    shutil.copytree(h.EXERCISE, suite)
+    if change.get("conftest.py") == "reference":
+        shutil.copyfile(exercises.folder("lesson03") / "design" / "conftest.py", suite / "conftest.py")
+    elif change.get("conftest.py"):
+        conftest = (suite / "conftest.py").read_text()
+        assert change["conftest.py"][0] in conftest
+        (suite / "conftest.py").write_text(conftest.replace(*change["conftest.py"]))
+    if change.get("pytest.ini"):
+        shutil.copyfile(h.FIXES["session_loop"] / "pytest.ini", suite / "pytest.ini")
+    lab = _own_lab(lab_server)
     monkey = pytest.MonkeyPatch()
     monkey.setattr(h, "EXERCISE", suite)
     try:
@@ -108,6 +165,45 @@ def test_03_check_names_the_cause_of_a_learners_attempt(lab_server, tmp_path: Pa
         monkey.undo()
         run_sync(lab.cleanup())
     assert verdicts(capsys.readouterr().out)[0].startswith(verdict)
+
+
+def test_03_reference_answers_live_outside_the_notebooks_folder() -> None:
+    """Neither the file browser (notebooks/) nor show_file puts an answer or a hidden test beside a stub."""
+    from labsupport.teaching import exercises
+
+    answers = exercises.folder("lesson03")
+    assert (answers / "prediction.py").is_file() and (answers / "design" / "test_zz_hidden.py").is_file()
+    notebooks = lesson.SCENARIOS.parent
+    assert not answers.resolve().is_relative_to(notebooks.resolve())
+    lesson03 = lesson.SCENARIOS / "lesson03"
+    assert not [p for p in lesson03.rglob("*") if "solution" in p.name or "hidden" in p.name]
+
+
+def test_03_compare_draws_a_conclusion_only_outside_the_noise() -> None:
+    h = _support()
+    m = h.Measurement(tests=100)
+    m.overhead_ms = {"engine_per_test": [9.0, 10.0, 11.0], "nullpool": [5.0, 8.0, 9.5], "session_loop": [1.0, 1.2, 1.1]}
+    said = " ".join(h.compare(m).split())
+    assert "(c) session loop cost less per test than (a) engine per test in every round." in said
+    assert "(c) session loop cost less per test than (b) NullPool in every round." in said
+    assert "(b) NullPool against (a) engine per test: within the noise here" in said
+    m.overhead_ms["session_loop"] = [12.0, 13.0, 14.0]
+    said = " ".join(h.compare(m).split())
+    assert "(c) session loop cost more per test than (a) engine per test in every round." in said
+
+
+def test_03_chart_is_linear_with_the_case_files_figure_as_a_note() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    h = _support()
+    m = h.Measurement(tests=100, baseline_ms=[1.0, 1.0, 1.0])
+    m.overhead_ms = {"engine_per_test": [9.0, 10.0, 11.0], "nullpool": [5.0, 8.0, 9.5], "session_loop": [1.0, 1.2, 1.1]}
+    fig = h.plot(m)
+    (ax,) = fig.axes
+    assert ax.get_yscale() == "linear" and ax.get_ylim()[1] < 100
+    assert len(ax.patches) == 3  # one bar per fix, none for the 2 s guess
+    assert any("2000 ms" in t.get_text() for t in ax.texts)
 
 
 def test_loop_bound_engine_refuses_another_loop_in_one_line(lab_server) -> None:  # type: ignore[no-untyped-def]

@@ -122,7 +122,8 @@ def stop_lab(spawner) -> None:
     if not (lab / ".lab" / "server.json").exists():
         return  # never started
     env = {"HOME": str(_home_of(name)), "LAB_HOME": str(lab / ".lab"), "PATH": "/usr/local/bin:/usr/bin:/bin"}
-    result = subprocess.run([LABSUPPORT, "down"], cwd=lab, env=env, capture_output=True, text=True, timeout=120,
+    # --force: their kernels went with their server; a kernel still shutting down must not keep PostgreSQL up
+    result = subprocess.run([LABSUPPORT, "down", "--force"], cwd=lab, env=env, capture_output=True, text=True, timeout=120,
                             check=False, **_as_attendee(name))
     said = (result.stderr or result.stdout).strip()
     if result.returncode != 0:

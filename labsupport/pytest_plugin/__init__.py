@@ -9,13 +9,18 @@ Each piece is inert until configured, except the guard's two checks that need no
     shapes           the app's session shape (session, sessionmaker, engine, connection) and how each joins the test
     project_hooks    the settings that adopt your app (lab_app, lab_session_dependency ...), header lines
     engines          lesson 03: lab_pooled_engine, lab_nullpool_engine, loop-aware
-    worker_hooks     lesson 04: a database per xdist worker (workers), once lab_metadata is set
+    worker_hooks     lesson 04: a database per xdist worker (workers), once lab_metadata or lab_migrations is set
+    template         what builds the workers' template (SQL before the schema, migrations, metadata), kept or not
+    migrations       lab_migrations: the template from alembic upgrade head, compared with lab_metadata
+    per_worker_chain lesson 02's chain on the worker's database; worker_id_without_xdist: worker_id
+                     without pytest-xdist (modules of plain fixtures that worker_hooks registers)
     server_fixture   lab_server: the lab's own PostgreSQL, for a test that asks for it
 
 Rules: this package imports nothing of ``labsupport.teaching``, and ``labsupport.server`` only
 inside the hooks and fixtures that need it (a test of the lab checks the import set). The
-ini option ``lab_start_server = true`` makes the controlling process start the lab's server
-once before any worker and stop it at the end, only if it started it.
+ini option ``lab_start_server = true`` makes the controlling process take a use of the lab's
+server (started if needed) before any worker, and end it at the end (``labsupport.server``
+stops the server when the last use ends, if a use started it).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ pytest_plugins = [
     "labsupport.pytest_plugin.project_hooks",  # settings that adopt your app; header lines on config and engine
     "labsupport.pytest_plugin.guard_hooks",  # lesson 01's guard: the test database and the plugin's engines, always
     "labsupport.pytest_plugin.worker_hooks",  # lesson 04's database per xdist worker; inert unless lab_metadata is set
+    "labsupport.pytest_plugin.server_hooks",  # the lab's server dying mid-run: one line, and the run stops
 ]
 
 _STARTED = pytest.StashKey[bool]()
@@ -38,7 +44,8 @@ _STARTED = pytest.StashKey[bool]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("lab_start_server", type="bool", default=False,
-                  help="start the lab's PostgreSQL for the whole run (stopped afterwards if started here)")
+                  help="use the lab's PostgreSQL for the whole run, started if needed (stopped afterwards if it was "
+                       "started for a run or command and nothing else uses it)")
 
 
 def _starts_server(config: pytest.Config) -> bool:
@@ -52,8 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if config.stash.get(_STARTED, False):
-        stop_run()
+    stop_run(config)  # the run's use of the server, if it took one
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

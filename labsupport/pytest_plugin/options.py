@@ -4,7 +4,8 @@ A setting is read in one order, first match wins: command-line flag, ini option,
 variable, default; ``Setting.source`` says which one it was, for the report header. A value may
 say ``env:VARIABLE`` (read that variable instead, at use); a URL setting may also name
 ``module:attribute`` (a URL, a callable returning one, or an engine). An unset ``env:`` variable
-or a bad ``module:attribute`` is a LabError of one line that names the setting.
+or a bad ``module:attribute`` (no such module or attribute, a module that raises while it is
+imported, a callable that raises) is a LabError of one line that names the setting.
 
 Misuse in a fixture ends the test with ``fail`` (one line, no traceback); in a hook the caller
 turns the LabError into ``pytest.UsageError``.
@@ -19,7 +20,7 @@ from typing import Any, NoReturn
 import pytest
 
 from ..errors import LabError
-from ..settings import import_object
+from ..settings import import_object, last_line
 
 __all__ = ["Setting", "read", "expand", "resolve_url", "resolve_object", "import_hint", "config_file_note",
            "is_worker", "worker_id", "fail", "need"]
@@ -71,7 +72,10 @@ def resolve_url(source: str, what: str = "lab_guard_url", where: str = "", hint:
     if hasattr(engine, "url") and hasattr(engine, "dialect"):
         obj = engine.url
     elif callable(obj) and not isinstance(obj, URL):
-        obj = obj()
+        try:
+            obj = obj()
+        except Exception as exc:  # the app's own code: its last line, not a traceback
+            raise LabError(f"{what} {source!r}: calling it raised {last_line(exc)}") from None
     if isinstance(obj, URL):
         return obj.render_as_string(hide_password=False)
     if obj is not None and not isinstance(obj, str) and "://" in str(obj):  # pydantic's PostgresDsn, yarl.URL ...

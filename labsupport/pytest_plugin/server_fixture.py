@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ..errors import LabError
-from .options import is_worker
 
 if TYPE_CHECKING:
-    from ..server import ServerInfo
+    from ..server import Lease, ServerInfo
 
-__all__ = ["lab_server", "start_for_run", "stop_run"]
+__all__ = ["lab_server", "start_for_run", "stop_run", "take", "give_back", "held"]
+
+_HELD = pytest.StashKey[list["Lease"]]()
+_RUN = pytest.StashKey["Lease"]()
 
 
 def _one_line(exc: BaseException) -> str:
@@ -29,54 +31,72 @@ def _one_line(exc: BaseException) -> str:
     return f"labsupport: {exc}"
 
 
-def start_for_run(config: pytest.Config) -> bool:
-    """``lab_start_server = true``: start the server before any test or worker; True when started here.
+def held(config: pytest.Config) -> list[Lease]:
+    """The uses of the server this process's run holds (the run's, ``lab_server``'s, lesson 04's)."""
+    return config.stash.setdefault(_HELD, [])
 
-    A bad input (a URL, LAB_HOME, a data folder, someone else's lab ...) ends the run before it
-    starts: one line on stderr and exit status 2, as ``labsupport`` says it, not an INTERNALERROR.
-    """
+
+def take(config: pytest.Config) -> Lease:
+    """A use of the server for this run, until ``give_back``: the server stays up while this run needs it."""
     from .. import server
 
-    capture = config.pluginmanager.getplugin("capturemanager")
-    try:
-        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            return server.up()[1]  # its one line about reaped leftovers reaches the terminal
-    except (LabError, OSError) as exc:
-        failure = _one_line(exc)
-    pytest.exit(failure, returncode=LabError.exit_code)
+    lease = server.acquire()
+    held(config).append(lease)
+    return lease
 
 
-def stop_run() -> None:
+def give_back(config: pytest.Config, lease: Lease) -> None:
+    """End a use ``take`` took; the last one to end stops the server if a use started it."""
     from .. import server
 
+    if lease in held(config):
+        held(config).remove(lease)
     try:
-        server.down()
+        server.release(lease)
     except (LabError, OSError) as exc:  # the run is over: say why the server was left running
         import sys
 
         print(f"{_one_line(exc)} (the lab's server was left running)", file=sys.stderr)
 
 
+def start_for_run(config: pytest.Config) -> bool:
+    """``lab_start_server = true``: a use of the server before any test or worker; True when started here.
+
+    A bad input (a URL, LAB_HOME, a data folder, someone else's lab ...) ends the run before it
+    starts: one line on stderr and exit status 2, as ``labsupport`` says it, not an INTERNALERROR.
+    """
+    capture = config.pluginmanager.getplugin("capturemanager")
+    try:
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            lease = take(config)  # its one line about reaped leftovers reaches the terminal
+        config.stash[_RUN] = lease
+        return lease.started
+    except (LabError, OSError) as exc:
+        failure = _one_line(exc)
+    pytest.exit(failure, returncode=LabError.exit_code)
+
+
+def stop_run(config: pytest.Config) -> None:
+    """End the use ``start_for_run`` took (the workers, which it covers, are gone by now)."""
+    lease = config.stash.get(_RUN, None)
+    if lease is not None:
+        del config.stash[_RUN]
+        give_back(config, lease)
+
+
 @pytest.fixture(scope="session")
 def lab_server(request: pytest.FixtureRequest) -> Iterator[ServerInfo]:
     """The server in use: LAB_DATABASE_URL's, or the lab's own (started if needed).
 
-    Without xdist it is stopped afterwards if this fixture started it. An xdist worker
-    never stops it: the others may still be using it (set ``lab_start_server = true``
-    to have the controlling process start it before the workers and stop it after them).
+    The fixture holds a use of it for the session (none of its own in an xdist worker or a
+    nested run that its parent's use covers): the last use to end stops it if a use started it.
     """
-    from .. import server
-
     failure = ""
     try:
-        info = server.status()
-        started = False
-        if info is None:
-            info, started = server.up()
+        lease = take(request.config)
     except (LabError, OSError) as exc:  # a bad input: the test errors with the one line, no traceback
         failure = _one_line(exc)
     if failure:
         pytest.fail(failure, pytrace=False)
-    yield info
-    if started and not is_worker(request.config):  # a worker never stops it: the others may still use it
-        server.down()
+    yield lease.info
+    give_back(request.config, lease)

@@ -1,10 +1,11 @@
 """The pytest hooks for a database per xdist worker (lesson 04); the pieces are in ``workers``.
 
 labsupport's plugin loads this module in every run; it stays inert (one marker registered,
-nothing else) until ``lab_metadata`` or ``--lab-metadata`` names the app's schema. Settings,
-first match wins: command-line flag, ini option, environment variable, default::
+nothing else) until ``lab_metadata`` or ``lab_migrations`` names the app's schema (the
+template's own settings are in ``template``). Settings, first match wins: command-line flag,
+ini option, environment variable, default::
 
-    --lab-metadata SPEC    lab_metadata     -                 (required)
+    --lab-metadata SPEC    lab_metadata     -                 (this or lab_migrations)
     --lab-server-url SRC   lab_server_url   LAB_SERVER_URL    the lab's own server (started if needed)
     --lab-db-prefix NAME   lab_db_prefix    LAB_DB_PREFIX     the rootdir's name
 
@@ -20,17 +21,21 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pytest
 
 from ..connection import run_sync
 from ..databases import drop_under
 from ..errors import LabError
-from . import workers
+from . import server_fixture, template, workers
 from .options import Setting, expand, import_hint, is_worker, read, resolve_url, worker_id
 from .workers import (  # noqa: F401 - registered as fixtures
     is_parallel_run, lab_run_prefix, lab_worker_database, lab_worker_database_name,
 )
+
+if TYPE_CHECKING:
+    from ..server import Lease
 
 NO_PARALLEL = ("no_parallel: run this test alone; under pytest-xdist the other workers finish their current "
                "test first and wait until it is done (labsupport.pytest_plugin.workers; needs lab_metadata; without xdist "
@@ -45,7 +50,8 @@ class _Run:
     claim: workers.RunClaim
     sources: dict[str, str]
     server: str
-    started_server: bool
+    lease: Lease | None  # the run's use of the lab's own server (None with lab_server_url)
+    built: template.Template | None = None  # the template the workers clone, and how it came to be
     finished: bool = False
 
 
@@ -70,17 +76,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--lab-db-prefix", dest="lab_db_prefix", metavar="NAME", default=None,
                     help="prefix of the run's databases, <prefix>_gw0_test ... (default: $LAB_DB_PREFIX, else the "
                          "rootdir's name)")
+    template.addoption(parser, group)
     parser.addini("lab_metadata", default="", help="the app's schema for the per-worker databases, module:attribute")
     parser.addini("lab_server_url", default="", help="the server for the per-worker databases: a URL or env:VARIABLE")
     parser.addini("lab_db_prefix", default="", help="prefix of the per-worker databases, or env:VARIABLE")
 
 
 def _settings(config: pytest.Config) -> dict[str, Setting] | None:
-    schema = read(config, "lab_metadata")
-    if not schema.value:
+    schema, migrations = read(config, "lab_metadata"), read(config, "lab_migrations")
+    if not (schema.value or migrations.value):
         return None
     return {
         "schema": schema,
+        "migrations": migrations,
         "server": read(config, "lab_server_url", "LAB_SERVER_URL"),
         "prefix": read(config, "lab_db_prefix", "LAB_DB_PREFIX", workers.default_prefix(config.rootpath)),
     }
@@ -99,12 +107,16 @@ class _XdistHooks:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", NO_PARALLEL)
     if not config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(workers.WorkerIdWithoutXdist(), "labsupport-worker-id")
+        from . import worker_id_without_xdist
+
+        config.pluginmanager.register(worker_id_without_xdist, "labsupport-worker-id")
     settings = _settings(config)
     if settings is None:
         return
     config.stash[_SETTINGS] = settings
-    config.pluginmanager.register(workers.PerWorkerDatabase(), "labsupport-per-worker-database")
+    from . import per_worker_chain
+
+    config.pluginmanager.register(per_worker_chain, "labsupport-per-worker-database")
     if is_worker(config):
         config.stash[_WORKER] = _Worker()
     elif config.pluginmanager.hasplugin("xdist"):
@@ -114,11 +126,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def _start(config: pytest.Config, settings: dict[str, Setting]) -> _Run:
     from .. import urls
 
-    schema = workers.load_schema(expand(settings["schema"].value, "lab_metadata", settings["schema"].source),
-                                 import_hint(config))
+    recipe = template.from_settings(config, settings["schema"])
     prefix = workers.validate_prefix(expand(settings["prefix"].value, "lab_db_prefix", settings["prefix"].source),
                                      f"lab_db_prefix ({settings['prefix'].source})")
-    started = False
+    lease = None
     if settings["server"].value:
         parsed = urls.parse(resolve_url(settings["server"].value, "lab_server_url", settings["server"].source,
                                         import_hint(config)),
@@ -126,30 +137,25 @@ def _start(config: pytest.Config, settings: dict[str, Setting]) -> _Run:
         admin_url = parsed.render_as_string(hide_password=False)
         where = f"{urls.describe(admin_url)} ({settings['server'].source})"
     else:
-        from .. import server  # the launcher, only when this run uses the lab's own server
-
-        info = server.status()
-        if info is None:
-            info, started = server.up()
-        admin_url = info.url
-        where = f"{urls.describe(admin_url)} ({info.source}{', started for this run' if started else ''})"
+        lease = server_fixture.take(config)  # the launcher, only when this run uses the lab's own server
+        admin_url = lease.info.url
+        where = f"{urls.describe(admin_url)} ({lease.info.source}{', started for this run' if lease.started else ''})"
     try:
         claim = workers.RunClaim.take(admin_url, prefix)
         try:
-            template = run_sync(workers.build_template(admin_url, prefix, schema))
+            built = template.for_run(config, admin_url, prefix, recipe)
         except BaseException:
             claim.release()
             raise
     except BaseException:
-        if started:
-            from .. import server
-
-            server.down()
+        if lease is not None:
+            server_fixture.give_back(config, lease)
         raise
-    sources = {"schema": f"{settings['schema'].value} ({settings['schema'].source})",
-               "prefix": f"{prefix} ({settings['prefix'].source})"}
-    return _Run(info=workers.RunInfo(admin_url, prefix, template), claim=claim, sources=sources, server=where,
-                started_server=started)
+    sources = {key: f"{settings[key].value} ({settings[key].source})" for key in ("schema", "migrations")
+               if settings[key].value}
+    sources["prefix"] = f"{prefix} ({settings['prefix'].source})"
+    return _Run(info=workers.RunInfo(admin_url, prefix, built.name), claim=claim, sources=sources, server=where,
+                lease=lease, built=built)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist starts the workers (its sessionstart is trylast)
@@ -176,7 +182,10 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     run = config.stash.get(_RUN, None)
     if run is None:
         return None
-    return workers.header_lines(run.info, _xdist_workers(config), run.sources, run.server, run.claim.reaped)
+    lines = workers.header_lines(run.info, _xdist_workers(config), run.sources, run.server, run.claim.reaped)
+    if run.built is not None:
+        lines += [run.built.header_line(), *run.built.notes]
+    return lines
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -214,10 +223,8 @@ def _finish(config: pytest.Config) -> None:
             reporter.write_line(f"labsupport workers: clean-up failed: {exc}")
     finally:
         run.claim.release()
-        if run.started_server:
-            from .. import server
-
-            server.down()
+        if run.lease is not None:
+            server_fixture.give_back(config, run.lease)
 
 
 @pytest.hookimpl(trylast=True)  # after the workers and the session fixtures are gone

@@ -8,6 +8,7 @@ These pieces give every worker its own database instead. Configure them in pytes
 
     [pytest]
     lab_metadata = flashcards.models:Base.metadata  # or a Base, or a callable(url) that builds the schema
+    # lab_migrations = alembic.ini                  # or the schema from alembic upgrade head (``migrations``)
     # lab_server_url = env:MY_SERVER_URL            # default: $LAB_SERVER_URL, else the lab's own server
     # lab_db_prefix = shop                          # default: $LAB_DB_PREFIX, else the rootdir's name
 
@@ -16,13 +17,15 @@ A run (``pytest -n 2``, ``-n auto`` or no ``-n`` at all):
 1. the controller takes the prefix's PostgreSQL advisory lock on a connection it keeps open
    all run (a second run with the same prefix stops with one line; a crashed run's lock went
    with its connection), drops what a crashed run of the prefix left behind, and builds
-   ``<prefix>_template_test`` with the schema, all before the workers start. Only databases
-   carrying the lab's owner mark are dropped (``databases.drop_lab_made``): if a person made a
-   database under one of the run's names (``<prefix>_gw0_test`` ...), the run stops there with one
-   line that names it, before any test, and the database keeps every row;
+   ``<prefix>_template_test`` with the schema (or reuses a kept template: ``template``), all
+   before the workers start. Only databases carrying the lab's owner mark are dropped
+   (``databases.drop_lab_made``): if a person made a database under one of the run's names
+   (``<prefix>_gw0_test`` ...), the run stops there with one line that names it, before any test,
+   and the database keeps every row;
 2. each worker clones its own ``<prefix>_gw0_test``, ``<prefix>_gw1_test`` ... (``<prefix>_master_test``
    without xdist) on first use, a file copy of the template, and drops it at its end;
-3. the controller drops the template and anything a dead worker left, and releases the lock.
+3. the controller drops the template (not a kept one) and anything a dead worker left, and
+   releases the lock.
 
 Fixtures: ``worker_id`` (pytest-xdist's: ``gw0`` ... or ``master``), ``is_parallel_run``,
 ``lab_run_prefix``, ``lab_worker_database_name`` (override it to name databases yourself),
@@ -58,7 +61,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from .. import databases, schema, urls
+from .. import databases, urls
 from ..connection import connect, run_sync
 from ..databases import MAX_PREFIX_BYTES, validate_prefix
 from ..errors import LabError
@@ -68,9 +71,8 @@ from .options import fail, is_worker
 __all__ = [
     "SUFFIX", "TEMPLATE", "MASTER", "MAX_PREFIX_BYTES", "database_name", "template_name", "owns",
     "application_name", "engine_options", "validate_prefix", "default_prefix", "lock_key", "load_schema",
-    "owned_databases", "build_template", "RunInfo", "RunClaim", "TestLock", "header_lines",
-    "is_parallel_run", "lab_run_prefix", "lab_worker_database_name", "lab_worker_database", "PerWorkerDatabase",
-    "WorkerIdWithoutXdist", "RUN_INFO", "run_info",
+    "owned_databases", "RunInfo", "RunClaim", "TestLock", "header_lines",
+    "is_parallel_run", "lab_run_prefix", "lab_worker_database_name", "lab_worker_database", "RUN_INFO", "run_info",
 ]
 
 SUFFIX = "_test"  # lesson 01's guard marker
@@ -136,13 +138,6 @@ def load_schema(spec: str, hint: str = "; is your project on sys.path (pytest's 
     if isinstance(obj, MetaData) or callable(obj):
         return obj
     raise LabError(f"lab_metadata {spec!r} is a {type(obj).__name__}, not a MetaData, a Base or a callable(url)")
-
-
-async def build_template(admin_url: str, prefix: str, built_by: Any) -> str:
-    """Create the run's template and build the schema in it (``create_all``, or your callable)."""
-    name = await databases.create(admin_url, template_name(prefix), replace=True)
-    await schema.build(urls.with_database(admin_url, name), built_by, **engine_options("controller"))
-    return name
 
 
 # ---------------------------------------------------------------- what a run owns, and its lock
@@ -353,27 +348,3 @@ def lab_worker_database(request: pytest.FixtureRequest, lab_worker_database_name
         run_sync(databases.drop(info.admin_url, name))
     except LabError as exc:  # a teardown problem is a warning; the controller sweeps at the end
         warnings.warn(f"labsupport: could not drop {name!r}: {exc}", stacklevel=1)
-
-
-class PerWorkerDatabase:
-    """Registered by the plugin once ``lab_metadata`` is set: lesson 02's chain on the worker's database.
-
-    A ``lab_database_url`` fixture in your own conftest.py still wins over this one.
-    """
-
-    @pytest.fixture(scope="session")
-    def lab_database_url(self, request: pytest.FixtureRequest, lab_worker_database: str) -> str:
-        return urls.with_database(_require_run(request.config).admin_url, lab_worker_database)
-
-    @pytest.fixture(scope="session")
-    def lab_engine_options(self, worker_id: str) -> dict[str, Any]:
-        return engine_options(worker_id)
-
-
-class WorkerIdWithoutXdist:
-    """pytest-xdist provides ``worker_id``; without it every run is the one process, "master"."""
-
-    @pytest.fixture(scope="session")
-    def worker_id(self) -> str:
-        return MASTER
-

@@ -153,7 +153,8 @@ def run_checks(report: Callable[[str], None] = print) -> bool:
     external = settings().external_url is not None
     try:
         add(_source())
-        info, started = server.up()
+        lease = server.acquire()
+        info, started = lease.info, lease.started
     except (LabError, OSError) as exc:  # each says what to do; a folder that is not ours too, as a FAIL line
         if isinstance(exc, LabError):  # its message already says what to do
             add(Check("server starts", False, str(exc)))
@@ -180,8 +181,7 @@ def run_checks(report: Callable[[str], None] = print) -> bool:
                       if external else "run 'labsupport reset'"))
         add(_placement(info, seconds))
     finally:
-        if started:
-            server.down()
+        server.release(lease)  # stops the server if this check started it and nothing else uses it
     add(_kernel())
     add(_notebooks())
     return all(c.ok for c in checks)

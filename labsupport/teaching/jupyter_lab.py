@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import sys
+import sysconfig
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-__all__ = ["CONFIG_DIR", "command", "environment"]
+__all__ = ["CONFIG_DIR", "KERNEL_STARTUP", "command", "environment"]
 
 CONFIG_DIR = Path(__file__).resolve().parent / "jupyter_config"
+KERNEL_STARTUP = Path(__file__).resolve().parent / "kernel_startup.py"
 
 
 _ROOT_DIR_OPTIONS = ("--notebook-dir", "--ServerApp.root_dir", "--ServerApp.notebook_dir")
@@ -36,8 +38,14 @@ def command(notebook_dir: str | os.PathLike[str], extra: Iterable[str] = ()) -> 
 
 
 def environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """``base`` (default: this process's environment) with the lab's JupyterLab settings on ``JUPYTER_CONFIG_PATH``."""
+    """``base`` (default: this process's environment) with the lab's JupyterLab settings on ``JUPYTER_CONFIG_PATH``
+    and the venv's ``bin`` first on ``PATH``; kernels start with ``kernel_startup.py`` (``PYTHONSTARTUP``)."""
     env = dict(os.environ if base is None else base)
     paths = [str(CONFIG_DIR), *(p for p in env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep) if p)]
     env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(dict.fromkeys(paths))
+    # JupyterLab's terminals inherit this PATH: there `labsupport`, `python` and `pytest` are this venv's.
+    scripts = [sysconfig.get_path("scripts"), *(p for p in env.get("PATH", "").split(os.pathsep) if p)]
+    env["PATH"] = os.pathsep.join(dict.fromkeys(scripts))
+    # Their kernels start with the lab's NameError guard (kernel_guard), unless the learner has a startup file.
+    env.setdefault("PYTHONSTARTUP", str(KERNEL_STARTUP))
     return env

@@ -181,7 +181,8 @@ def run_parallel_checks(suite: str | Path = ".", cov: str = "", report: Callable
     if not checks[-1].ok:
         return False
     try:
-        info, started = server.up()
+        lease = server.acquire()
+        info = lease.info
     except LabError as exc:
         add(Check("server", False, str(exc), "see 'labsupport status'"))
         return False
@@ -192,6 +193,5 @@ def run_parallel_checks(suite: str | Path = ".", cov: str = "", report: Callable
                 add(check)
     finally:
         run_sync(databases.drop_under(info.url, prefix))  # whatever a failed run could not drop itself
-        if started:
-            server.down()
+        server.release(lease)  # stops the server if this check started it and nothing else uses it
     return all(c.ok for c in checks)

@@ -1,13 +1,13 @@
 """What lesson 01's notebook does in more than a line: seed and fingerprint the dev database,
-visit the app, run the lesson's suites with their environment, compare SQLite with PostgreSQL
-and check the exercise."""
+visit the app, run the lesson's suites with their environment and compare SQLite with PostgreSQL.
+The exercises' checks live in labsupport.teaching.exercises.lesson01."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import shutil
-import tempfile
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +18,7 @@ from sqlalchemy.pool import NullPool
 from flashcards import seed as seed_module
 from flashcards import settings
 from flashcards.models import Base
-from labsupport import databases, schema
-from labsupport.pytest_plugin import guard
+from labsupport import databases, owners, schema
 from labsupport.teaching import lesson
 
 HERE = Path(__file__).resolve().parent
@@ -36,9 +35,13 @@ def engine(url: str) -> AsyncEngine:
 
 
 async def seed(url: str) -> dict[str, int]:
-    """Build the app's schema on ``url`` (dropping a previous one) and insert the known dev data."""
+    """Build the app's schema on ``url`` (dropping a previous one) and insert the known dev data.
+
+    The developer's database keeps what a commit acknowledged (``keep_commits``), unlike the
+    lab's throwaway test databases."""
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
+    await keep_commits(url)
     e = engine(url)
     try:
         async with e.begin() as conn:
@@ -46,6 +49,18 @@ async def seed(url: str) -> dict[str, int]:
             await conn.run_sync(Base.metadata.create_all)
         async with async_sessionmaker(e, expire_on_commit=False)() as session:
             return await seed_module.seed(session)
+    finally:
+        await e.dispose()
+
+
+async def keep_commits(url: str) -> None:
+    """``synchronous_commit = on`` for every later session on ``url``'s database: the lab's server runs
+    with it off (fast, for throwaway data), which can lose rows whose COMMIT had returned."""
+    e = engine(url)
+    try:
+        async with e.begin() as conn:
+            name = await conn.scalar(text("SELECT current_database()"))
+            await conn.execute(text(f"ALTER DATABASE {databases.quote(name)} SET synchronous_commit = on"))
     finally:
         await e.dispose()
 
@@ -150,7 +165,11 @@ class Runner:
     """Runs the lesson's suites as the developer would: FLASHCARDS_DATABASE_URL names the dev database."""
 
     env: dict[str, str]
-    report: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="lab01-")) / "database.txt")
+    report: Path = field(default_factory=lambda: owners.temp_dir("lab01") / "database.txt")
+
+    def __post_init__(self) -> None:
+        # removed when the runner goes or the kernel exits; a killed kernel's is reaped by the next start
+        weakref.finalize(self, shutil.rmtree, self.report.parent, ignore_errors=True)
 
     @classmethod
     def for_lab(cls, lab: lesson.Lab, dev: str) -> Runner:
@@ -169,15 +188,6 @@ class Runner:
     def database_seen(self) -> str | None:
         """What ``current_database()`` said inside the last suite run (None if that test did not run)."""
         return self.report.read_text(encoding="utf-8") if self.report.exists() else None
-
-    def run_exercise(self, solution: bool) -> lesson.SuiteResult:
-        """The exercise suite with the learner's conftest.py, or with the reference answer."""
-        with tempfile.TemporaryDirectory(prefix="lab01-exercise-") as tmp:
-            shutil.copy(EXERCISE / "pytest.ini", tmp)
-            shutil.copytree(EXERCISE / "tests", Path(tmp) / "tests")
-            if solution:
-                shutil.copy(EXERCISE / "solution_conftest.py", Path(tmp) / "tests" / "conftest.py")
-            return self.run(Path(tmp))
 
 
 def refusal(result: lesson.SuiteResult) -> str:
@@ -236,7 +246,7 @@ async def decks_columns(postgres_url: str) -> list[tuple[str, str, str]]:
     return rows
 
 
-# ---------------------------------------------------------------- the exercise
+# ---------------------------------------------------------------- what the exercise's check needs
 
 
 async def ensure_dev(lab: lesson.Lab) -> str:
@@ -255,58 +265,5 @@ async def ensure_template(lab: lesson.Lab) -> str:
     if not await databases.exists(lab.admin_url, name):
         await lab.create_database("template")
         await schema.create_all(lab.url(name), Base.metadata)
-        print(f"The template {name!r} (section 4) was missing: made it now, with the app's schema.")
+        print(f"The template {name!r} (section 3) was missing: made it now, with the app's schema.")
     return name
-
-
-async def check_exercise(lab: lesson.Lab, runner: Runner, solution: bool) -> bool:
-    """Run the exercise suite for real against a seeded dev database and the template, and say
-    whether the suite is safe: it passed, on a test database of its own that the guard accepts,
-    left the dev data identical and left no database behind. Prints the verdict; returns passed."""
-    dev = await ensure_dev(lab)
-    await ensure_template(lab)
-    before_names = set(await databases.names_under(lab.admin_url, lab.prefix))
-    before = await snapshot(lab.url(dev))
-    result = runner.run_exercise(solution)
-    after = await snapshot(lab.url(dev))
-    left = sorted(set(await databases.names_under(lab.admin_url, lab.prefix)) - before_names)
-    for name in left:  # so that the next try starts clean
-        await databases.drop(lab.admin_url, name)
-    return lesson.verdict("lesson01", judge(result, runner.database_seen, dev, before, after, left))
-
-
-def judge(result: lesson.SuiteResult, seen: str | None, dev: str, before: Snapshot, after: Snapshot,
-          left: list[str]) -> lesson.Verdict:
-    """The exercise's verdict, from what the run did (the checks beyond the tests' own are hidden)."""
-    fix = "section 4, 'A test database, cloned from a template', shows a conftest.py that does this"
-    stopped = refusal(result)
-    if stopped and "not a test database" in stopped:
-        return lesson.Verdict(False, f"the guard stopped the session before any test ran: the app's URL still "
-                              f"reaches {dev!r}, which is not a test database.",
-                              "point FLASHCARDS_DATABASE_URL at a database whose name ends in _test, "
-                              f"before the app is imported; {fix}.",
-                              f"the guard's full message was: {stopped}")
-    if stopped:
-        return lesson.Verdict(False, f"the session was stopped before any test ran: {stopped}",
-                              "the guard asks the server at the session's start, so the test database must "
-                              f"exist by then: clone it from the template in pytest_sessionstart; {fix}.")
-    if before.checksum != after.checksum:
-        return lesson.Verdict(False, "the dev database changed during the run: some code still reached it.",
-                              f"the app must never see the dev URL; {fix}.")
-    if not result.ok:
-        first = result.problems[0] if result.problems else result.summary()
-        return lesson.Verdict(False, f"{result.summary()}; the first failure: {first}",
-                              "if a table is missing, your database lacks the app's schema: clone the template "
-                              f"named in LESSON01_TEMPLATE, do not create an empty database; {fix}.")
-    if not seen or not guard.is_test_database(seen):
-        return lesson.Verdict(False, f"the tests ran on {seen!r}, whose name lacks the guard's marker.",
-                              "the name must end in lower-case _test (section 4, 'The guard asks the server').")
-    if not seen.startswith(f"{dev.rsplit('_', 1)[0]}_"):
-        return lesson.Verdict(False, f"the tests ran on {seen!r}, whose name does not start with LESSON01_PREFIX "
-                              "and an underscore, so the lab cannot tell it is yours to clean up.",
-                              "build the name from os.environ['LESSON01_PREFIX'].")
-    if left:
-        return lesson.Verdict(False, f"the run left {', '.join(map(repr, left))} on the server (the check has "
-                              "dropped it now).", f"drop your test database when the session ends; {fix}.")
-    return lesson.Verdict(True, f"{result.passed} tests passed on {seen!r}, a test database of their own; the dev "
-                          "data is identical and nothing was left on the server.")

@@ -7,8 +7,10 @@ pid and transaction id. ``save`` writes a test's evidence where the notebook can
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +42,7 @@ def save(name: str, evidence: dict[str, Any]) -> None:
         Path(folder, f"{name}.json").write_text(json.dumps(evidence), encoding="utf-8")
 
 
-# ---------------------------------------------------------------- the notebook's databases and its exercise
+# ---------------------------------------------------------------- the notebook's databases (its exercises' checks: labsupport.teaching.exercises.lesson02)
 
 
 async def template(lab: Any) -> str:
@@ -60,55 +62,64 @@ async def fresh(lab: Any, suffix: str, evidence: Path | None = None) -> tuple[st
 
 
 EXERCISE = Path(__file__).resolve().parent / "exercise"
-_SECTION3 = ("section 3 shows the pieces: a session joined to a connection with join_transaction_mode "
-             "(the cell that logs the SQL), and what lab_app_override does (the text after the fixtures' source)")
 
 
-async def check_exercise(lab: Any, solution: bool) -> bool:
-    """Run the exercise's tests, visible and hidden, on a fresh clone with your override (or the
-    reference answer); print the verdict and return whether it passed."""
+def evidence_folder() -> Path:
+    """A private folder the suites write their evidence into (``EVIDENCE_ENV``), removed by the
+    notebook's clean-up cell (or by a later start of the lab, if this kernel is killed first)."""
+    import shutil
+
+    from labsupport import owners
     from labsupport.teaching import lesson
 
-    _, env = await fresh(lab, "exercise")
-    answer = "override_solution" if solution else "override_stub"
-    result = lesson.run_suite(EXERCISE, env=env | {"LESSON02_OVERRIDE": answer})
-    return lesson.verdict("lesson02", judge(result))
+    folder = owners.temp_dir("lesson02")
+    lesson.on_clean_up(lambda: shutil.rmtree(folder, ignore_errors=True))
+    return folder
 
 
-def judge(result: Any) -> Any:
-    """The verdict: the first failing check, in the order a solution usually gets there."""
+@contextlib.contextmanager
+def sql_sent(engine: Any) -> Iterator[list[str]]:
+    """The SQL ``engine`` sends inside the block, one short line per statement, BEGIN, COMMIT and
+    ROLLBACK included (what ``echo=True`` logs, without its timestamps and parameters)."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
+    hooks = {
+        "begin": lambda conn: sent.append("BEGIN"),
+        "commit": lambda conn: sent.append("COMMIT"),
+        "rollback": lambda conn: sent.append("ROLLBACK"),
+        "before_cursor_execute": lambda conn, cursor, statement, *rest: sent.append(" ".join(statement.split())),
+    }
+    for name, hook in hooks.items():
+        event.listen(engine.sync_engine, name, hook)
+    try:
+        yield sent
+    finally:
+        for name, hook in hooks.items():
+            event.remove(engine.sync_engine, name, hook)
+
+
+async def clone_engine(lab: Any, suffix: str) -> Any:
+    """An engine (NullPool: it keeps no connection) on a fresh clone; the notebook's clean-up disposes of it."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
     from labsupport.teaching import lesson
 
-    if result.ok:
-        return lesson.Verdict(True, f"all {result.passed} checks pass, the hidden ones included: requests see the "
-                              "test's rows, their commits stay inside the test, and nothing is left.")
-    failing = {t.name: t.message for t in result.tests if t.outcome in ("failed", "error")}
-    problems = " ".join(failing.values())
-    if "exercise not done yet" in problems:
-        return lesson.Verdict(False, "session_override still ends in the stub's pytest.fail(...), so nothing is "
-                              "overridden yet.", _SECTION3 + "; FastAPI replaces a dependency through "
-                              "app.dependency_overrides[db.get_session].",
-                              "the override is a function that yields one session per call, like the app's own "
-                              "db.get_session (scenarios/flashcards/db.py).")
-    if "must remove its override" in problems:
-        return lesson.Verdict(False, "the override is still installed after the test, so a later test's requests "
-                              "would use this test's connection, which is gone by then.",
-                              "after the fixture's yield, take the entry out of app.dependency_overrides again.")
-    if "test_route_sees_the_tests_rows" in failing:
-        return lesson.Verdict(False, "a route did not see the row the test inserted on lab_connection: its session "
-                              "uses another connection (the route's own engine).",
-                              "bind each request's session to lab_connection; " + _SECTION3 + ".",
-                              f"the failing check said: {lesson.shorten(failing['test_route_sees_the_tests_rows'])}")
-    if "test_route_commits_stay_inside_the_test" in failing or "test_nothing_is_left_behind" in failing:
-        return lesson.Verdict(False, "a route's commit() ended the test's outer transaction instead of a savepoint, "
-                              "so rows escape the rollback or a failed request loses the test's own rows.",
-                              "join_transaction_mode=\"create_savepoint\" turns a session's commit() into RELEASE "
-                              "SAVEPOINT (section 3, the logged SQL).")
-    if "test_a_failed_request_leaves_the_next_one_working" in failing:
-        return lesson.Verdict(False, "after one request failed, the next request failed too: the requests share one "
-                              "session, and a failed flush leaves a session unusable until it is rolled back.",
-                              "give each request a session of its own: the override must make a new one each "
-                              "time FastAPI calls it, and close it afterwards (async with ...).")
-    first = next(iter(failing.values()), result.summary())
-    return lesson.Verdict(False, f"{result.summary()}; the first failure: {lesson.shorten(first, 300)}",
-                          _SECTION3 + ".")
+    url, _ = await fresh(lab, suffix)
+    engine = create_async_engine(url, poolclass=NullPool)
+    lesson.on_clean_up(engine.dispose)
+    return engine
+
+
+def timing_table(timing: Any) -> dict[str, list[float]]:
+    """Show the timing run's milliseconds per test for each kind of isolation (median, min, max); returns them."""
+    import statistics
+
+    from labsupport.teaching import lesson
+
+    ms = {kind: [t.seconds * 1000 for t in timing.tests if t.name.startswith(f"test_{kind}[")]
+          for kind in ("rollback", "clone")}
+    lesson.show_table([(k, len(v), f"{statistics.median(v):.1f}", f"{min(v):.1f}", f"{max(v):.1f}")
+                       for k, v in ms.items()], ["isolation", "tests", "median ms", "min ms", "max ms"])
+    return ms

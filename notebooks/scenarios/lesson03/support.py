@@ -1,5 +1,8 @@
 """What lesson 03's notebook calls: its databases, real runs of the suites, the loop trace as a
-table, the measurement of the three fixes, the chart, and the exercise's two conftests."""
+table, the two exercises' checks, the measurement of the three fixes and its chart.
+
+The exercises' reference answers and hidden tests live in ``labsupport.teaching.exercises``
+(``folder("lesson03")``), out of the notebooks folder a learner browses."""
 
 from __future__ import annotations
 
@@ -15,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labsupport.teaching import lesson
+from labsupport.teaching import exercises, lesson
 from labsupport.teaching.lesson import Lab, SuiteResult
+from labsupport.teaching.noise import NOISE, load_average, overlap, spread
 
 HERE = Path(__file__).resolve().parent
 BUGGY = HERE / "buggy"
@@ -27,9 +31,9 @@ FIXES = {
 }
 BASELINE = HERE / "fixes" / "baseline"
 TRAP = HERE / "trap_scope"
+PREDICT = HERE / "predict"
 EXERCISE = HERE / "exercise"
-SOLUTION = HERE / "exercise_solution"
-HIDDEN = HERE / "exercise_checks" / "test_zz_hidden.py"
+ANSWERS = exercises.folder("lesson03")
 SMALL_TESTS = HERE / "small_db_tests.py"
 
 CASE_FILE_ESTIMATE_MS = 2000.0  # "Accept ~2s overhead per test"
@@ -122,7 +126,141 @@ def trace_rows(events: list[dict[str, Any]]) -> list[tuple[str, ...]]:
             for test, r in rows.items() if test]
 
 
-# ---------------------------------------------------------------- the measurement (section 5)
+# ---------------------------------------------------------------- exercise 1: predict, then run
+
+
+PREDICTED = ("plain_engine", "session_loop_engine", "engine_per_test")
+_FORMS = ([], [1], [2], [1, 2])
+
+
+def failing_tests(result: SuiteResult) -> dict[str, list[int]]:
+    """For each engine of the predict suite, the tests (1, 2) that did not pass."""
+    found: dict[str, list[int]] = {name: [] for name in PREDICTED}
+    for t in result.tests:
+        engine, _, number = t.name.removeprefix("test_").rpartition("_")
+        if engine in found and t.outcome != "passed":
+            found[engine].append(int(number))
+    return found
+
+
+def _why(engine: str, predicted: list[int], actual: list[int]) -> str:
+    """What a wrong prediction for one engine missed, in the terms of sections 2 and 3."""
+    if engine == "plain_engine":
+        if 1 in predicted:
+            return ("plain_engine: making an engine opens no connection. Its pool opens the first one when "
+                    "test 1 first uses it, in test 1's loop, so test 1 passes; test 2 runs in a new loop and "
+                    "gets that same connection back from the pool.")
+        return ("plain_engine: the pool keeps the connection test 1 opened, in test 1's loop; test 2 runs in a "
+                "loop of its own and gets it (section 2's conn #1).")
+    if engine == "session_loop_engine":
+        return ("session_loop_engine: the fixture connected once in the session's loop, so its pooled connection "
+                "belongs to that loop, and no test runs there (asyncio_default_test_loop_scope = function): "
+                f"tests {' and '.join(map(str, actual)) or 'none'} fail, from the first on.")
+    return ("engine_per_test: each test makes its engine, and so its connection, in its own loop and disposes "
+            "it there: a connection never meets a second loop.")
+
+
+def judge_prediction(prediction: Any, actual: Mapping[str, list[int]]) -> lesson.Verdict:
+    """Compare a prediction ({engine: failing tests}) with what the run did; one reason per engine missed."""
+    form = "a dict with a list for each engine: [] (both pass), [1], [2] or [1, 2] (both fail)"
+    if not isinstance(prediction, Mapping) or any(prediction.get(e) is None for e in PREDICTED):
+        return lesson.Verdict(False, "write your prediction first.", f"`prediction` is {form}; then run the "
+                              "cell again.")
+    given = {e: sorted(prediction[e]) if isinstance(prediction[e], (list, tuple, set)) else prediction[e]
+             for e in PREDICTED}
+    if any(g not in _FORMS for g in given.values()):
+        return lesson.Verdict(False, f"a prediction is not one of [], [1], [2], [1, 2]: {given}.",
+                              f"`prediction` is {form}.")
+    wrong = [e for e in PREDICTED if given[e] != actual[e]]
+    if not wrong:
+        return lesson.Verdict(True, "all three right: a connection works only in the loop that opened it, and "
+                              "the table above shows which loop that was for each test.")
+    return lesson.Verdict(False, f"{len(wrong)} of 3 engines not as predicted. "
+                          + " ".join(_why(e, given[e], actual[e]) for e in wrong),
+                          "compare each test's loop with the loop that opened its connection in the table above.")
+
+
+async def check_prediction(lab: Lab, prediction: Any, solution: bool = False) -> bool:
+    """Exercise 1: the predict suite, traced, on a fresh clone; the trace as a table, then the verdict.
+    Without a prediction nothing runs: predict first, then look."""
+    if solution:
+        prediction = _reference("prediction.py")["PREDICTION"]
+    if not isinstance(prediction, Mapping) or any(prediction.get(e) is None for e in PREDICTED):
+        return lesson.verdict("lesson03-predict", judge_prediction(prediction, {}))
+    url = await fresh_database(lab, await make_template(lab), "predict")
+    result, events = run_traced(PREDICT, url)
+    lesson.show_table([row[:2] + row[3:] for row in trace_rows(events)],
+                      ["test", "runs in", "connection it got", "result"])
+    return lesson.verdict("lesson03-predict", judge_prediction(prediction, failing_tests(result)))
+
+
+def _reference(name: str) -> dict[str, Any]:
+    """The names a reference file of ``labsupport.teaching.exercises`` defines (run, not imported)."""
+    import runpy
+
+    return runpy.run_path(str(ANSWERS / name))
+
+
+# ---------------------------------------------------------------- exercise 2: the trap, in a suite that keeps its loops
+
+
+@contextlib.contextmanager
+def exercise_suite(solution: bool) -> Iterator[Path]:
+    """A copy of your exercise/ (or with the reference conftest.py), with the check's hidden tests."""
+    design = ANSWERS / "design"
+    with tempfile.TemporaryDirectory(prefix="lab03-exercise-") as tmp:
+        copy = Path(tmp) / "exercise"
+        shutil.copytree(EXERCISE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+        if solution:
+            shutil.copyfile(design / "conftest.py", copy / "conftest.py")
+        shutil.copyfile(design / "test_zz_hidden.py", copy / "test_zz_hidden.py")
+        yield copy
+
+
+async def check_exercise(lab: Lab, solution: bool = False) -> bool:
+    """Exercise 2: your suite and the hidden tests, for real, on a fresh clone; print the verdict."""
+    url = await fresh_database(lab, await make_template(lab), "exercise")
+    with exercise_suite(solution) as suite:
+        result = run(suite, url)
+    return lesson.verdict("lesson03", judge(result))
+
+
+_KEEP_LOOPS = ("this suite keeps a loop per test, so its engine must keep no connection between checkouts "
+               "(NullPool), or be made in each test")
+
+
+def judge(result: SuiteResult) -> lesson.Verdict:
+    """The verdict: the first cause the failures name, with where the lesson shows its fix."""
+    if result.ok:
+        return lesson.Verdict(True, f"{result.passed} tests passed, each in a loop of its own, the hidden ones "
+                              "that run after the visible ones included.")
+    problems = " ".join(result.problems)
+    if "ScopeMismatch" in problems:
+        return lesson.Verdict(False, "the trap: an async fixture with scope=\"session\" still runs in the "
+                              "function's loop (ScopeMismatch).", f"scope is not the loop; {_KEEP_LOOPS}.")
+    if "still running in this test's loop" in problems or "same event loop" in problems:
+        return lesson.Verdict(False, "tests now share one event loop: a task an earlier test started is still "
+                              "running in a later one.", f"keep pytest.ini's loop scopes at function; {_KEEP_LOOPS}.")
+    if re.search(DIFFERENT_LOOP + "|" + ANOTHER_OPERATION + "|Event loop is closed|LoopMismatchError", problems):
+        return lesson.Verdict(False, "tests get a pooled connection that another loop opened (attached to a "
+                              "different loop): the engine's loop is not the tests'.", f"{_KEEP_LOOPS}.")
+    if "MissingGreenlet" in problems:
+        return lesson.Verdict(False, "a test read user.id after commit() and the session had expired it "
+                              "(MissingGreenlet).", "use the app's session factory (db.async_session_maker), "
+                              "which sets expire_on_commit=False.")
+    if "fixture 'db_session' not found" in problems or "fixture 'client' not found" in problems:
+        return lesson.Verdict(False, "the tests ask for fixtures named db_session and client, and your "
+                              "conftest.py lacks one.", "keep both fixtures' names.")
+    if "rows left by an earlier test" in problems or "did not see the test's user" in problems:
+        return lesson.Verdict(False, "a test found rows an earlier one left, or a route did not see the test's "
+                              "rows.", "the routes use the app's global engine (db.configure): give the tests "
+                              "the same one, and empty the tables before each test, as the team's db_session does.")
+    first = result.problems[0] if result.problems else result.summary()
+    return lesson.Verdict(False, f"{result.summary()}; the first failure: {lesson.shorten(clean(first), 300)}",
+                          f"{_KEEP_LOOPS}.")
+
+
+# ---------------------------------------------------------------- going further: what each fix costs
 
 
 @dataclass
@@ -147,7 +285,7 @@ def timed_run(suite: Path, url: str, tests: int) -> TimedResult:
 
 
 def run_fix(fix: str, url: str, tests: int) -> TimedResult:
-    """Section 4: run one fix's suite of ``tests`` small DB tests, timed, so section 5 can reuse the run."""
+    """Run one fix's suite of ``tests`` small DB tests, timed, so the measurement can reuse the run."""
     return timed_run(FIXES[fix], url, tests)
 
 
@@ -160,6 +298,7 @@ class Measurement:
     baseline_ms: list[float] = field(default_factory=list)
     junit_ms: dict[str, list[float]] = field(default_factory=dict)
     all_passed: dict[str, bool] = field(default_factory=dict)
+    load: list[str] = field(default_factory=list)  # the load average before and after
 
     def median(self, fix: str) -> float:
         return round(statistics.median(self.overhead_ms[fix]), 2)
@@ -170,7 +309,7 @@ class Measurement:
         self.junit_ms.setdefault(fix, []).append(junit_ms_per_test(run))
 
     def rows(self) -> list[tuple[str, ...]]:
-        return [(LABELS[f], " / ".join(f"{v:.2f}" for v in values), f"{self.median(f):.2f}",
+        return [(LABELS[f], spread(values, "ms"), f"{self.median(f):.2f}",
                  f"{statistics.median(self.junit_ms[f]):.1f}", "yes" if self.all_passed[f] else "NO")
                 for f, values in self.overhead_ms.items()]
 
@@ -180,7 +319,7 @@ def junit_ms_per_test(result: SuiteResult) -> float:
     return 1000 * sum(t.seconds for t in result.tests) / max(len(result.tests), 1)
 
 
-def measure(url: str, section4: Mapping[str, TimedResult] | None = None, repeats: int = 2, tests: int = 120,
+def measure(url: str, section4: Mapping[str, TimedResult] | None = None, repeats: int = 3, tests: int = 100,
             report: Callable[[str], None] = print) -> Measurement:
     """Overhead per test of the three fixes, in ``repeats`` rounds, each against a no-DB baseline.
 
@@ -196,7 +335,8 @@ def measure(url: str, section4: Mapping[str, TimedResult] | None = None, repeats
         raise lesson.LabError(f"repeats and tests must be at least 1, got {repeats} and {tests}")
     reuse = dict(section4 or {})
     reuse = reuse if set(reuse) == set(FIXES) and all(len(r.tests) == tests for r in reuse.values()) else {}
-    m = Measurement(tests=tests)
+    m = Measurement(tests=tests, load=[load_average()])
+    report(f"before: {m.load[0]}")
     names = list(FIXES)
     progress = tqdm(total=repeats * 4 - len(reuse), desc="pytest runs", unit="run")
     for i in range(repeats):
@@ -213,32 +353,56 @@ def measure(url: str, section4: Mapping[str, TimedResult] | None = None, repeats
             progress.set_postfix_str(f"round {i + 1}, {fix}")
             m.add(fix, timed_run(FIXES[fix], url, tests))
             progress.update()
-        report(f"round {i + 1}/{repeats}{' (section 4 runs)' if i == 0 and reuse else ''}: " + ", ".join(
-            f"{f} {m.overhead_ms[f][-1]:.2f} ms" for f in FIXES) + f" (baseline {m.baseline_ms[-1]:.2f} ms)")
     progress.close()
+    m.load.append(load_average())
+    report(f"after:  {m.load[1]}")
     return m
 
 
 def plot(m: Measurement) -> Any:
-    """Bars (log scale): median overhead per test of each fix, next to the case file's 2 s guess."""
+    """Bars on a linear axis: the median overhead per test of each fix, its rounds' min-max as a whisker;
+    the case file's 2 s guess is a note, since a bar 100 times taller would flatten the comparison."""
     import matplotlib.pyplot as plt
 
-    names = [LABELS[f] for f in FIXES] + ["case file's estimate"]
-    values = [m.median(f) for f in FIXES] + [CASE_FILE_ESTIMATE_MS]
+    names = [LABELS[f] for f in FIXES]
+    medians = [m.median(f) for f in FIXES]
+    low = [med - min(m.overhead_ms[f]) for f, med in zip(FIXES, medians)]
+    high = [max(m.overhead_ms[f]) - med for f, med in zip(FIXES, medians)]
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    bars = ax.bar(names, values, color=["#4c72b0", "#55a868", "#c44e52", "#bbbbbb"])
-    bars[-1].set_hatch("//")
-    ax.set_yscale("log")
-    ax.set_ylabel("overhead per test (ms, log scale)")
-    ax.set_title(f"{m.tests} small DB tests, median of {len(m.baseline_ms)} rounds")
-    for bar, value in zip(bars, values):
-        ax.annotate(f"{value:g} ms", (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom")
-    ax.set_ylim(0.5, CASE_FILE_ESTIMATE_MS * 4)
+    bars = ax.bar(names, medians, yerr=[low, high], capsize=6, color=["#4c72b0", "#55a868", "#c44e52"])
+    ax.set_ylabel("overhead per test (ms)")
+    ax.set_title(f"{m.tests} small DB tests: median and min-max of {len(m.baseline_ms)} rounds")
+    for bar, value in zip(bars, medians):
+        ax.annotate(f"{value:.2f} ms", (bar.get_x() + bar.get_width() / 2, 0), xytext=(0, 4),
+                    textcoords="offset points", ha="center", va="bottom", color="white", fontweight="bold")
+    ax.set_ylim(0, max(max(v) for v in m.overhead_ms.values()) * 1.25 or 1)
+    ax.text(0.99, 0.97, f"the case file's estimate: {CASE_FILE_ESTIMATE_MS:.0f} ms per test\n(off this chart, "
+            f"{CASE_FILE_ESTIMATE_MS / max(max(medians), 0.01):.0f}x the tallest bar)", transform=ax.transAxes,
+            ha="right", va="top", fontsize=9, color="#555555")
     fig.tight_layout()
+    plt.close(fig)
     return fig
 
 
-# ---------------------------------------------------------------- the kernel (section 6)
+def compare(m: Measurement) -> str:
+    """What the rounds say, in sentences free of figures (the table has those): a fix is called cheaper
+    than another only when their rounds' ranges do not overlap; otherwise it is within the noise."""
+    values = {f: m.overhead_ms[f] for f in FIXES}
+    lines = []
+    for cheap, dear in (("session_loop", "engine_per_test"), ("session_loop", "nullpool"),
+                        ("nullpool", "engine_per_test")):
+        a, b = LABELS[cheap], LABELS[dear]
+        if overlap(values[cheap], values[dear]):
+            lines.append(f"{a} against {b}: {NOISE} (their rounds' ranges overlap).")
+        elif max(values[cheap]) < min(values[dear]):
+            lines.append(f"{a} cost less per test than {b} in every round.")
+        else:
+            lines.append(f"{a} cost more per test than {b} in every round.")
+    lines.append(f"The case file's {CASE_FILE_ESTIMATE_MS / 1000:.0f} s per test is far above all three.")
+    return "\n".join(lesson.wrap(line) for line in lines)
+
+
+# ---------------------------------------------------------------- going further: the kernel
 
 
 def ipytest_run(*args: str) -> tuple[int, str]:
@@ -259,94 +423,45 @@ def error_lines(output: str, pattern: str) -> list[str]:
     return sorted({re.sub(r"^E\s+", "", line).strip() for line in output.splitlines() if re.search(pattern, line)})
 
 
-def show_kernel_demo(exit_code: int, output: str) -> list[str]:
-    """Say what the kernel demo's run did; if the bug did not show, say which cell was skipped."""
-    found = error_lines(output, DIFFERENT_LOOP)
-    start = "Run section 6 from its start (after a restart: the set-up cells at the top first)"
+_START = "run this section from its first cell again (after a kernel restart: the set-up cells at the top first)"
+
+
+def _real_cause(exit_code: int, output: str) -> str | None:
+    """Why a kernel test failed other than by the lesson's bug, in one line, or None."""
+    gone = re.search(r'database "(\w+)" does not exist', output)
+    if gone:
+        return (f"the database {gone[1]} is gone (the clean-up cell drops every database of this notebook): "
+                f"{_START}, which makes it again.")
     if exit_code == 5:  # pytest: no tests collected
-        raise lesson.MissingStep(f"{start}: the cell that defines test_with_the_kernels_engine has not run.")
+        return f"the cell that defines the test has not run: {_START}."
+    if "run_in_thread" in output or "cannot be called from a running event loop" in output:
+        return f"ipytest is not set up to run tests in a thread of their own: {_START}."
+    return None
+
+
+def show_kernel_demo(exit_code: int, output: str) -> list[str]:
+    """Say what the kernel demo's run did; if the bug did not show, say why and what to run."""
+    found = error_lines(output, DIFFERENT_LOOP)
+    cause = _real_cause(exit_code, output) if not found else None
+    if cause:
+        raise lesson.MissingStep(f"The test did not show the bug: {cause}")
     if exit_code == 0:
-        raise lesson.MissingStep(f"{start}: the test passed, so the bug did not show. The engine must be made, "
-                                 "and used once, in the cells above, in the kernel's own loop, before the test runs.")
+        raise lesson.MissingStep("The test passed, so the bug did not show: the engine must be made, and used "
+                                 f"once, in the cells above, in the kernel's own loop; {_START}.")
     if not found:
-        raise lesson.MissingStep(f"{start}: the test failed, but not with the different-loop error "
-                                 f"(did lesson.setup_ipytest(...) run?). Exit code {exit_code}.")
+        last = next((ln for ln in reversed(output.splitlines()) if ln.startswith("E ")), f"exit code {exit_code}")
+        raise lesson.MissingStep(f"The test failed, but not with the different-loop error ({lesson.shorten(last, 160)}): "
+                                 f"{_START}.")
     print(f"exit code {exit_code}: the test failed, as expected:")
     print("\n".join(lesson.wrap(line) for line in found))
     return found
 
 
-# ---------------------------------------------------------------- the exercise (section 7)
-
-
-@contextlib.contextmanager
-def exercise_suite(solution: bool) -> Iterator[Path]:
-    """A copy of your exercise/ (or of the reference solution's files), with the check's hidden tests."""
-    with tempfile.TemporaryDirectory(prefix="lab03-exercise-") as tmp:
-        copy = Path(tmp) / "exercise"
-        shutil.copytree(EXERCISE, copy, ignore=shutil.ignore_patterns("__pycache__"))
-        if solution:
-            for name in ("conftest.py", "pytest.ini"):
-                shutil.copyfile(SOLUTION / name, copy / name)
-        shutil.copyfile(HIDDEN, copy / HIDDEN.name)
-        yield copy
-
-
-async def check_exercise(lab: Lab, solution: bool) -> bool:
-    """Run the exercise's six tests and the hidden ones, for real, on a fresh clone; print the verdict."""
-    url = await fresh_database(lab, await make_template(lab), "exercise")
-    with exercise_suite(solution) as suite:
-        result = run(suite, url)
-    return lesson.verdict("lesson03", judge(result))
-
-
-_FIXES = "section 4 shows three fixes, each a conftest.py you can adapt (and, for (c), a pytest.ini)"
-
-
-def judge(result: SuiteResult) -> lesson.Verdict:
-    """The verdict: the first cause the failures name, with where the lesson shows its fix."""
-    if result.ok:
-        return lesson.Verdict(True, f"{result.passed} tests passed, the 6 visible ones and {result.passed - 6} "
-                              "hidden ones that run after them.")
-    problems = " ".join(result.problems)
-    if re.search(DIFFERENT_LOOP + "|" + ANOTHER_OPERATION + "|Event loop is closed", problems):
-        return lesson.Verdict(False, "tests after the first still get a pooled connection that an earlier test's "
-                              "event loop opened (attached to a different loop).",
-                              f"the loop that uses a connection must be the loop that opened it: {_FIXES}.")
-    if "MissingGreenlet" in problems:
-        return lesson.Verdict(False, "a test read an attribute such as user.id after commit(): the session had "
-                              "expired it, and loading it again needs a query that async SQLAlchemy cannot run "
-                              "there (MissingGreenlet).",
-                              "create the session with expire_on_commit=False, as fix (c) in section 4 does.")
-    if "ScopeMismatch" in problems:
-        return lesson.Verdict(False, "a session-scoped async fixture runs in a function-scoped event loop "
-                              "(ScopeMismatch).",
-                              "fix (c) in section 4 puts fixtures and tests in the session loop in pytest.ini; "
-                              "the trap in section 4 shows this very error.")
-    if "LoopMismatchError" in problems:
-        return lesson.Verdict(False, "a session engine is used from the tests' function-scoped loops "
-                              "(LoopMismatchError).",
-                              "set asyncio_default_test_loop_scope = session too, as fix (c)'s pytest.ini does.")
-    if "fixture 'db_session' not found" in problems:
-        return lesson.Verdict(False, "the tests ask for a fixture named db_session, and your conftest.py has none.",
-                              "keep the fixture's name; section 4's fixes call theirs `session`.")
-    if "rows left by an earlier test" in problems or re.search(r"assert [1-9]\d* == 0", problems):
-        return lesson.Verdict(False, "a test found rows that an earlier test left: each test must start from "
-                              "empty tables.", "roll back each test's outer transaction, as fix (c) in section 4 "
-                              "does (or delete rows first, as the team's db_session did).")
-    first = result.problems[0] if result.problems else result.summary()
-    return lesson.Verdict(False, f"{result.summary()}; the first failure: {lesson.shorten(clean(first), 300)}",
-                          f"{_FIXES}.")
-
-
-def compare(m: Measurement) -> str:
-    """What the medians say, in words true for whatever order they came out in."""
-    a, b, c = (m.median(f) for f in FIXES)
-    lines = [f"the case file's 2 s is {CASE_FILE_ESTIMATE_MS / a:.0f}x what (a) costs per test here ({a:.1f} ms)."]
-    for name, other in (("(a)", a), ("(b)", b)):
-        if c < other:
-            lines.append(f"(c) cost {other / c:.1f}x less than {name} ({c:.1f} ms against {other:.1f} ms).")
-        else:
-            lines.append(f"(c) did not cost less than {name} in this run ({c:.1f} ms against {other:.1f} ms): "
-                         "a busy machine blurs small differences; run section 5 again, or with more repeats.")
-    return "\n".join(lesson.wrap(line) for line in lines)
+def show_kernel_fix(exit_code: int, output: str) -> None:
+    """Say that the fixed kernel test passed, or in one line why it did not and what to run."""
+    if exit_code == 0:
+        print("passed: the engine was born in the test's own loop")
+        return
+    cause = _real_cause(exit_code, output)
+    last = next((ln for ln in reversed(output.splitlines()) if ln.startswith("E ")), f"exit code {exit_code}")
+    raise lesson.MissingStep(f"The test failed: {cause or lesson.shorten(last, 200) + '; ' + _START + '.'}")

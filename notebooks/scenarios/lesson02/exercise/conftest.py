@@ -1,7 +1,7 @@
 """The exercise's harness: a client for the app, and YOUR override (a fixture named session_override).
 
 LESSON02_OVERRIDE names the module that holds it: override_stub (yours to write) by default,
-override_solution for the reference answer.
+or the reference answer's module (the check sets it).
 """
 
 import os

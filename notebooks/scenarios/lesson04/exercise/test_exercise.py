@@ -1,4 +1,4 @@
-"""The self-check: run it with -n 2, so two workers ask for a database at the same time."""
+"""The self-check: run with -n 2 under the prefix ci_prefix gave the check."""
 
 import pytest
 from sqlalchemy import text
@@ -6,24 +6,24 @@ from sqlalchemy import text
 from conftest import answer
 
 
-def test_every_worker_gets_its_own_name():
-    names = [answer.database_name("shop", w) for w in ("gw0", "gw1", "gw10", "master")]
-    assert len(set(names)) == 4, f"two workers would share a database: {names}"
+def test_two_branches_get_two_prefixes():
+    assert answer.ci_prefix("shop", "main") != answer.ci_prefix("shop", "feature/login"), \
+        "two branches would share a prefix"
 
 
-@pytest.mark.parametrize("worker", ["gw0", "gw7", "master"])
-def test_the_name_is_recognisable_and_marked(worker):
-    name = answer.database_name("shop", worker)
-    assert name.startswith("shop_") and worker in name, f"{name!r}: start with the prefix, include the worker id"
-    assert name.endswith("_test"), f"{name!r} must end in _test (lesson 01's marker)"
+@pytest.mark.parametrize("branch", ["main", "feature/Login-Page"])
+def test_the_prefix_names_project_and_branch(branch):
+    prefix = answer.ci_prefix("shop", branch)
+    readable = branch.lower().replace("/", "_").replace("-", "_")
+    assert prefix.startswith("shop_" + readable[:10]), f"{prefix!r}: start with 'shop_' and the branch"
 
 
-def test_the_name_fits_postgresql():
-    name = answer.database_name("p" * 40, "gw123")
-    assert len(name.encode()) <= 63, f"{len(name.encode())} bytes: PostgreSQL would cut it to 63"
+def test_this_process_gives_the_run_its_prefix(ci_run, lab_run_prefix):
+    assert answer.ci_prefix(*ci_run) == lab_run_prefix, \
+        "ci_prefix gave this process another prefix than the check's for the same branch"
 
 
-@pytest.mark.parametrize("n", range(6))
-async def test_this_worker_uses_its_own_database(db_session, lab_run_prefix, worker_id, n):
+@pytest.mark.parametrize("n", range(4))
+async def test_each_worker_uses_its_database_under_the_prefix(db_session, lab_run_prefix, worker_id, n):
     database = await db_session.scalar(text("SELECT current_database()"))
-    assert database == answer.database_name(lab_run_prefix, worker_id)
+    assert database == f"{lab_run_prefix}_{worker_id}_test"

@@ -1,26 +1,26 @@
-"""Exercise: give this suite a test database of its own.
+"""Design task: make this suite safe in the developer's shell.
 
-As it stands, the app's lifespan builds its engine from FLASHCARDS_DATABASE_URL, which points
-at the dev database, so the guard (see ../pytest.ini) stops the session before any test runs.
+There, one variable is set: FLASHCARDS_DATABASE_URL, naming the developer's dev database. As it
+stands, the app uses that URL, so the guard (see ../pytest.ini) stops the session before any test.
+The notebook also sets LESSON01_TEMPLATE: a database on the same server that holds the app's schema.
+Use only these two variables.
 
-Goal: every test runs on a database of this run's own, and the dev database is never touched.
-Constraints (the notebook's check tests each one, and a few more):
-- the guard must accept the database: the server must report a name with the lab's marker;
-- it must hold the app's schema: the notebook keeps a template with it, named in the
-  environment variable LESSON01_TEMPLATE (LESSON01_ADMIN_URL reaches the server as superuser);
-- its name starts with LESSON01_PREFIX and an underscore, so the lab knows it is yours;
-- the app reads its URL when it starts; the guard asks the server when pytest's session starts;
-- the run leaves nothing behind on the server.
-Section 4 of the notebook shows everything you need. Then run the notebook's check cell again.
+Write this file so that:
+- every test runs on a database of this run's own, on the server FLASHCARDS_DATABASE_URL names,
+  cloned from LESSON01_TEMPLATE and named after the dev database: <dev database>_<random>_test;
+- the app module (flashcards.api) is imported only once FLASHCARDS_DATABASE_URL names that test
+  database: the check watches the import;
+- when FLASHCARDS_DATABASE_URL names no database, the session stops before any test with one line
+  that says what to set (as the guard does), and creates nothing;
+- the run drops its database when the session ends.
+Section 4 of the notebook shows the pieces. Then run the notebook's check cell again.
 """
 
-import os  # noqa: F401 - you will need it
+import pytest
+from asgi_lifespan import LifespanManager
+from httpx import ASGITransport, AsyncClient
 
-import pytest  # noqa: E402
-from asgi_lifespan import LifespanManager  # noqa: E402
-from httpx import ASGITransport, AsyncClient  # noqa: E402
-
-from flashcards.api import app  # noqa: E402
+from flashcards.api import app
 
 
 @pytest.fixture

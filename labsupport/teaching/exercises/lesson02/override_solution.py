@@ -1,4 +1,4 @@
-"""Reference answer to the exercise in override_stub.py."""
+"""Reference answer to lesson 02's design task (scenarios/lesson02/exercise/override_stub.py)."""
 
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
