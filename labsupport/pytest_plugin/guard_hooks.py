@@ -142,6 +142,39 @@ def _say(config: pytest.Config, line: str) -> None:
         reporter.write_line(line)
 
 
+def refuse_early(config: pytest.Config) -> None:
+    """Before the plugin starts a server: stop the run now if the app's database is a database the
+    server names and that is not a test database. A database or server not there yet is left to the
+    check at the session's start, which runs again once the server is up."""
+    setting = _source(config)
+    if not setting.value or is_worker(config):
+        return
+    from ..connection import run_sync
+    from . import guard
+
+    try:
+        url = resolve_url(setting.value, "lab_guard_url", setting.source, import_hint(config))
+        name = run_sync(guard.current_database(url))
+    except LabError:
+        return
+    if not guard.is_test_database(name):
+        _refuse(setting.value, url, name)
+
+
+def _refuse(source: str, url: str, name: str) -> None:
+    from .. import urls
+    from . import guard
+
+    shown = urls.redact(source) if "://" in source else source
+    unnamed = "" if urls.parse(url).database else (", the database PostgreSQL picks when a URL names none (the "
+                                                  "user's own)")
+    raise pytest.UsageError(
+        f"labsupport guard: the app's database ({shown}) is {name!r} according to the server{unnamed}, and that "
+        f"is not a test database (its name does not end in {guard.MARKER!r}); no test ran. Point the app at "
+        f"a test database before it is imported, e.g. {(name.strip() or 'app') + guard.MARKER!r}"
+    )
+
+
 @pytest.hookimpl(trylast=True)  # after conftest files made and named their test database
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
@@ -178,14 +211,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         _say(config, f"labsupport guard: the app's database is {name!r} according to the server, a test "
                      "database; the tests go on")
         return
-    shown = urls.redact(source) if "://" in source else source
-    unnamed = "" if urls.parse(url).database else (", the database PostgreSQL picks when a URL names none (the "
-                                                  "user's own)")
-    raise pytest.UsageError(
-        f"labsupport guard: the app's database ({shown}) is {name!r} according to the server{unnamed}, and that "
-        f"is not a test database (its name does not end in {guard.MARKER!r}); no test ran. Point the app at "
-        f"a test database before it is imported, e.g. {(name.strip() or 'app') + guard.MARKER!r}"
-    )
+    _refuse(source, url, name)
 
 
 # ---------------------------------------------------------------- the test database (lab_database_url)
