@@ -29,7 +29,7 @@ Settings are read by ``options.read`` (flag, then ini; ``env:`` and ``module:att
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -161,7 +161,7 @@ def refuse_early(config: pytest.Config) -> None:
         _refuse(setting.value, url, name)
 
 
-def _refuse(source: str, url: str, name: str) -> None:
+def _refuse(source: str, url: str, name: str) -> NoReturn:
     from .. import urls
     from . import guard
 

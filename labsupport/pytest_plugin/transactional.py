@@ -13,7 +13,8 @@ the async version, as a chain of pytest fixtures (labsupport's pytest plugin reg
     lab_app                session   YOUR FastAPI app: ini lab_app = app.main:app, or a fixture
     lab_session_dependency session   YOUR dependency: ini lab_session_dependency = app.db:get_session
     lab_session_shape      function  what that dependency gives: session, sessionmaker, engine, connection
-    lab_app_override       function  routes get the test's connection in the dependency's own shape
+    lab_app_override       function  routes get the test's connection in the dependency's own shape (a session
+                                     dependency with code after its yield runs as written, its factory bound there)
     lab_redirect_targets   function  autouse: lab_session_factory_targets point at the test's connection
     lab_override_providers function  autouse: lab_container_providers give lab_joined_engine (or the factory)
     lab_run_lifespan       session   ini lab_run_lifespan (false): run the app's lifespan (asgi-lifespan)
