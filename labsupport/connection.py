@@ -13,13 +13,17 @@ import asyncpg
 from . import urls
 from .errors import LabError
 
-__all__ = ["MissingDatabaseError", "connect", "run_sync", "fetchval"]
+__all__ = ["MissingDatabaseError", "NoServerError", "connect", "run_sync", "fetchval"]
 
 T = TypeVar("T")
 
 
 class MissingDatabaseError(LabError):
     """The server answered, and it has no database of that name."""
+
+
+class NoServerError(LabError):
+    """Nothing answers at the URL's host and port (or socket): no server there, or its host is unknown."""
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -55,15 +59,15 @@ async def connect(url: str, timeout: float = 5.0, what: str = "the server URL") 
         ) from None
     except (ConnectionRefusedError, FileNotFoundError):
         if what == "LAB_DATABASE_URL":  # someone else's server: the lab never starts it
-            raise LabError(f"nothing is listening at {where}: start that server, or fix {what}") from None
-        raise LabError(  # most often the lab's own server, stopped or killed since it handed out the URL
+            raise NoServerError(f"nothing is listening at {where}: start that server, or fix {what}") from None
+        raise NoServerError(  # most often the lab's own server, stopped or killed since it handed out the URL
             f"nothing is listening at {where}: if it is the lab's server, start it again with 'labsupport up'; "
             f"else start that server, or fix {what}"
         ) from None
     except (TimeoutError, asyncio.TimeoutError):
         raise LabError(f"PostgreSQL at {where} did not answer within {timeout:g} s: check the host and port") from None
     except socket.gaierror:
-        raise LabError(f"cannot resolve the host in {where}: fix {what}") from None
+        raise NoServerError(f"cannot resolve the host in {where}: fix {what}") from None
     except OSError as exc:
         raise LabError(f"cannot reach PostgreSQL at {where} ({exc.strerror or exc}): check {what}'s URL") from None
     except asyncpg.PostgresError as exc:

@@ -1,4 +1,4 @@
-"""Four small apps adopt labsupport's plugin by settings alone (tests/apps/, one per session shape).
+"""Small apps adopt labsupport's plugin by settings alone (tests/apps/, one per session shape).
 
 Each app's suite runs in a subprocess on the lab's server, as its team would run it: at ``-n 0``
 and ``-n 2`` (a database per worker from ``lab_metadata``, the server from ``LAB_SERVER_URL``),
@@ -14,6 +14,8 @@ refuses before any test runs, and that database keeps its rows.
                         the models                                   pytest.ini, session loop (pooled)
     schemas_citext      tables in two PostgreSQL schemas and citext, made before create_all
                                                                      pyproject [tool.pytest.ini_options]
+    shape_e_commit      get_db commits after its yield; the routes rely on it  [tool.pytest.ini_options]
+    shape_f_container   engine and session factory from a dependency-injector container  pytest.ini, session loop
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from labsupport.teaching import lesson
 
 APPS = Path(__file__).parent / "apps"
 EXPECTED = {"shape_a_session": 9, "shape_b_factory": 9, "shape_c_module": 10, "shape_d_connection": 11,
-            "migrations_alembic": 6, "schemas_citext": 5}
+            "migrations_alembic": 6, "schemas_citext": 5, "shape_e_commit": 7, "shape_f_container": 7}
 SEEDED_ROWS = 3
 
 
@@ -121,3 +123,63 @@ def test_an_import_failure_names_the_rootdir_and_the_pythonpath_option(tmp_path:
     assert (f"lab_metadata 'shop.models:Base': cannot import shop.models (No module named 'shop'); pytest's rootdir "
             f"is {tmp_path} and its config file is {tmp_path / 'pyproject.toml'}: make your project importable from "
             "there with the pythonpath ini option (pythonpath = .)") in result.output
+
+
+LIFESPAN_FACTORY_APP = {
+    "pyproject.toml": """
+        [tool.pytest.ini_options]
+        addopts = "-p no:cacheprovider"
+        pythonpath = "."
+        asyncio_mode = "auto"
+        asyncio_default_fixture_loop_scope = "function"
+        lab_app = "late.main:app"
+        lab_session_dependency = "late.main:get_db"
+        lab_metadata = "late.main:Base.metadata"
+        """,
+    "late/__init__.py": "",
+    "late/main.py": """
+        from collections.abc import AsyncIterator
+
+        from fastapi import Depends, FastAPI, Request
+        from sqlalchemy.ext.asyncio import AsyncSession
+        from sqlalchemy.orm import DeclarativeBase
+
+
+        class Base(DeclarativeBase):
+            pass
+
+
+        app = FastAPI()
+
+
+        async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
+            session = request.app.state.session_factory()
+            try:
+                yield session
+                await session.commit()
+            finally:
+                await session.close()
+
+
+        @app.get("/")
+        async def root(db=Depends(get_db)):
+            return {}
+        """,
+    "test_late.py": """
+        async def test_it(lab_client):
+            assert (await lab_client.get("/")).status_code == 200
+        """,
+}
+
+
+def test_a_committing_dependency_whose_factory_cannot_be_found_stops_in_one_line(tmp_path: Path, lab_server) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "late").mkdir()
+    suite = _write(tmp_path, LIFESPAN_FACTORY_APP)
+    env = {"LAB_SERVER_URL": lab_server.url, "LAB_DB_PREFIX": f"t2late_{secrets.token_hex(3)}"}
+    result = lesson.run_suite(suite, "-n", "0", env=env, scenarios=False)
+    assert result.errors == 1 and result.passed == 0, result.output[-2000:]
+    assert result.problems == [
+        "Failed: labsupport: late.main:get_db runs code after its yield (a commit, rollback or close) that replacing it "
+        "would skip, and it names no module-level async_sessionmaker or AsyncEngine the plugin can point at the "
+        "test's connection: name the factory it uses with lab_session_factory_targets = yourapp.db:SessionLocal "
+        "(module:attribute)"], result.output[-2000:]

@@ -19,8 +19,9 @@ Each piece is inert until configured, except the guard's two checks that need no
 Rules: this package imports nothing of ``labsupport.teaching``, and ``labsupport.server`` only
 inside the hooks and fixtures that need it (a test of the lab checks the import set). The
 ini option ``lab_start_server = true`` makes the controlling process take a use of the lab's
-server (started if needed) before any worker, and end it at the end (``labsupport.server``
-stops the server when the last use ends, if a use started it).
+server (started if needed) at the session's start, after the guard checked the app's database and
+before any worker, and end it at the end (``labsupport.server`` stops the server when the last use
+ends, if a use started it); ``server_fixture`` says where its state folder is.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import pytest
 
 from .engines import lab_nullpool_engine, lab_pooled_engine  # noqa: F401 - loop-aware engines (lesson 03)
 from .options import is_worker
-from .server_fixture import lab_server, start_for_run, stop_run  # noqa: F401 - lab_server is a fixture
+from .server_fixture import held, lab_server, start_for_run, stop_run  # noqa: F401 - lab_server is a fixture
 from .transactional import *  # noqa: F401,F403 - rollback-isolation fixtures (lesson 02), see transactional.__all__
 
 pytest_plugins = [
@@ -46,6 +47,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("lab_start_server", type="bool", default=False,
                   help="use the lab's PostgreSQL for the whole run, started if needed (stopped afterwards if it was "
                        "started for a run or command and nothing else uses it)")
+    parser.addini("lab_server_home", default="",
+                  help="the lab server's state folder, relative to the configuration file (default: $LAB_HOME, else "
+                       "a folder of this user's under $XDG_STATE_HOME/isolation-lab, removed with a server started "
+                       "for the run)")
 
 
 def _starts_server(config: pytest.Config) -> bool:
@@ -54,8 +59,13 @@ def _starts_server(config: pytest.Config) -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[_STARTED] = False
-    if _starts_server(config):
-        config.stash[_STARTED] = start_for_run(config)  # a bad input: one line, exit 2
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist starts the workers, and before the header is written
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    if _starts_server(config) and not config.option.collectonly:
+        config.stash[_STARTED] = start_for_run(config)  # the guard first; a bad input: one line, exit 2
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -70,5 +80,6 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     info = server.status()
     if info is None:
         return ["labsupport: server not running"]
-    started = "started for this run" if config.stash.get(_STARTED, False) else "already running"
+    started_here = config.stash.get(_STARTED, False) or any(lease.started for lease in held(config))
+    started = "started for this run" if started_here else "already running"
     return [f"labsupport: PostgreSQL {info.version} from {info.source} ({started})"]

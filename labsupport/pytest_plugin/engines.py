@@ -160,6 +160,7 @@ class EngineChoice:
 
 POOLED = pytest.StashKey[EngineChoice]()
 _FAST = "asyncio_default_fixture_loop_scope = session and asyncio_default_test_loop_scope = session"
+_ANYIO = "anyio-marked tests: a session-scoped anyio_backend fixture"
 
 
 def _ini(config: pytest.Config, name: str) -> str:
@@ -194,14 +195,14 @@ def choose(config: pytest.Config, items: list[pytest.Item] | None = None) -> Eng
         if fixtures == tests == "session":
             return EngineChoice(True, f"{_FAST}; anyio-marked tests also need a session-scoped anyio_backend")
         return EngineChoice(False, f"tests in {tests}-scoped loops, fixtures in {fixtures or 'their own'}; "
-                                   f"{_FAST} make it pooled, about 2x faster per test")
+                                   f"{_FAST} make it pooled, about 2x faster per test ({_ANYIO})")
     using = [i for i in items if "lab_engine" in getattr(i, "fixturenames", ())]
     apart = [i for i in using if (_anyio_backend_scope(i) != "session" if _uses_anyio(i)
                                   else fixtures != "session" or loop_scope_of(i) != "session")]
     if not using:
         return EngineChoice(False, "no collected test uses it")
     if apart:
-        why = ("its anyio_backend fixture is not session-scoped" if _uses_anyio(apart[0])
+        why = (f"its anyio_backend fixture is not session-scoped ({_ANYIO})" if _uses_anyio(apart[0])
                else f"it runs in its {loop_scope_of(apart[0])}-scoped loop")
         return EngineChoice(False, f"{len(apart)} of {len(using)} tests run outside the session loop, e.g. "
                                    f"{apart[0].nodeid}: {why}")

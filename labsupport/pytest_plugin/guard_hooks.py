@@ -29,7 +29,7 @@ Settings are read by ``options.read`` (flag, then ini; ``env:`` and ``module:att
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -124,7 +124,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         from ..urls import redact
 
         shown = redact(setting.value) if "://" in setting.value else setting.value
-        lines.append(f"labsupport guard: app database from {shown} ({setting.source}) must be a test database")
+        lines.append(f"labsupport guard: app database from {shown} ({setting.source}) must be a test database; "
+                     "the guard asks the server with that URL and its credentials")
     engines = _engines(config)
     if engines == "all":
         lines.append("labsupport guard: every SQLAlchemy engine refuses destructive SQL on non-test databases")
@@ -141,6 +142,39 @@ def _say(config: pytest.Config, line: str) -> None:
         reporter.write_line(line)
 
 
+def refuse_early(config: pytest.Config) -> None:
+    """Before the plugin starts a server: stop the run now if the app's database is a database the
+    server names and that is not a test database. A database or server not there yet is left to the
+    check at the session's start, which runs again once the server is up."""
+    setting = _source(config)
+    if not setting.value or is_worker(config):
+        return
+    from ..connection import run_sync
+    from . import guard
+
+    try:
+        url = resolve_url(setting.value, "lab_guard_url", setting.source, import_hint(config))
+        name = run_sync(guard.current_database(url))
+    except LabError:
+        return
+    if not guard.is_test_database(name):
+        _refuse(setting.value, url, name)
+
+
+def _refuse(source: str, url: str, name: str) -> NoReturn:
+    from .. import urls
+    from . import guard
+
+    shown = urls.redact(source) if "://" in source else source
+    unnamed = "" if urls.parse(url).database else (", the database PostgreSQL picks when a URL names none (the "
+                                                  "user's own)")
+    raise pytest.UsageError(
+        f"labsupport guard: the app's database ({shown}) is {name!r} according to the server{unnamed}, and that "
+        f"is not a test database (its name does not end in {guard.MARKER!r}); no test ran. Point the app at "
+        f"a test database before it is imported, e.g. {(name.strip() or 'app') + guard.MARKER!r}"
+    )
+
+
 @pytest.hookimpl(trylast=True)  # after conftest files made and named their test database
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
@@ -154,27 +188,30 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                 "--lab-guard-url env:YOUR_URL_VARIABLE (or the ini option lab_guard_url)")
         return
     from .. import urls
-    from ..connection import MissingDatabaseError, run_sync
+    from ..connection import MissingDatabaseError, NoServerError, run_sync
     from . import guard
 
+    still = ("the tests go on (destructive SQL on a database not named *_test is still refused at run time by the "
+             "guarded engines)")
     try:
         url = resolve_url(source, "lab_guard_url", setting.source, import_hint(config))
         name = run_sync(guard.current_database(url))
     except MissingDatabaseError:
         _say(config, f"labsupport guard: the app's database ({urls.redact(url)}) does not exist, so nothing there "
-                     "can be destroyed; the tests go on (destructive SQL on a database not named *_test is still "
-                     "refused at run time by the guarded engines)")
+                     f"can be destroyed; {still}")
+        return
+    except NoServerError as exc:
+        _say(config, f"labsupport guard: no server answers for the app's database ({exc}), so nothing there can "
+                     f"be destroyed; {still}")
         return
     except LabError as exc:
-        raise pytest.UsageError(f"labsupport guard: {exc}") from None
-    _say(config, f"labsupport guard: the app's database is {name!r} according to the server: a test database")
-    if not guard.is_test_database(name):
-        shown = urls.redact(source) if "://" in source else source
-        raise pytest.UsageError(
-            f"labsupport guard: the app's database ({shown}) is {name!r} according to the server, and that is "
-            f"not a test database (its name does not end in {guard.MARKER!r}); no test ran. Point the app at "
-            f"a test database before it is imported, e.g. {(name.strip() or 'app') + guard.MARKER!r}"
-        )
+        raise pytest.UsageError(f"labsupport guard: {exc} (the guard connects with the app's own URL and "
+                                "credentials to ask the server the database's name)") from None
+    if guard.is_test_database(name):
+        _say(config, f"labsupport guard: the app's database is {name!r} according to the server, a test "
+                     "database; the tests go on")
+        return
+    _refuse(source, url, name)
 
 
 # ---------------------------------------------------------------- the test database (lab_database_url)

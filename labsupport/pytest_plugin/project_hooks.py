@@ -7,8 +7,10 @@ literal, ``env:VARIABLE`` or ``module:attribute``), read by ``options.read``::
     lab_session_dependency        app.db:get_session            the dependency the routes take the database from
     lab_session_shape             session                       only if the plugin cannot tell from the dependency
     lab_session_factory_targets   app.db:async_session_maker    module-level factories or engines the app imports
+    lab_container_providers       app.main:container.engine     a DI container's engine (or factory) providers
     lab_database_url              env:TEST_DATABASE_URL         a test database that has the schema (else lab_metadata)
     lab_run_lifespan              true                          lab_client runs the app's lifespan
+    lab_client_base_url           http://api.example.test       lab_client's base URL (default http://lab.test)
     lab_engine_pool               auto                          pooled, nullpool or auto (the default)
 
 The header says which configuration file pytest read (and, in one line, when a ``pytest.ini``
@@ -17,6 +19,9 @@ engine ``lab_engine`` is.
 """
 
 from __future__ import annotations
+
+from collections.abc import Generator
+from typing import Any
 
 import pytest
 
@@ -32,6 +37,10 @@ SETTINGS = {
     "lab_session_factory_targets": "module-level async_sessionmaker or AsyncEngine objects the app imports directly, "
                                    "module:attribute, several separated by spaces; each test points them at its "
                                    "own connection",
+    "lab_container_providers": "providers of a dependency-injection container that give the app its AsyncEngine "
+                               "or async_sessionmaker, module:attribute (an object with override(), e.g. "
+                               "dependency-injector's app.main:container.engine), several separated by spaces; "
+                               "each test overrides them with lab_joined_engine or lab_session_factory",
     "lab_database_url": "the test database (URL, env:VARIABLE or module:attribute) when lab_metadata is not set; "
                         "default $LAB_TEST_DATABASE_URL",
 }
@@ -44,6 +53,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(name, default="", help=text)
     parser.addini("lab_run_lifespan", type="bool", default=False,
                   help="lab_client runs the app's lifespan (startup, shutdown) around each test (asgi-lifespan)")
+    parser.addini("lab_client_base_url", default="",
+                  help="lab_client's base URL, for an app that checks its host (default http://lab.test)")
     parser.addini("lab_engine_pool", default="auto",
                   help="lab_engine: auto (pooled when the tests share the session loop, else NullPool), "
                        "pooled or nullpool")
@@ -51,7 +62,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _app_line(config: pytest.Config) -> str | None:
     parts = []
-    for name in ("lab_app", "lab_session_dependency", "lab_session_shape", "lab_session_factory_targets"):
+    for name in ("lab_app", "lab_session_dependency", "lab_session_shape", "lab_session_factory_targets",
+                 "lab_container_providers"):
         setting = read(config, name)
         if setting.value:
             parts.append(f"{name} {setting.value} ({setting.source})")
@@ -70,14 +82,60 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Each process decides lab_engine's pool from the tests it collected, before any fixture runs."""
-    config.stash[engines.POOLED] = engines.choose(config, items)
+@pytest.hookimpl(tryfirst=True)  # before the terminal reporter asks for pytest_report_collectionfinish
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Each process decides lab_engine's pool from the tests it will run (after -k, -m and other
+    deselection), before any fixture runs."""
+    session.config.stash[engines.POOLED] = engines.choose(session.config, session.items)
 
 
 def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> list[str] | None:
-    """A second line only when the collected tests changed the header's choice (not shown under xdist)."""
+    """A second line only when the selected tests changed the header's choice (xdist: see below)."""
     before, after = engines.choose(config), config.stash.get(engines.POOLED, None)
     if after is None or is_worker(config) or after.pooled == before.pooled:
         return None
     return [after.line()]
+
+
+_TOLD = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    """An xdist worker puts its lab_engine choice on its first report: the controller collects no
+    tests, so this is how it learns what the workers chose."""
+    report = yield
+    config = item.config
+    if is_worker(config) and not config.stash.get(_TOLD, False):
+        config.stash[_TOLD] = True
+        choice = config.stash.get(engines.POOLED, None)
+        if choice is not None:
+            setattr(report, "lab_engine_line", choice.line())  # noqa: B010 - extra fields travel with the report
+            setattr(report, "lab_engine_pooled", choice.pooled)  # noqa: B010
+    return report
+
+
+class _WorkersChoice:
+    """Registered in the controller of an xdist run, which collects no tests itself: one correction
+    line when the workers' lab_engine choice differs from the header's, decided before collection."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.told = False
+
+    @pytest.hookimpl(tryfirst=True)  # before the progress character of that first report
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        pooled = getattr(report, "lab_engine_pooled", None)
+        if pooled is None or self.told:
+            return
+        self.told = True
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if pooled != engines.choose(self.config).pooled and reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(f"{getattr(report, 'lab_engine_line')}, in every worker (the header's line was decided "
+                                "before collection)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not is_worker(config) and config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_WorkersChoice(config), "labsupport-workers-choice")

@@ -33,7 +33,8 @@ from ..errors import LabError
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-__all__ = ["SHAPES", "detect", "shape_of_type", "joined_engine", "uses_begin", "check_target", "redirect"]
+__all__ = ["SHAPES", "detect", "shape_of_type", "joined_engine", "uses_begin", "runs_after_yield", "factories_in",
+           "check_target", "redirect"]
 
 SHAPES = ("session", "sessionmaker", "engine", "connection")
 _WRAPPERS = {"AsyncIterator", "AsyncGenerator", "Iterator", "Generator", "Awaitable", "Coroutine",
@@ -173,6 +174,67 @@ def uses_begin(dependency: Any) -> bool:
         return False
     return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "begin"
                for n in ast.walk(tree))
+
+
+def _function(dependency: Any) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(dependency)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    found = tree.body[0] if tree.body else None
+    return found if isinstance(found, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+
+
+def _holds_yield(node: ast.AST) -> bool:
+    return any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in ast.walk(node))
+
+
+def _begins(block: ast.With | ast.AsyncWith) -> bool:
+    """``async with maker.begin() as s``: the block's exit commits."""
+    return any(isinstance(i.context_expr, ast.Call) and isinstance(i.context_expr.func, ast.Attribute)
+               and i.context_expr.func.attr == "begin" for i in block.items)
+
+
+def _code_after(body: list[ast.stmt]) -> bool:
+    """True if something of ``body`` runs after its yield: a statement after it, an except, a finally,
+    an else, or the exit of a ``begin()`` block that commits."""
+    for index, stmt in enumerate(body):
+        if not _holds_yield(stmt):
+            continue
+        if body[index + 1:]:
+            return True
+        if isinstance(stmt, (ast.Try, ast.TryStar)) and (stmt.handlers or stmt.finalbody or stmt.orelse):
+            return True
+        if isinstance(stmt, (ast.With, ast.AsyncWith)) and _begins(stmt):
+            return True
+        inner = [getattr(stmt, name, []) for name in ("body", "orelse", "finalbody")]
+        inner += [handler.body for handler in getattr(stmt, "handlers", [])]
+        return any(_code_after(block) for block in inner if block)
+    return False
+
+
+def runs_after_yield(dependency: Any) -> bool:
+    """True if the dependency's own code goes on after its ``yield``: a commit, a rollback in an
+    except, a close in a finally, a ``begin()`` block. An override of the dependency would skip it."""
+    function = _function(dependency)
+    return function is not None and _code_after(function.body)
+
+
+def factories_in(dependency: Any) -> list[tuple[str, Any]]:
+    """The module-level async_sessionmaker and AsyncEngine objects the dependency's source names,
+    as ``(module:expression, object)``: what ``redirect`` points at the test's connection."""
+    function = _function(dependency)
+    if function is None:
+        return []
+    names = dict(getattr(dependency, "__globals__", {}))
+    module = getattr(dependency, "__module__", "?")
+    found: dict[int, tuple[str, Any]] = {}
+    for node in ast.walk(function):
+        if isinstance(node, (ast.Name, ast.Attribute)):
+            obj = _lookup(node, names)
+            if shape_of_type(type(obj)) in ("sessionmaker", "engine"):
+                found.setdefault(id(obj), (f"{module}:{ast.unparse(node)}", obj))
+    return list(found.values())
 
 
 class _Borrowed:

@@ -13,8 +13,10 @@ the async version, as a chain of pytest fixtures (labsupport's pytest plugin reg
     lab_app                session   YOUR FastAPI app: ini lab_app = app.main:app, or a fixture
     lab_session_dependency session   YOUR dependency: ini lab_session_dependency = app.db:get_session
     lab_session_shape      function  what that dependency gives: session, sessionmaker, engine, connection
-    lab_app_override       function  routes get the test's connection in the dependency's own shape
+    lab_app_override       function  routes get the test's connection in the dependency's own shape (a session
+                                     dependency with code after its yield runs as written, its factory bound there)
     lab_redirect_targets   function  autouse: lab_session_factory_targets point at the test's connection
+    lab_override_providers function  autouse: lab_container_providers give lab_joined_engine (or the factory)
     lab_run_lifespan       session   ini lab_run_lifespan (false): run the app's lifespan (asgi-lifespan)
     lab_client             function  httpx.AsyncClient over ASGITransport, the override installed
 
@@ -67,7 +69,7 @@ if TYPE_CHECKING:
 __all__ = [
     "URL_ENV", "lab_database_url", "lab_engine_options", "lab_engine", "lab_connection", "lab_session_factory",
     "lab_session", "lab_joined_engine", "lab_app", "lab_session_dependency", "lab_session_shape",
-    "lab_app_override", "lab_redirect_targets", "lab_run_lifespan", "lab_client",
+    "lab_app_override", "lab_redirect_targets", "lab_override_providers", "lab_run_lifespan", "lab_client",
 ]
 
 URL_ENV = "LAB_TEST_DATABASE_URL"
@@ -225,11 +227,12 @@ def _stand_in(shape: str, request: pytest.FixtureRequest, dependency: Callable[.
 @pytest.fixture
 def lab_app_override(request: pytest.FixtureRequest, lab_app: Any, lab_session_dependency: Callable[..., Any] | None,
                      lab_session_factory: async_sessionmaker[AsyncSession],
-                     lab_redirect_targets: None) -> Iterator[Callable[..., Any] | None]:
+                     lab_redirect_targets: None, lab_override_providers: None) -> Iterator[Callable[..., Any] | None]:
     """Routes get the test's connection in the dependency's own shape; the old override comes back after."""
     overrides = getattr(lab_app, "dependency_overrides", None)
-    if lab_session_dependency is None and read(request.config, "lab_session_factory_targets").value:
-        yield None  # no dependency injection: the targets already point at the test's connection
+    redirected = ("lab_session_factory_targets", "lab_container_providers")
+    if lab_session_dependency is None and any(read(request.config, name).value for name in redirected):
+        yield None  # no FastAPI dependency to replace: the targets or providers already give the test's connection
         return
     if lab_session_dependency is None:
         fail("labsupport: name the dependency your routes take their database from: lab_session_dependency = "
@@ -240,6 +243,10 @@ def lab_app_override(request: pytest.FixtureRequest, lab_app: Any, lab_session_d
                f"a callable, got {type(lab_app).__name__} and {type(lab_session_dependency).__name__}")
 
     shape = request.getfixturevalue("lab_session_shape")
+    if shape == "session" and shapes.runs_after_yield(lab_session_dependency):
+        with _own_code(request, lab_session_dependency):
+            yield None  # the app's own dependency runs, on a factory bound to the test's connection
+        return
     stand_in = _stand_in(shape, request, lab_session_dependency, lab_session_factory)
     previous = overrides.get(lab_session_dependency, _MISSING)
     overrides[lab_session_dependency] = stand_in
@@ -248,6 +255,31 @@ def lab_app_override(request: pytest.FixtureRequest, lab_app: Any, lab_session_d
         overrides.pop(lab_session_dependency, None)
     else:
         overrides[lab_session_dependency] = previous
+
+
+@contextlib.contextmanager
+def _own_code(request: pytest.FixtureRequest, dependency: Callable[..., Any]) -> Iterator[None]:
+    """A session dependency with code after its yield (commit, rollback, close) is not replaced:
+    the session factories and engines it names point at the test's connection, so its commit
+    releases a savepoint. lab_session_factory_targets, when set, already point them there."""
+    if read(request.config, "lab_session_factory_targets").value:
+        yield
+        return
+    try:
+        found = [shapes.check_target(name, obj) for name, obj in shapes.factories_in(dependency)]
+    except LabError as exc:
+        fail(f"labsupport: {exc}")
+    if not found:
+        name = f"{getattr(dependency, '__module__', '?')}:{getattr(dependency, '__qualname__', dependency)}"
+        fail(f"labsupport: {name} runs code after its yield (a commit, rollback or close) that replacing it "
+             "would skip, and it names no module-level async_sessionmaker or AsyncEngine the plugin can point "
+             "at the test's connection: name the factory it uses with lab_session_factory_targets = "
+             "yourapp.db:SessionLocal (module:attribute)")
+    connection: AsyncConnection = request.getfixturevalue("lab_connection")
+    needs_engine = any(shapes.shape_of_type(type(obj)) == "engine" for _, obj in found)
+    engine = request.getfixturevalue("lab_joined_engine") if needs_engine else None
+    with shapes.redirect(found, connection, engine):
+        yield
 
 
 def _targets(request: pytest.FixtureRequest) -> list[tuple[str, Any]]:
@@ -277,21 +309,81 @@ def lab_redirect_targets(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
 
 
+def _providers(request: pytest.FixtureRequest) -> list[tuple[str, Any]]:
+    """Each ``module:attribute`` of lab_container_providers, with its provider (an object with override())."""
+    setting = read(request.config, "lab_container_providers")
+    try:
+        names = expand(setting.value, "lab_container_providers", setting.source).replace(",", " ").split()
+        found = [(n, resolve_object(n, "lab_container_providers", "app.main:container.engine", setting.source,
+                                    import_hint(request.config))) for n in names]
+    except LabError as exc:
+        fail(f"labsupport: {exc}")
+    for name, provider in found:
+        if not callable(getattr(provider, "override", None)):
+            fail(f"labsupport: lab_container_providers {name} is a {type(provider).__name__}, not a container "
+                 "provider with override(): name the provider of the container instance the app uses, e.g. "
+                 "app.main:container.engine (dependency-injector)")
+    return found
+
+
+def _gives_factory(provider: Any) -> bool:
+    """True if a provider makes an async_sessionmaker (dependency-injector's ``provides``)."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    provides = getattr(provider, "provides", None)
+    return isinstance(provides, type) and issubclass(provides, async_sessionmaker)
+
+
+@pytest.fixture(autouse=True)
+def lab_override_providers(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With lab_container_providers set, every test overrides those container providers: an engine
+    provider gives lab_joined_engine (its connections are savepoints in the test's transaction), a
+    provider of an async_sessionmaker gives lab_session_factory; each override ends with the test."""
+    if not read(request.config, "lab_container_providers").value:
+        yield
+        return
+    found = _providers(request)
+    engine: AsyncEngine = request.getfixturevalue("lab_joined_engine")
+    with contextlib.ExitStack() as stack:
+        for name, provider in found:
+            given = request.getfixturevalue("lab_session_factory") if _gives_factory(provider) else engine
+            overriding = provider.override(given)
+            if not hasattr(overriding, "__exit__"):
+                fail(f"labsupport: lab_container_providers {name}.override() gave no context manager to undo it "
+                     "with: override that container in a fixture of your own (docs/plugin.md, DI containers)")
+            stack.enter_context(overriding)
+        yield
+
+
 @pytest.fixture(scope="session")
 def lab_run_lifespan(request: pytest.FixtureRequest) -> bool:
     """Whether lab_client runs the app's lifespan (startup and shutdown) around each test: ini lab_run_lifespan."""
     return bool(request.config.getini("lab_run_lifespan"))
 
 
+BASE_URL = "http://lab.test"
+
+
+def _base_url(config: pytest.Config) -> str:
+    """lab_client's base URL: the ini option lab_client_base_url, else http://lab.test."""
+    setting = read(config, "lab_client_base_url", default=BASE_URL)
+    value = setting.value.strip()
+    if not value.startswith(("http://", "https://")) or "://" == value[-3:]:
+        fail(f"labsupport: lab_client_base_url ({setting.source}) is {value!r}: write an http:// or https:// URL "
+             "with the host your app expects, e.g. http://api.example.test")
+    return value
+
+
 @pytest_asyncio.fixture
-async def lab_client(lab_app: Any, lab_app_override: Callable[..., Any],
+async def lab_client(request: pytest.FixtureRequest, lab_app: Any, lab_app_override: Callable[..., Any],
                      lab_run_lifespan: bool) -> AsyncIterator[httpx.AsyncClient]:
     """An httpx client calling the app in-process; ASGITransport alone never runs the lifespan."""
     httpx = need("httpx", "httpx", "lab_client")
+    base_url = _base_url(request.config)
     async with contextlib.AsyncExitStack() as stack:
         app = lab_app
         if lab_run_lifespan:
             lifespan = need("asgi_lifespan", "asgi-lifespan", "lab_client with lab_run_lifespan")
             app = (await stack.enter_async_context(lifespan.LifespanManager(lab_app))).app
         transport = httpx.ASGITransport(app=app)
-        yield await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url="http://lab.test"))
+        yield await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url=base_url))

@@ -137,7 +137,7 @@ def _start(config: pytest.Config, settings: dict[str, Setting]) -> _Run:
         admin_url = parsed.render_as_string(hide_password=False)
         where = f"{urls.describe(admin_url)} ({settings['server'].source})"
     else:
-        lease = server_fixture.take(config)  # the launcher, only when this run uses the lab's own server
+        lease = server_fixture.take_for_workers(config)  # the lab's own server: started only if a setting says so
         admin_url = lease.info.url
         where = f"{urls.describe(admin_url)} ({lease.info.source}{', started for this run' if lease.started else ''})"
     try:

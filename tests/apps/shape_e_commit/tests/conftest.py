@@ -1,0 +1,12 @@
+"""Only aliases: the project's own fixture names for labsupport's."""
+import pytest
+
+
+@pytest.fixture
+def client(lab_client):
+    return lab_client
+
+
+@pytest.fixture
+def db(lab_session):
+    return lab_session
