@@ -1,4 +1,4 @@
-"""Wall-clock times of whole pytest runs, sequential and with xdist workers: lesson 04's section 5
+"""Wall-clock times of whole pytest runs, sequential and with xdist workers: lesson 04's "when do workers pay off?"
 and ``labsupport bench parallel`` time the same suite the same way, with this one helper.
 
 Each case is one ``pytest`` run of the suite, timed from outside, start-up included, with
