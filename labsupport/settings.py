@@ -8,8 +8,8 @@ other module reads them. The launcher's own knobs (``LAB_PG_BINDIR``, ``LAB_PG_U
 
 from __future__ import annotations
 
-import os
 import importlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

@@ -11,18 +11,17 @@ fails there.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-import json
 from pathlib import Path
 
 import pytest
 from users_support import own_folders
 
 from labsupport.server import Cluster
-
 
 # tests/apps/* are projects of their own (their own pytest settings); test_apps.py runs them.
 collect_ignore_glob = ["apps/*"]

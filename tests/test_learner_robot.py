@@ -152,7 +152,7 @@ def _timing_lock() -> Iterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def robot_for(notebook: Path, lab_server: Any) -> AsyncIterator[Robot]:  # noqa: ANN401
+async def robot_for(notebook: Path, lab_server: Any) -> AsyncIterator[Robot]:
     from nbclient import NotebookClient
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook

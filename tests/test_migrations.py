@@ -15,12 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from template_support import APPS, comments_under, copy_app, drop_prefix, env_for, new_prefix, run
 
 from labsupport import databases, urls
 from labsupport.connection import connect, run_sync
 from labsupport.teaching.lesson import clean_env
-
-from template_support import APPS, comments_under, copy_app, drop_prefix, env_for, new_prefix, run
 
 APP = APPS / "migrations_alembic"
 DRIFT = ["  column customers.email: in lab_metadata, not in the migrations",

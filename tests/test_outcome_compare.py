@@ -10,9 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from labsupport.teaching.outcome_compare import (MEASURED, comparable, compare_runs, main, package_changes, read_run,
-                                                 report)
 from labsupport.teaching.lesson import OUTCOME_MIME
+from labsupport.teaching.outcome_compare import (
+    MEASURED,
+    comparable,
+    compare_runs,
+    main,
+    package_changes,
+    read_run,
+    report,
+)
 
 
 def _two_runs(tmp_path: Path) -> tuple[Path, Path]:

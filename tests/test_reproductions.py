@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from labsupport import schema
-from labsupport.teaching import lesson
 from labsupport.connection import run_sync
+from labsupport.teaching import lesson
 
 pytestmark = pytest.mark.slow
 

@@ -7,11 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from template_support import APPS, comments_under, drop_prefix, env_for, new_prefix, run
 
 from labsupport.errors import LabError
 from labsupport.pytest_plugin import template
-
-from template_support import APPS, comments_under, drop_prefix, env_for, new_prefix, run
 
 APP = APPS / "schemas_citext"
 

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table
+from template_support import APPS, comments_under, copy_app, drop_prefix, env_for, header_value, new_prefix, run
 
 from labsupport import databases, owners, urls
 from labsupport.connection import connect, run_sync
 from labsupport.errors import LabError
 from labsupport.pytest_plugin import guard, migrations, template, workers
-
-from template_support import APPS, comments_under, copy_app, drop_prefix, env_for, header_value, new_prefix, run
 
 BUILT = re.compile(r"template built in \d+ ms \(hash ([0-9a-f]{12});")
 REUSED = re.compile(r"template reused \(hash ([0-9a-f]{12})\)")

@@ -32,7 +32,7 @@ def _load_config(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> tuple[
     code = compile(source, str(WORKSHOP / "jupyterhub_config.py"), "exec")
     config = Config()
     namespace: dict[str, Any] = {"get_config": lambda: config, "__file__": str(WORKSHOP / "jupyterhub_config.py")}
-    exec(code, namespace)  # noqa: S102 - JupyterHub loads its config the same way
+    exec(code, namespace)  # JupyterHub loads its config the same way
     return config, namespace
 
 

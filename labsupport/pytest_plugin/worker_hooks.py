@@ -31,7 +31,10 @@ from ..errors import LabError
 from . import server_fixture, template, workers
 from .options import Setting, expand, import_hint, is_worker, read, resolve_url, worker_id
 from .workers import (  # noqa: F401 - registered as fixtures
-    is_parallel_run, lab_run_prefix, lab_worker_database, lab_worker_database_name,
+    is_parallel_run,
+    lab_run_prefix,
+    lab_worker_database,
+    lab_worker_database_name,
 )
 
 if TYPE_CHECKING:

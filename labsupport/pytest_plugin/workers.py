@@ -61,7 +61,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from .. import databases, urls
+from .. import databases
 from ..connection import connect, run_sync
 from ..databases import MAX_PREFIX_BYTES, validate_prefix
 from ..errors import LabError

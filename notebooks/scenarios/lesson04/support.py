@@ -24,7 +24,11 @@ from labsupport.connection import connect
 from labsupport.pytest_plugin import workers
 from labsupport.teaching.lesson import SuiteResult, clean_env, pytest_command, run_suite
 from labsupport.teaching.noise import NOISE, load_average, overlap, spread
-from labsupport.teaching.parallel_timing import medians, speedups, time_suites  # shared with `labsupport bench parallel`
+from labsupport.teaching.parallel_timing import (  # shared with `labsupport bench parallel`
+    medians,
+    speedups,
+    time_suites,
+)
 
 __all__ = ["worker_counts", "outcomes_by_worker", "header", "watch_activity", "start_suite", "kill_run",
            "coverage_by_worker", "time_suites", "medians", "speedups", "measure_title", "spreads", "timing_rows",

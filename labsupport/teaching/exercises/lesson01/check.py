@@ -13,8 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 
 from labsupport import databases, owners, urls
-from labsupport.teaching import lesson
 from labsupport.pytest_plugin import guard
+from labsupport.teaching import lesson
 
 HERE = Path(__file__).resolve().parent
 SOLUTION = HERE / "solution_conftest.py"

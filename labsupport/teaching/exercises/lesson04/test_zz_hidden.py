@@ -3,8 +3,8 @@
 import re
 
 import pytest
-
 from conftest import answer
+
 from labsupport import databases
 
 BRANCHES = [

@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from lesson04.fixed.conftest import db_session, lab_app, lab_session_dependency  # noqa: F401
 
 
