@@ -164,5 +164,5 @@ def shutdown_kernel(page, path: str) -> None:  # type: ignore[no-untyped-def]
     try:
         page.evaluate("""async (path) => { const w = (%s)(path);
             if (w && w.sessionContext.session) await w.sessionContext.shutdown(); }""" % FIND, path)
-    except Exception:  # the page may be gone already; the server's shutdown stops the kernel anyway
+    except Exception:  # noqa: BLE001 - the page may be gone already; the server's shutdown stops the kernel anyway
         pass

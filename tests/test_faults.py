@@ -175,7 +175,7 @@ def test_two_labs_at_once_never_touch_each_other(own_cluster: Cluster, lab_serve
 
     assert all(p.returncode == 0 for _, _, p in runs.values()), outputs
     assert samples > 5 and crossed == [], (samples, crossed)
-    for label, (prefix, url, _) in runs.items():
+    for prefix, url, _ in runs.values():
         assert run_sync(databases.names_under(url, prefix)) == []  # each cleaned up after itself
 
 

@@ -172,7 +172,7 @@ class Recipe:
                 await schema.build(url, self.metadata, **engine_options)
             except LabError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the project's own models: its words, one line
                 raise LabError(f"{self.metadata_setting}: building the schema on the template failed: "
                                f"{reason(exc)}; the template was dropped{_SCHEMA_HINT}") from None
 

@@ -50,7 +50,7 @@ def _round(samples: dict[str, list[float]]) -> None:
             run_sync(databases.create(info.url, "bench_template"))
             for j in range(5):
                 samples["template clone"].append(
-                    _timed(lambda: run_sync(databases.clone(info.url, "bench_template", f"bench_{j}_test"))))
+                    _timed(lambda j=j: run_sync(databases.clone(info.url, "bench_template", f"bench_{j}_test"))))
             samples["stop"].append(_timed(cluster.down))
             samples["warm start"].append(_timed(cluster.up))
         finally:

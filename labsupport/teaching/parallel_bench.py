@@ -67,7 +67,7 @@ def chart(found: dict[str, float], plan: dict[str, Any], cores: int, path: Path)
     for n in plan["worker_counts"]:
         ys = [found[f"{w} ms/test, -n {n}"] for w in plan["work_ms"]]
         ax.plot(plan["work_ms"], ys, marker="o", label=f"-n {n} ({cores} cores)")
-        for w, y in zip(plan["work_ms"], ys):
+        for w, y in zip(plan["work_ms"], ys, strict=True):
             ax.annotate(f"{y:.2f}x", (w, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
     ax.set_xlabel("database work per test (ms)")

@@ -160,7 +160,7 @@ def plot_times(rows: Sequence[Mapping[str, Any]], title: str = "") -> Any:
 
     cases = spreads(rows)
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for i, ((work, n), values) in enumerate(cases.items()):
+    for i, ((_work, n), values) in enumerate(cases.items()):
         color = "#4c72b0" if n == 0 else "#dd8452"
         ax.bar(i, statistics.median(values), width=0.6, color=color, alpha=0.35)
         ax.scatter([i] * len(values), values, color=color, zorder=3)
