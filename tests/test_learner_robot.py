@@ -187,7 +187,7 @@ def _tags_missing(robot: Robot, notebook: Path) -> list[str]:
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("name", [p.stem for p in discover()])
-async def test_the_learner_robot_finds_every_cell_survives_a_real_kernel(name: str, lab_server) -> None:  # type: ignore[no-untyped-def]
+async def test_the_learner_robot_finds_every_cell_survives_a_real_kernel(name: str, lab_server) -> None:
     (notebook,) = discover([name])
     async with robot_for(notebook, lab_server) as robot:
         robot.findings += _tags_missing(robot, notebook)
@@ -220,7 +220,7 @@ async def test_the_learner_robot_finds_every_cell_survives_a_real_kernel(name: s
 
 
 @pytest.mark.notebook
-async def test_00s_schema_table_run_again_after_the_clean_up_says_which_cell_to_run(lab_server) -> None:  # type: ignore[no-untyped-def]
+async def test_00s_schema_table_run_again_after_the_clean_up_says_which_cell_to_run(lab_server) -> None:
     (notebook,) = discover(["00"])
     async with robot_for(notebook, lab_server) as robot:
         robot.part = "Run All"

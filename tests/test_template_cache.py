@@ -22,7 +22,7 @@ REUSED = re.compile(r"template reused \(hash ([0-9a-f]{12})\)")
 
 
 @pytest.fixture
-def prefix(lab_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def prefix(lab_server) -> Iterator[str]:
     name = new_prefix("k")
     yield name
     drop_prefix(lab_server.url, name)
@@ -95,7 +95,7 @@ async def _columns(url: str, table: str) -> list[str]:
 
 
 def test_the_template_is_reused_on_the_second_run_and_rebuilt_after_a_migration_changes(
-        lab_server, prefix: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        lab_server, prefix: str, tmp_path: Path) -> None:
     app = copy_app("migrations_alembic", tmp_path)
     env = env_for(lab_server.url, prefix, tmp_path)
 
@@ -125,7 +125,7 @@ def test_the_template_is_reused_on_the_second_run_and_rebuilt_after_a_migration_
     assert list(comments_under(lab_server.url, prefix)) == [rebuilt]
 
 
-def test_the_reaper_passes_a_kept_template_by(lab_server, prefix: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_reaper_passes_a_kept_template_by(lab_server, prefix: str, tmp_path: Path) -> None:
     result = run(APPS / "schemas_citext", env_for(lab_server.url, prefix, tmp_path), "-o", "lab_keep_template=true")
     assert result.ok, result.output[-3000:]
     kept = list(comments_under(lab_server.url, prefix))
@@ -151,7 +151,7 @@ async def _drop_unmarked(admin_url: str, name: str) -> None:
 
 
 def test_a_database_with_the_kept_name_but_not_the_mark_is_left_alone(lab_server, prefix: str,
-                                                                      tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+                                                                      tmp_path: Path) -> None:
     app, env = APPS / "schemas_citext", env_for(lab_server.url, prefix, tmp_path)
     learned = run(app, env, "--lab-keep-template")
     assert learned.ok, learned.output[-3000:]

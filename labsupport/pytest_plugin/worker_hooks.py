@@ -101,7 +101,7 @@ class _XdistHooks:
     """Registered only when pytest-xdist is loaded: its hook does not exist otherwise."""
 
     @pytest.hookimpl
-    def pytest_configure_node(self, node) -> None:  # type: ignore[no-untyped-def]
+    def pytest_configure_node(self, node) -> None:
         run = node.config.stash.get(_RUN, None)
         if run is not None:
             node.workerinput["labsupport_workers"] = run.info.as_dict()

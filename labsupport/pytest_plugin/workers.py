@@ -307,7 +307,7 @@ def _require_run(config: pytest.Config) -> RunInfo:
     info = run_info(config)
     if info is None:
         fail(f"labsupport: per-worker databases are not configured: {_HINT}")
-    return info  # type: ignore[return-value]
+    return info
 
 
 @pytest.fixture(scope="session")

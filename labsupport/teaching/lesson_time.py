@@ -96,7 +96,7 @@ def statement(time: LessonTime) -> str:
 
 def _load(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise LabError(f"cannot read the notebook {path}: {exc}") from None
 
