@@ -184,7 +184,7 @@ class Recipe:
         """With migrations and a MetaData: one line per difference; otherwise nothing to compare."""
         from sqlalchemy import MetaData
 
-        if not self.compares():
+        if self.migrations is None or not self.compares():
             return []
         if not isinstance(self.metadata, MetaData):
             raise LabError(f"{self.metadata_setting} is a callable, and with lab_migrations it is only compared with "
