@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from users_support import own_folders
@@ -92,7 +93,7 @@ def timing_alone() -> Iterator[None]:
 class Executed(dict):
     """An executed lesson: its recorded outcomes (the dict) and what the learner saw, cell by cell."""
 
-    def __init__(self, outcomes: dict[str, object], notebook: dict[str, object], path: Path) -> None:
+    def __init__(self, outcomes: dict[str, object], notebook: dict[str, Any], path: Path) -> None:
         super().__init__(outcomes)
         self.notebook = notebook
         self.path = path

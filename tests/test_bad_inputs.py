@@ -183,7 +183,7 @@ def _tree(home: Path) -> object:
     """What a start would change in a state folder: its files' sizes, server.json's bytes, the data link."""
     if not home.exists():
         return None
-    found = {}
+    found: dict[str, object] = {}
     for path in sorted(home.rglob("*")):
         if path.is_symlink():
             found[str(path)] = "-> " + os.readlink(path)
@@ -214,7 +214,7 @@ class Setup:
     home: Path
     user: pwd.struct_passwd | None = None
     args: tuple[str, ...] = ()
-    undo: Callable[[], None] = lambda: None
+    undo: Callable[[], object] = lambda: None  # what it returns is not used
     ini: str | None = None  # the plugin's suite (see ``Run``)
     files: dict[str, str] = field(default_factory=dict)
     status: int = 2  # 4: a plugin setting its hooks refuse, as pytest's usage errors end

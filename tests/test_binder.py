@@ -89,7 +89,9 @@ def test_repo2docker_installs_the_lab_from_environment_yml_as_the_non_root_user(
         if keyword == "USER":
             user = rest
         elif keyword == "COPY" and re.search(r"\bsrc/ \$\{REPO_DIR\}/$", rest):
-            copied_as = re.search(r"--chown=(\S+)", rest).group(1)
+            chown = re.search(r"--chown=(\S+)", rest)
+            assert chown, f"the Dockerfile copies the repository without --chown: {rest}"
+            copied_as = chown.group(1)
         elif keyword == "RUN" and 'env update -p ${NB_PYTHON_PREFIX} --file "environment.yml"' in rest:
             install_user = user
     assert install_user == "${NB_USER}", "environment.yml is not installed by the image's user"

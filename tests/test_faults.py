@@ -348,6 +348,7 @@ def test_lesson01_dev_database_keeps_what_a_commit_acknowledged(cluster: Cluster
             await conn.close()
 
     run_sync(insert(dev_url, 3000))
+    assert info.pid is not None, "the lab's own server has a postmaster pid"
     os.killpg(info.pid, signal.SIGKILL)  # the postmaster and every backend at once: nothing gets to flush
     again, _ = cluster.up()
     assert run_sync(fetchval(_database_url(again.url, "keep_dev"), "SELECT count(*) FROM kept")) == 3000

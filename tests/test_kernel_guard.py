@@ -15,7 +15,7 @@ def _notebook(tmp_path: Path) -> Path:
     ids = iter(range(100))
 
     def cell(kind: str, text: str, **meta: object) -> dict[str, object]:
-        extra = {"outputs": [], "execution_count": None} if kind == "code" else {}
+        extra: dict[str, object] = {"outputs": [], "execution_count": None} if kind == "code" else {}
         return {"cell_type": kind, "id": f"c{next(ids)}", "metadata": meta, "source": text, **extra}
 
     path = tmp_path / "99_demo.ipynb"

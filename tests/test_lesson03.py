@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from nbclient.exceptions import CellExecutionError
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 from labsupport import databases
 from labsupport.connection import run_sync
@@ -209,7 +211,7 @@ def test_03_chart_is_linear_with_the_case_files_figure_as_a_note() -> None:
 def test_loop_bound_engine_refuses_another_loop_in_one_line(lab_server) -> None:
     born = asyncio.new_event_loop()
 
-    async def make_and_use() -> object:
+    async def make_and_use() -> AsyncEngine:
         engine = engines.loop_bound_engine(lab_server.url, owner="test_engine", loop_scope="session")
         async with engine.connect() as conn:  # leaves a pooled connection of loop `born`
             assert await conn.scalar(text("SELECT 1")) == 1
@@ -229,7 +231,8 @@ def test_loop_bound_engine_refuses_another_loop_in_one_line(lab_server) -> None:
                                   "from a different event loop")
         assert "asyncio_default_test_loop_scope = session" in message and "lab_nullpool_engine" in message
         assert born.run_until_complete(use(engine)) == 1  # the refusal left the pool as it was
-        assert engine.sync_engine.pool.checkedout() == 0
+        pool = engine.sync_engine.pool
+        assert isinstance(pool, QueuePool) and pool.checkedout() == 0
         born.run_until_complete(engine.dispose())
     finally:
         born.close()

@@ -182,8 +182,9 @@ def test_04_ci_prefix_check_names_the_rule_an_answer_breaks(lab_server, tmp_path
 
 
 def _rows(sequential: list[float], parallel: list[float], work: int = 50) -> list[dict[str, object]]:
-    return ([{"repeat": i, "work_ms": work, "workers": 0, "seconds": s} for i, s in enumerate(sequential)]
-            + [{"repeat": i, "work_ms": work, "workers": 2, "seconds": s} for i, s in enumerate(parallel)])
+    rows: list[dict[str, object]] = [{"repeat": i, "work_ms": work, "workers": 0, "seconds": s}
+                                     for i, s in enumerate(sequential)]
+    return rows + [{"repeat": i, "work_ms": work, "workers": 2, "seconds": s} for i, s in enumerate(parallel)]
 
 
 def test_04_conclusion_needs_ranges_that_do_not_overlap() -> None:

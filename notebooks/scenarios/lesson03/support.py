@@ -130,7 +130,7 @@ def trace_rows(events: list[dict[str, Any]]) -> list[tuple[str, ...]]:
 
 
 PREDICTED = ("plain_engine", "session_loop_engine", "engine_per_test")
-_FORMS = ([], [1], [2], [1, 2])
+_FORMS: tuple[list[int], ...] = ([], [1], [2], [1, 2])
 
 
 def failing_tests(result: SuiteResult) -> dict[str, list[int]]:

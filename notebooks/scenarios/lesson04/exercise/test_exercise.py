@@ -1,7 +1,7 @@
 """The self-check: run with -n 2 under the prefix ci_prefix gave the check."""
 
 import pytest
-from conftest import answer
+from conftest import answer  # type: ignore[attr-defined]  # this folder's conftest.py; mypy sees tests/conftest.py
 from sqlalchemy import text
 
 
