@@ -122,7 +122,9 @@ def own_cluster(cluster: Cluster) -> Cluster:
 
 
 def test_server_killed_mid_run_keeps_dev_data_and_the_next_start_reaps(own_cluster: Cluster) -> None:
-    admin_url = own_cluster.running().url  # type: ignore[union-attr]
+    info = own_cluster.running()
+    assert info is not None, "own_cluster is up"
+    admin_url = info.url
     dev_url, before = _seed_dev_database(admin_url)
     env = _env(LAB_HOME=str(own_cluster.home), FLASHCARDS_DATABASE_URL=dev_url, DATABASE_URL=dev_url)
     env.pop("LAB_DATABASE_URL", None)

@@ -129,7 +129,9 @@ def is_worker(config: pytest.Config) -> bool:
 
 def worker_id(config: pytest.Config) -> str:
     """pytest-xdist's name for this process: ``gw0``, ``gw1`` ... or ``master`` outside a worker."""
-    return str(config.workerinput["workerid"]) if is_worker(config) else "master"  # type: ignore[attr-defined]
+    if not is_worker(config):
+        return "master"
+    return str(config.workerinput["workerid"])  # type: ignore[attr-defined]  # xdist sets it on a worker
 
 
 def fail(message: str) -> NoReturn:

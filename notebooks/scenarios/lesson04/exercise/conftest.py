@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from lesson04.fixed.conftest import db_session, lab_app, lab_session_dependency  # noqa: F401
+from lesson04.fixed.conftest import db_session, lab_app, lab_session_dependency  # noqa: F401 - fixtures
 
 
 def _load(path):
