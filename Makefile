@@ -20,8 +20,7 @@ test: $(STAMP)  ## the whole test suite, notebooks included, on all cores
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff and mypy, as pyproject.toml configures them: the package, the tests, the lessons' code, the workshop's config
-	$(BIN)/ruff check .
-	$(BIN)/mypy
+	@status=0; $(BIN)/ruff check . || status=1; $(BIN)/mypy || status=1; exit $$status
 
 test-slow: $(STAMP)  ## every reproduction 20x beside a CPU hog, the quick isolation and parallel benches (CI runs it after make test)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"
