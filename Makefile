@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-slow test-soak test-browser test-latest lab doctor bench down clean constraints hub-deps
+.PHONY: run test lint test-slow test-soak test-browser test-latest lab doctor bench down clean constraints hub-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed: run make PYTHON=python3.11 (or newer)")'
@@ -18,6 +18,9 @@ run: $(STAMP)  ## execute every notebook headless into build/
 
 test: $(STAMP)  ## the whole test suite, notebooks included, on all cores
 	$(BIN)/python -m pytest -n auto $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff and mypy, as pyproject.toml configures them: the package, the tests, the lessons' code, the workshop's config
+	@status=0; $(BIN)/ruff check . || status=1; $(BIN)/mypy || status=1; exit $$status
 
 test-slow: $(STAMP)  ## every reproduction 20x beside a CPU hog, the quick isolation and parallel benches (CI runs it after make test)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[bench]"

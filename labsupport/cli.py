@@ -14,8 +14,8 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import NoReturn
 from pathlib import Path
+from typing import NoReturn
 
 from . import owners, server
 from .errors import LabError

@@ -64,7 +64,7 @@ async def connect(url: str, timeout: float = 5.0, what: str = "the server URL") 
             f"nothing is listening at {where}: if it is the lab's server, start it again with 'labsupport up'; "
             f"else start that server, or fix {what}"
         ) from None
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         raise LabError(f"PostgreSQL at {where} did not answer within {timeout:g} s: check the host and port") from None
     except socket.gaierror:
         raise NoServerError(f"cannot resolve the host in {where}: fix {what}") from None

@@ -44,8 +44,8 @@ def ddl(metadata: MetaData) -> list[str]:
     def collect(sql: Any, *multiparams: Any, **params: Any) -> None:
         statements.append(str(sql.compile(dialect=engine.dialect)).strip())
 
-    engine = create_mock_engine("postgresql+asyncpg://", collect)  # type: ignore[arg-type]
-    metadata.create_all(engine, checkfirst=False)  # type: ignore[arg-type]
+    engine = create_mock_engine("postgresql+asyncpg://", collect)
+    metadata.create_all(engine, checkfirst=False)
     return statements
 
 

@@ -8,8 +8,8 @@ other module reads them. The launcher's own knobs (``LAB_PG_BINDIR``, ``LAB_PG_U
 
 from __future__ import annotations
 
-import os
 import importlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,7 +72,7 @@ def import_object(spec: str, what: str, example: str, hint: str = "") -> Any:
         obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
         raise LabError(f"{what} {spec!r}: cannot import {module_name} ({exc}){hint}") from None
-    except Exception as exc:  # the module's own code raised while it was imported: its last line, not a traceback
+    except Exception as exc:  # noqa: BLE001 - the module's own code raised on import: its last line, not a traceback
         raise LabError(f"{what} {spec!r}: importing {module_name} raised {last_line(exc)}") from None
     for part in attr.split("."):
         try:

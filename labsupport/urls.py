@@ -41,12 +41,22 @@ def parse(text: str, what: str = "LAB_DATABASE_URL") -> URL:
     if not url.host and "host" not in url.query:
         raise LabError(f"{what} names no host ({redact(url)}): write it as {_EXAMPLE}")
     try:
-        ports = [url.port, int(url.query["port"]) if "port" in url.query else None]
+        ports = [url.port, _query_port(url)]
     except (ValueError, TypeError):
         raise LabError(f"{what} has a port that is not a number ({redact(url)}): write it as {_EXAMPLE}") from None
     if any(p is not None and not 0 < p < 65536 for p in ports):
         raise LabError(f"{what} has a port outside 1-65535 ({redact(url)}): write it as {_EXAMPLE}")
     return url.set(drivername="postgresql+asyncpg")
+
+
+def _query_port(url: URL, default: int | None = None) -> int | None:
+    """The ``?port=`` of ``url`` as a number, ``default`` without one; ``TypeError`` when it is given twice."""
+    value = url.query.get("port")
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise TypeError(f"?port= given {len(value)} times")
+    return int(value)
 
 
 def with_database(url: URL | str, database: str) -> str:
@@ -63,7 +73,7 @@ def asyncpg_kwargs(url: URL | str) -> dict[str, object]:
         "password": u.password,
         "database": u.database or "postgres",
         "host": u.host or u.query.get("host"),
-        "port": u.port or int(u.query.get("port", 5432)),
+        "port": u.port or _query_port(u, default=5432),
     }
     return {k: v for k, v in kwargs.items() if v is not None}
 

@@ -83,11 +83,11 @@ _DONE = """(s) => {
   return s.status === 'idle' && (failed || s.cells.every(c => c.count !== null)); }"""
 
 
-def state(page, path: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    return page.evaluate(STATE, path)  # type: ignore[no-any-return]
+def state(page, path: str) -> dict:
+    return page.evaluate(STATE, path)
 
 
-def wait_until_ready(page, path: str, timeout_s: float = START_TIMEOUT_S) -> None:  # type: ignore[no-untyped-def]
+def wait_until_ready(page, path: str, timeout_s: float = START_TIMEOUT_S) -> None:
     """The notebook is open, and its kernel has started and is idle."""
     page.wait_for_function("(path) => { const w = (%s)(path); return w && w.context.isReady; }" % FIND,
                            arg=path, timeout=timeout_s * 1000)
@@ -96,32 +96,32 @@ def wait_until_ready(page, path: str, timeout_s: float = START_TIMEOUT_S) -> Non
         return k && k.status === 'idle'; }""" % FIND, arg=path, timeout=timeout_s * 1000)
 
 
-def start_run_all(page, path: str) -> None:  # type: ignore[no-untyped-def]
+def start_run_all(page, path: str) -> None:
     """Run All, without waiting for it: the page runs the cells while the test drives other pages."""
     page.evaluate("""(path) => { const w = (%s)(path);
         window.jupyterapp.shell.activateById(w.id);
         window.jupyterapp.commands.execute('notebook:run-all-cells'); }""" % FIND, path)
 
 
-def run_all_done(page, path: str) -> bool:  # type: ignore[no-untyped-def]
-    return page.evaluate("(path) => (%s)((%s)(path))" % (_DONE, STATE), path)  # type: ignore[no-any-return]
+def run_all_done(page, path: str) -> bool:
+    return page.evaluate("(path) => (%s)((%s)(path))" % (_DONE, STATE), path)
 
 
-def run_all(page, path: str, timeout_s: float) -> None:  # type: ignore[no-untyped-def]
+def run_all(page, path: str, timeout_s: float) -> None:
     """Run All and wait until it is done (see ``_DONE``)."""
     start_run_all(page, path)
     page.wait_for_function("(path) => (%s)((%s)(path))" % (_DONE, STATE), arg=path,
                            timeout=timeout_s * 1000, polling=1000)
 
 
-def save(page, path: str) -> None:  # type: ignore[no-untyped-def]
+def save(page, path: str) -> None:
     page.evaluate("""async (path) => { const w = (%s)(path);
         window.jupyterapp.shell.activateById(w.id);
         await window.jupyterapp.commands.execute('docmanager:save'); }""" % FIND, path)
     page.wait_for_function("(path) => !(%s)(path).context.model.dirty" % FIND, arg=path, timeout=30_000)
 
 
-def shown_errors(page, path: str) -> list[str]:  # type: ignore[no-untyped-def]
+def shown_errors(page, path: str) -> list[str]:
     """What the learner sees in the page: error outputs, and outputs that render a traceback."""
     errors = [f"cell {c['index']}: {e}" for c in state(page, path)["cells"] for e in c["errors"]]
     tracebacks = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]',
@@ -129,7 +129,7 @@ def shown_errors(page, path: str) -> list[str]:  # type: ignore[no-untyped-def]
     return errors + ([f"{tracebacks} output(s) show a traceback"] if tracebacks else [])
 
 
-def saved_problems(notebook: dict) -> tuple[list[str], list[int]]:  # type: ignore[type-arg]
+def saved_problems(notebook: dict) -> tuple[list[str], list[int]]:
     """What JupyterLab saved: error outputs, and the code cells that never ran."""
     code = [(i, c) for i, c in enumerate(notebook["cells"]) if c["cell_type"] == "code"]
     errors = [f"cell {i}: {o.get('ename')}: {o.get('evalue')}"
@@ -137,12 +137,12 @@ def saved_problems(notebook: dict) -> tuple[list[str], list[int]]:  # type: igno
     return errors, [i for i, c in code if c.get("execution_count") is None]
 
 
-def news_toasts(page) -> list[str]:  # type: ignore[no-untyped-def]
+def news_toasts(page) -> list[str]:
     texts = page.locator(".Toastify__toast, .jp-toastContainer .Toastify__toast-body").all_inner_texts()
     return [t for t in texts if re.search(r"\bnews\b|update", t, re.IGNORECASE)]
 
 
-def screenshot(page, path: str, stem: str) -> Path:  # type: ignore[no-untyped-def]
+def screenshot(page, path: str, stem: str) -> Path:
     """The executed notebook from the top, in a window tall enough to show much of it (capped: Chromium's
     screenshots have a size limit), into ``build/screenshots/<stem>.png``."""
     page.evaluate("""(path) => { const w = (%s)(path);
@@ -159,10 +159,10 @@ def screenshot(page, path: str, stem: str) -> Path:  # type: ignore[no-untyped-d
     return target
 
 
-def shutdown_kernel(page, path: str) -> None:  # type: ignore[no-untyped-def]
+def shutdown_kernel(page, path: str) -> None:
     """Stop this notebook's kernel (its databases are dropped with it), so the next notebook starts alone."""
     try:
         page.evaluate("""async (path) => { const w = (%s)(path);
             if (w && w.sessionContext.session) await w.sessionContext.shutdown(); }""" % FIND, path)
-    except Exception:  # the page may be gone already; the server's shutdown stops the kernel anyway
+    except Exception:  # noqa: BLE001 - the page may be gone already; the server's shutdown stops the kernel anyway
         pass

@@ -11,18 +11,18 @@ fails there.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from users_support import own_folders
 
 from labsupport.server import Cluster
-
 
 # tests/apps/* are projects of their own (their own pytest settings); test_apps.py runs them.
 collect_ignore_glob = ["apps/*"]
@@ -90,19 +90,19 @@ def timing_alone() -> Iterator[None]:
         yield
 
 
-class Executed(dict):  # type: ignore[type-arg]
+class Executed(dict):
     """An executed lesson: its recorded outcomes (the dict) and what the learner saw, cell by cell."""
 
-    def __init__(self, outcomes: dict[str, object], notebook: dict[str, object], path: Path) -> None:
+    def __init__(self, outcomes: dict[str, object], notebook: dict[str, Any], path: Path) -> None:
         super().__init__(outcomes)
         self.notebook = notebook
         self.path = path
 
     @property
-    def code_cells(self) -> list[dict]:  # type: ignore[type-arg]
-        return [c for c in self.notebook["cells"] if c["cell_type"] == "code"]  # type: ignore[index]
+    def code_cells(self) -> list[dict]:
+        return [c for c in self.notebook["cells"] if c["cell_type"] == "code"]
 
-    def cell(self, marker: str) -> dict:  # type: ignore[type-arg]
+    def cell(self, marker: str) -> dict:
         """The one code cell whose source contains ``marker``."""
         hits = [c for c in self.code_cells if marker in "".join(c["source"])]
         assert len(hits) == 1, f"{len(hits)} cells contain {marker!r} in {self.path.name}"
@@ -113,7 +113,7 @@ class Executed(dict):  # type: ignore[type-arg]
         return visible_text(self.cell(marker)["outputs"])
 
 
-def visible_text(outputs: list[dict]) -> str:  # type: ignore[type-arg]
+def visible_text(outputs: list[dict]) -> str:
     """The text a learner reads in a cell's outputs: streams, the text of rich outputs, errors."""
     parts = []
     for out in outputs:
@@ -128,7 +128,7 @@ def visible_text(outputs: list[dict]) -> str:  # type: ignore[type-arg]
     return "\n".join(parts)
 
 
-def _parameters(notebook: Path, lab_server, prefixes: list[str], parameters: dict[str, object]) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _parameters(notebook: Path, lab_server, prefixes: list[str], parameters: dict[str, object]) -> dict[str, object]:
     import secrets
 
     prefix = str(parameters.pop("db_prefix", "") or f"t{notebook.stem[:2]}_{secrets.token_hex(3)}")
@@ -137,7 +137,7 @@ def _parameters(notebook: Path, lab_server, prefixes: list[str], parameters: dic
 
 
 @pytest.fixture
-def run_notebook(lab_server, tmp_path: Path):  # type: ignore[no-untyped-def]
+def run_notebook(lab_server, tmp_path: Path):
     """Execute a lesson notebook with papermill on the lab's server; returns its outcomes and cells.
 
     Fails the test with the notebook's own one-line error (cell and exception) if a cell raised.
@@ -171,7 +171,7 @@ class LiveNotebook:
     """A lesson executed cell by cell in one kernel that stays up, as JupyterLab's Run All does:
     cells can be run again afterwards, as a learner would."""
 
-    def __init__(self, client, notebook: Path, prefix: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, client, notebook: Path, prefix: str) -> None:
         self.client, self.path, self.prefix = client, notebook, prefix
         self.nb = client.nb
 
@@ -213,7 +213,7 @@ class LiveNotebook:
 
 
 @pytest.fixture
-def live_notebook(lab_server, tmp_path: Path):  # type: ignore[no-untyped-def]
+def live_notebook(lab_server, tmp_path: Path):
     """``async with live_notebook(name, **parameters) as nb``: a lesson in a kernel kept running."""
     import contextlib
 
@@ -226,7 +226,7 @@ def live_notebook(lab_server, tmp_path: Path):  # type: ignore[no-untyped-def]
     prefixes: list[str] = []
 
     @contextlib.asynccontextmanager
-    async def open_(name: str, **parameters: object):  # type: ignore[no-untyped-def]
+    async def open_(name: str, **parameters: object):
         (notebook,) = discover([name])
         params = _parameters(notebook, lab_server, prefixes, parameters)
         nb = parameterize_notebook(load_notebook_node(str(notebook)), params)
@@ -250,7 +250,7 @@ def check_learner_view(executed: Executed) -> None:
 
 
 @pytest.fixture
-def learner_view():  # type: ignore[no-untyped-def]
+def learner_view():
     """``learner_view(executed)`` asserts on what the learner reads (see ``check_learner_view``)."""
     return check_learner_view
 

@@ -38,7 +38,7 @@ from labsupport import databases
 from labsupport.connection import fetchval, run_sync
 from labsupport.server import Cluster, ServerInfo
 from labsupport.server.processes import find_postmaster, wait_gone
-from labsupport.server.users import server_user
+from labsupport.server.users import AsUser, server_user
 
 REPO = Path(__file__).resolve().parent.parent
 LEARNER, LEARNER_PW = "learner", "learner-pw"
@@ -148,7 +148,7 @@ def launch(run: Run) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PYTEST_", "COV_CORE_", "LAB_")) and k != "PYTHONPATH"}
     env.update(extra)
-    kwargs: dict[str, object] = {}
+    kwargs: AsUser = {}
     if run.user is not None:
         kwargs = {"user": run.user.pw_uid, "group": run.user.pw_gid, "extra_groups": []}
     with own_folders(run.user) as folders:
@@ -167,7 +167,7 @@ def launch(run: Run) -> subprocess.CompletedProcess[str]:
             cmd = [python, "-c", NOTEBOOK_CELL, *run.args]
         try:
             result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=180,
-                                    check=False, **kwargs)  # type: ignore[call-overload]
+                                    check=False, **kwargs)
             if suite is not None:
                 assert not (suite / "ran").exists(), "the suite ran its test after a bad input"
             return result
@@ -183,7 +183,7 @@ def _tree(home: Path) -> object:
     """What a start would change in a state folder: its files' sizes, server.json's bytes, the data link."""
     if not home.exists():
         return None
-    found = {}
+    found: dict[str, object] = {}
     for path in sorted(home.rglob("*")):
         if path.is_symlink():
             found[str(path)] = "-> " + os.readlink(path)
@@ -214,7 +214,7 @@ class Setup:
     home: Path
     user: pwd.struct_passwd | None = None
     args: tuple[str, ...] = ()
-    undo: Callable[[], None] = lambda: None
+    undo: Callable[[], object] = lambda: None  # what it returns is not used
     ini: str | None = None  # the plugin's suite (see ``Run``)
     files: dict[str, str] = field(default_factory=dict)
     status: int = 2  # 4: a plugin setting its hooks refuse, as pytest's usage errors end

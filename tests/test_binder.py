@@ -27,6 +27,8 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from users_support import python_for, pythonpath
 
+from labsupport.server.users import AsUser
+
 REPO = Path(__file__).resolve().parent.parent
 REQUIRES_PYTHON = SpecifierSet(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"])
 BINDER_UID, BINDER_USER = 1000, "jovyan"  # what BinderHub passes to repo2docker
@@ -89,7 +91,9 @@ def test_repo2docker_installs_the_lab_from_environment_yml_as_the_non_root_user(
         if keyword == "USER":
             user = rest
         elif keyword == "COPY" and re.search(r"\bsrc/ \$\{REPO_DIR\}/$", rest):
-            copied_as = re.search(r"--chown=(\S+)", rest).group(1)
+            chown = re.search(r"--chown=(\S+)", rest)
+            assert chown, f"the Dockerfile copies the repository without --chown: {rest}"
+            copied_as = chown.group(1)
         elif keyword == "RUN" and 'env update -p ${NB_PYTHON_PREFIX} --file "environment.yml"' in rest:
             install_user = user
     assert install_user == "${NB_USER}", "environment.yml is not installed by the image's user"
@@ -135,11 +139,11 @@ def image_home() -> Iterator[tuple[Path, pwd.struct_passwd | None]]:
 def _run(home: Path, user: pwd.struct_passwd | None, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(home), "LAB_HOME": str(home / ".lab"),
            "LAB_DATA_IN_MEMORY": "0", "PYTHONPATH": pythonpath(home), "LANG": "C.UTF-8"}
-    kwargs: dict[str, object] = {}
+    kwargs: AsUser = {}
     if user is not None:
         kwargs = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
     return subprocess.run([python_for(user), "-m", "labsupport", *args], cwd=home, env=env, capture_output=True,
-                          text=True, timeout=timeout, check=False, **kwargs)  # type: ignore[call-overload]
+                          text=True, timeout=timeout, check=False, **kwargs)
 
 
 def test_doctor_passes_in_the_image_and_says_the_files_are_on_disk(image_home: tuple[Path, pwd.struct_passwd | None]) -> None:

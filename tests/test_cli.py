@@ -65,7 +65,7 @@ def test_port_out_of_range_is_a_usage_error() -> None:
     assert_one_line_error(labsupport("up", "--port", "70000"), "outside 1-65535")
 
 
-def test_unusable_state_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_unusable_state_folder(tmp_path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     assert_one_line_error(labsupport("up", env={"LAB_HOME": str(blocker / "state")}), "LAB_HOME")
@@ -94,12 +94,12 @@ def test_doctor_passes_every_check(lab_server: object) -> None:
     assert all(line.startswith("[PASS]") for line in lines), result.stdout
 
 
-def _fresh_home(tmp_path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _fresh_home(tmp_path) -> dict[str, str]:
     """A LAB_HOME that must still not exist afterwards: the command started nothing."""
     return {"LAB_HOME": str(tmp_path / "never")}
 
 
-def test_run_refuses_a_notebook_outside_the_lessons_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_run_refuses_a_notebook_outside_the_lessons_folder(tmp_path) -> None:
     elsewhere = tmp_path / "x" / "00_start_here.ipynb"
     elsewhere.parent.mkdir()
     elsewhere.write_text("not a notebook, and not the lab's lesson 00")
@@ -124,7 +124,7 @@ def test_a_path_to_a_lesson_inside_the_lessons_folder_is_that_lesson() -> None:
 
 
 @pytest.mark.parametrize("below", ["", "sub"])
-def test_run_out_onto_a_file_says_it_is_a_file(tmp_path, below: str) -> None:  # type: ignore[no-untyped-def]
+def test_run_out_onto_a_file_says_it_is_a_file(tmp_path, below: str) -> None:
     existing = tmp_path / "report.txt"
     existing.write_text("a person's file")
     out = existing / below if below else existing

@@ -25,7 +25,7 @@ NOT_PINNED = {"pip", "setuptools", "wheel", canonicalize_name(PROJECT["name"])} 
 
 
 def _pins() -> dict[str, str]:
-    pins = {}
+    pins: dict[str, str] = {}
     for line in (ROOT / "constraints.txt").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
@@ -33,6 +33,11 @@ def _pins() -> dict[str, str]:
             assert sep and version, f"constraints.txt: {line!r} is not name==version"
             pins[canonicalize_name(name)] = version.strip()
     return pins
+
+
+def _environment() -> dict[str, str]:
+    """This interpreter's marker environment, as the plain mapping ``Marker.evaluate`` takes."""
+    return {name: str(value) for name, value in default_environment().items()}
 
 
 def _generated_on() -> str:
@@ -45,9 +50,9 @@ def _generated_on() -> str:
 def _only_elsewhere() -> set[str]:
     """Packages installed here only because a marker is true on this platform and false on the one
     constraints.txt was generated on (appnope on macOS): pip freeze there could not list them."""
-    here = default_environment()
+    here = _environment()
     there = {**here, "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix"}
-    names = set()
+    names: set[str] = set()
     for dist in importlib.metadata.distributions():
         for text in dist.requires or ():
             req = Requirement(text)
@@ -96,7 +101,7 @@ def test_every_installed_package_is_pinned_at_its_installed_version() -> None:
 def test_every_requirement_of_pyproject_is_pinned_within_its_range() -> None:
     pins = _pins()
     requirements = [*PROJECT["dependencies"], *(r for extra in PROJECT["optional-dependencies"].values() for r in extra)]
-    linux = {**default_environment(), "sys_platform": "linux", "platform_system": "Linux",
+    linux = {**_environment(), "sys_platform": "linux", "platform_system": "Linux",
              "platform_machine": "x86_64", "python_version": "3.11", "python_full_version": "3.11.0"}
     for text in requirements:
         req = Requirement(text)

@@ -11,6 +11,7 @@ from labsupport import databases, urls
 from labsupport.errors import LabError
 from labsupport.server import ServerInfo
 
+
 @pytest.fixture
 def name() -> str:
     return f"t_{secrets.token_hex(4)}"

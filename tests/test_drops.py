@@ -46,7 +46,7 @@ async def _rows(admin_url: str, name: str) -> int:
 
 
 @pytest.fixture
-def hand_made(lab_server) -> Iterator[list[str]]:  # type: ignore[no-untyped-def]
+def hand_made(lab_server) -> Iterator[list[str]]:
     """Names of databases this test makes by hand (``_seed``); removed by hand afterwards."""
     made: list[str] = []
     yield made
@@ -68,7 +68,7 @@ def _survived(admin_url: str, names: list[str]) -> dict[str, int | None]:
 # ---------------------------------------------------------------- the one drop function
 
 
-def test_every_drop_refuses_a_hand_made_database_in_one_line(lab_server, hand_made) -> None:  # type: ignore[no-untyped-def]
+def test_every_drop_refuses_a_hand_made_database_in_one_line(lab_server, hand_made) -> None:
     url, prefix = lab_server.url, f"td_{secrets.token_hex(3)}"
     name = f"{prefix}_dev"
     _make(url, hand_made, name)
@@ -91,7 +91,7 @@ def test_every_drop_refuses_a_hand_made_database_in_one_line(lab_server, hand_ma
     assert _survived(url, [name]) == {name: ROWS}
 
 
-def test_a_comment_that_is_not_the_labs_mark_is_refused_too(lab_server, hand_made) -> None:  # type: ignore[no-untyped-def]
+def test_a_comment_that_is_not_the_labs_mark_is_refused_too(lab_server, hand_made) -> None:
     url, name = lab_server.url, f"td_{secrets.token_hex(3)}_notes"
     _make(url, hand_made, name)
     run_sync(fetchval(url, f"COMMENT ON DATABASE {databases.quote(name)} IS 'isolation-lab notes of Ann'"))
@@ -100,7 +100,7 @@ def test_a_comment_that_is_not_the_labs_mark_is_refused_too(lab_server, hand_mad
     assert _survived(url, [name]) == {name: ROWS}
 
 
-def test_the_labs_mark_without_an_owner_may_be_dropped_but_is_never_reaped(lab_server, hand_made) -> None:  # type: ignore[no-untyped-def]
+def test_the_labs_mark_without_an_owner_may_be_dropped_but_is_never_reaped(lab_server, hand_made) -> None:
     url, name = lab_server.url, f"td_{secrets.token_hex(3)}_kept_template_test"
     run_sync(databases.create(url, name))
     hand_made.append(name)
@@ -112,7 +112,7 @@ def test_the_labs_mark_without_an_owner_may_be_dropped_but_is_never_reaped(lab_s
     assert not run_sync(databases.exists(url, name))
 
 
-def test_drop_under_drops_the_labs_own_and_then_names_the_hand_made(lab_server, hand_made) -> None:  # type: ignore[no-untyped-def]
+def test_drop_under_drops_the_labs_own_and_then_names_the_hand_made(lab_server, hand_made) -> None:
     url, prefix = lab_server.url, f"td_{secrets.token_hex(3)}"
     ours, theirs = f"{prefix}_a", f"{prefix}_b"
     run_sync(databases.create(url, ours))
@@ -163,7 +163,7 @@ def _suite(folder: Path) -> Path:
 
 @pytest.mark.parametrize("worker", PLUGIN_NAMES)
 def test_a_run_stops_before_any_test_rather_than_drop_a_hand_made_database_of_its_names(
-        worker: str, tmp_path: Path, lab_server, hand_made) -> None:  # type: ignore[no-untyped-def]
+        worker: str, tmp_path: Path, lab_server, hand_made) -> None:
     url, prefix = lab_server.url, f"td{worker[0]}_{secrets.token_hex(3)}"
     name = f"{prefix}_{worker}_test"
     _make(url, hand_made, name)
@@ -185,7 +185,7 @@ def test_a_run_stops_before_any_test_rather_than_drop_a_hand_made_database_of_it
 # ---------------------------------------------------------------- lessons and the lab's own clean-ups
 
 
-def test_a_lessons_names_made_by_hand_survive_its_set_up_and_every_clean_up(lab_server, hand_made) -> None:  # type: ignore[no-untyped-def]
+def test_a_lessons_names_made_by_hand_survive_its_set_up_and_every_clean_up(lab_server, hand_made) -> None:
     url, prefix = lab_server.url, f"tl_{secrets.token_hex(3)}"
     names = [f"{prefix}_{suffix}" for suffix in LESSON_SUFFIXES]
     _make(url, hand_made, names[0])
@@ -212,7 +212,7 @@ def test_a_lessons_names_made_by_hand_survive_its_set_up_and_every_clean_up(lab_
     assert _survived(url, names) == dict.fromkeys(names, ROWS)
 
 
-def test_labsupport_up_and_doctor_keep_hand_made_databases_of_the_names_they_use(cluster, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_labsupport_up_and_doctor_keep_hand_made_databases_of_the_names_they_use(cluster, tmp_path: Path) -> None:
     info, _ = cluster.up()
     names = ["lab_doctor_template", "lab_doctor_copy_test"]  # the doctor's clone check makes and drops these
     for name in names:

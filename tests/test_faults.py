@@ -47,7 +47,7 @@ def _seed_dev_database(admin_url: str) -> tuple[str, dev_data.Snapshot]:
 
 
 @pytest.fixture
-def dev_database(lab_server) -> Iterator[tuple[str, dev_data.Snapshot]]:  # type: ignore[no-untyped-def]
+def dev_database(lab_server) -> Iterator[tuple[str, dev_data.Snapshot]]:
     url, snapshot = _seed_dev_database(lab_server.url)
     yield url, snapshot
     name = databases.quote(str(make_url(url).database))  # made by hand, so removed by hand: the lab refuses to
@@ -94,7 +94,7 @@ def _run_in_background(args: list[str], env: dict[str, str]) -> subprocess.Popen
 # ---------------------------------------------------------------- Ctrl-C in the middle of a notebook
 
 
-def test_ctrl_c_mid_notebook_keeps_dev_data_and_the_next_run_passes(lab_server, dev_database) -> None:  # type: ignore[no-untyped-def]
+def test_ctrl_c_mid_notebook_keeps_dev_data_and_the_next_run_passes(lab_server, dev_database) -> None:
     dev_url, before = dev_database
     env = _env(FLASHCARDS_DATABASE_URL=dev_url, DATABASE_URL=dev_url, TEST_DATABASE_URL=dev_url,
                LAB_TEST_DATABASE_URL=dev_url)  # the developer's URL everywhere an app or a test might look
@@ -122,7 +122,9 @@ def own_cluster(cluster: Cluster) -> Cluster:
 
 
 def test_server_killed_mid_run_keeps_dev_data_and_the_next_start_reaps(own_cluster: Cluster) -> None:
-    admin_url = own_cluster.running().url  # type: ignore[union-attr]
+    info = own_cluster.running()
+    assert info is not None, "own_cluster is up"
+    admin_url = info.url
     dev_url, before = _seed_dev_database(admin_url)
     env = _env(LAB_HOME=str(own_cluster.home), FLASHCARDS_DATABASE_URL=dev_url, DATABASE_URL=dev_url)
     env.pop("LAB_DATABASE_URL", None)
@@ -153,7 +155,7 @@ def test_server_killed_mid_run_keeps_dev_data_and_the_next_start_reaps(own_clust
 # ---------------------------------------------------------------- two clones side by side
 
 
-def test_two_labs_at_once_never_touch_each_other(own_cluster: Cluster, lab_server) -> None:  # type: ignore[no-untyped-def]
+def test_two_labs_at_once_never_touch_each_other(own_cluster: Cluster, lab_server) -> None:
     ours = own_cluster.running()
     assert ours is not None
     fixed = lesson.SCENARIOS / "lesson04" / "fixed"
@@ -175,27 +177,27 @@ def test_two_labs_at_once_never_touch_each_other(own_cluster: Cluster, lab_serve
 
     assert all(p.returncode == 0 for _, _, p in runs.values()), outputs
     assert samples > 5 and crossed == [], (samples, crossed)
-    for label, (prefix, url, _) in runs.items():
+    for prefix, url, _ in runs.values():
         assert run_sync(databases.names_under(url, prefix)) == []  # each cleaned up after itself
 
 
 # ---------------------------------------------------------------- SIGTERM, a dead server, a full disk, temporary folders
 
 
-def _throwaway_env(cluster: Cluster, tmp_path) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _throwaway_env(cluster: Cluster, tmp_path) -> dict[str, str]:
     """A subprocess environment for ``cluster``'s lab, with its own HOME, IPython, Jupyter runtime and temp folders."""
     from test_leases import lab_env
 
     return lab_env(cluster, tmp_path)
 
 
-def _lab_temp_entries(tmp_path) -> list[str]:  # type: ignore[no-untyped-def]
+def _lab_temp_entries(tmp_path) -> list[str]:
     """What the lab leaves in the temporary and Jupyter runtime folders: its temp folders, kernel files."""
     found = [p.name for p in (tmp_path / "tmp").glob(owners.TEMP_PREFIX + "*")]
     return found + [p.name for p in (tmp_path / "runtime").glob("kernel-*.json")]
 
 
-def test_sigterm_mid_run_cleans_up_like_ctrl_c_and_exits_143_with_one_line(cluster: Cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_sigterm_mid_run_cleans_up_like_ctrl_c_and_exits_143_with_one_line(cluster: Cluster, tmp_path) -> None:
     from test_leases import _kernel_of, _wait
 
     env = _throwaway_env(cluster, tmp_path)
@@ -231,7 +233,7 @@ _KILLS_THE_SERVER = '''
 '''
 
 
-def test_a_test_run_whose_server_dies_ends_with_one_line(cluster: Cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_test_run_whose_server_dies_ends_with_one_line(cluster: Cluster, tmp_path) -> None:
     import textwrap
 
     suite = tmp_path / "suite"
@@ -250,7 +252,7 @@ def test_a_test_run_whose_server_dies_ends_with_one_line(cluster: Cluster, tmp_p
     assert "1 passed" in out and "1 failed" in out, out  # the run stopped at the first failure it explained
 
 
-def test_labsupport_run_whose_server_dies_ends_with_one_line(cluster: Cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_labsupport_run_whose_server_dies_ends_with_one_line(cluster: Cluster, tmp_path) -> None:
     from test_leases import _kernel_of, _wait
 
     env = _throwaway_env(cluster, tmp_path)
@@ -268,7 +270,7 @@ def test_labsupport_run_whose_server_dies_ends_with_one_line(cluster: Cluster, t
 
 
 @pytest.fixture
-def small_disk(cluster_home):  # type: ignore[no-untyped-def]
+def small_disk(cluster_home):
     """A 60 MiB file system for the lab's state folder (a tmpfs; mounting one needs root)."""
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root")
@@ -281,7 +283,7 @@ def small_disk(cluster_home):  # type: ignore[no-untyped-def]
         subprocess.run(["umount", "-l", str(cluster_home)], check=False)
 
 
-def _fill(folder, leave: int) -> None:  # type: ignore[no-untyped-def]
+def _fill(folder, leave: int) -> None:
     stats = os.statvfs(folder)
     fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
     try:
@@ -290,7 +292,7 @@ def _fill(folder, leave: int) -> None:  # type: ignore[no-untyped-def]
         os.close(fd)
 
 
-def test_a_nearly_full_disk_is_named_by_up_run_and_status(small_disk, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_nearly_full_disk_is_named_by_up_run_and_status(small_disk, tmp_path) -> None:
     lab = Cluster(small_disk / "state")
     env = _throwaway_env(lab, tmp_path) | {"LAB_DATA_IN_MEMORY": "0"}
 
@@ -312,7 +314,7 @@ def test_a_nearly_full_disk_is_named_by_up_run_and_status(small_disk, tmp_path) 
     assert status.returncode == 3 and named in status.stdout, status
 
 
-def test_lesson01_runner_leaves_no_temporary_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_lesson01_runner_leaves_no_temporary_folder(tmp_path) -> None:
     env = _env(TMPDIR=str(tmp_path), PYTHONPATH=str(lesson.SCENARIOS))
     code = "from lesson01 import support; r = support.Runner(env={}); print(r.report.parent, flush=True)"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
@@ -348,6 +350,7 @@ def test_lesson01_dev_database_keeps_what_a_commit_acknowledged(cluster: Cluster
             await conn.close()
 
     run_sync(insert(dev_url, 3000))
+    assert info.pid is not None, "the lab's own server has a postmaster pid"
     os.killpg(info.pid, signal.SIGKILL)  # the postmaster and every backend at once: nothing gets to flush
     again, _ = cluster.up()
     assert run_sync(fetchval(_database_url(again.url, "keep_dev"), "SELECT count(*) FROM kept")) == 3000

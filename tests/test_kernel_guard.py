@@ -15,7 +15,7 @@ def _notebook(tmp_path: Path) -> Path:
     ids = iter(range(100))
 
     def cell(kind: str, text: str, **meta: object) -> dict[str, object]:
-        extra = {"outputs": [], "execution_count": None} if kind == "code" else {}
+        extra: dict[str, object] = {"outputs": [], "execution_count": None} if kind == "code" else {}
         return {"cell_type": kind, "id": f"c{next(ids)}", "metadata": meta, "source": text, **extra}
 
     path = tmp_path / "99_demo.ipynb"
@@ -46,8 +46,8 @@ def test_the_cell_that_defines_a_name_is_named_by_its_section_and_first_line(tmp
 @pytest.mark.notebook
 async def test_in_a_kernel_the_learner_reads_one_line_naming_the_cell(tmp_path: Path) -> None:
     """A kernel started as `labsupport lab` starts it (PYTHONSTARTUP, JPY_SESSION_NAME): guarded from its first cell."""
-    from nbclient import NotebookClient
     import nbformat
+    from nbclient import NotebookClient
 
     path = _notebook(tmp_path)
     nb = nbformat.read(path, as_version=4)

@@ -152,7 +152,7 @@ def _timing_lock() -> Iterator[None]:
 
 
 @contextlib.asynccontextmanager
-async def robot_for(notebook: Path, lab_server: Any) -> AsyncIterator[Robot]:  # noqa: ANN401
+async def robot_for(notebook: Path, lab_server: Any) -> AsyncIterator[Robot]:
     from nbclient import NotebookClient
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
@@ -188,7 +188,7 @@ def _tags_missing(robot: Robot, notebook: Path) -> list[str]:
 @pytest.mark.notebook
 @pytest.mark.slow  # every lesson three more times on a live kernel: make test-slow (CI runs it)
 @pytest.mark.parametrize("name", [p.stem for p in discover()])
-async def test_the_learner_robot_finds_every_cell_survives_a_real_kernel(name: str, lab_server) -> None:  # type: ignore[no-untyped-def]
+async def test_the_learner_robot_finds_every_cell_survives_a_real_kernel(name: str, lab_server) -> None:
     (notebook,) = discover([name])
     async with robot_for(notebook, lab_server) as robot:
         robot.findings += _tags_missing(robot, notebook)
@@ -221,7 +221,7 @@ async def test_the_learner_robot_finds_every_cell_survives_a_real_kernel(name: s
 
 
 @pytest.mark.notebook
-async def test_00s_schema_table_run_again_after_the_clean_up_says_which_cell_to_run(lab_server) -> None:  # type: ignore[no-untyped-def]
+async def test_00s_schema_table_run_again_after_the_clean_up_says_which_cell_to_run(lab_server) -> None:
     (notebook,) = discover(["00"])
     async with robot_for(notebook, lab_server) as robot:
         robot.part = "Run All"

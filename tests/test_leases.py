@@ -36,7 +36,7 @@ def _start(args: list[str], env: dict[str, str], cwd: Path | None = None) -> sub
                             start_new_session=True)
 
 
-def _wait(check, what: str, seconds: float = 180) -> None:  # type: ignore[no-untyped-def]
+def _wait(check, what: str, seconds: float = 180) -> None:
     deadline = time.monotonic() + seconds
     while not check():
         assert time.monotonic() < deadline, f"{what} did not happen within {seconds:g} s"

@@ -139,13 +139,13 @@ def test_nested_suites_may_write_bytecode(monkeypatch: pytest.MonkeyPatch) -> No
 # ---------------------------------------------------------------- cells that survive a real kernel
 
 
-def _lab_for(lab_server, notebook: str):  # type: ignore[no-untyped-def]
+def _lab_for(lab_server, notebook: str):
     import secrets
 
     return lesson.open_lab(lab_server.url, f"tls_{secrets.token_hex(3)}", notebook=notebook)
 
 
-def test_a_set_up_cell_run_again_gets_the_same_lab_back(lab_server, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_set_up_cell_run_again_gets_the_same_lab_back(lab_server, monkeypatch: pytest.MonkeyPatch) -> None:
     lab = _lab_for(lab_server, "00")
     assert lesson.open_lab(lab_server.url, lab.prefix, notebook="00") is lab
     monkeypatch.setitem(globals(), "database_url", lab_server.url)  # what the parameters cell defines
@@ -154,7 +154,7 @@ def test_a_set_up_cell_run_again_gets_the_same_lab_back(lab_server, monkeypatch:
     assert lesson.open_lab(lab_server.url, lab.prefix) is not lab  # no notebook: a lab of its own
 
 
-async def test_a_database_the_clean_up_dropped_says_which_cell_makes_it(lab_server) -> None:  # type: ignore[no-untyped-def]
+async def test_a_database_the_clean_up_dropped_says_which_cell_makes_it(lab_server) -> None:
     lab = _lab_for(lab_server, "t1")
     name = await lab.create_database("scratch")
     assert f"/{name}?" in lab.url(name)
@@ -170,7 +170,7 @@ async def test_a_database_the_clean_up_dropped_says_which_cell_makes_it(lab_serv
     await lab.clean_up()
 
 
-async def test_clean_up_runs_every_step_and_always_drops_the_databases(lab_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+async def test_clean_up_runs_every_step_and_always_drops_the_databases(lab_server, tmp_path: Path) -> None:
     from labsupport.connection import run_sync  # noqa: F401 - the server answers below
     from labsupport.databases import names_under
 

@@ -36,7 +36,7 @@ def verdicts(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith(("Passed:", "Not yet:"))]
 
 
-async def test_01_as_the_learner_finds_it_works_it_and_the_solution(live_notebook, learner_view,  # type: ignore[no-untyped-def]
+async def test_01_as_the_learner_finds_it_works_it_and_the_solution(live_notebook, learner_view,
                                                                    lab_server) -> None:
     """Run All with the stubs; then the design check again (the clean-up has dropped what it needs), again;
     then ``solution = True`` in the parameters cell and Run All once more in the same kernel: the
@@ -92,7 +92,7 @@ def test_no_answer_or_check_sits_beside_the_stubs() -> None:
 
 
 @pytest.fixture
-async def lab(lab_server) -> AsyncIterator[object]:  # type: ignore[no-untyped-def]
+async def lab(lab_server) -> AsyncIterator[object]:
     """A lesson-01 lab of this test's own on the lab's server (its own prefix), dropped afterwards."""
     from labsupport.teaching import lesson
 
@@ -109,7 +109,7 @@ def _said(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
 
 
 async def test_the_prediction_gets_a_hint_for_each_wrong_guess_and_passes_the_right_one(
-        lab, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+        lab, capsys: pytest.CaptureFixture[str]) -> None:
     assert await check.nameless_url(lab, {"database": ..., "suite_starts": ...}) is False
     verdict, hint = _said(capsys)
     assert "nothing was run yet" in verdict and "replace each ..." in hint
@@ -147,7 +147,7 @@ APP_IMPORT = ("from asgi_lifespan import LifespanManager  # noqa: E402\nfrom htt
 
 
 async def test_the_design_task_passes_the_reference_and_gives_each_mistake_its_own_hint(
-        lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+        lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert await check.design_task(lab) is False  # the stub as committed
     verdict, hint = _said(capsys)
     assert verdict.startswith("Not yet: the guard stopped the session") and "before the app is imported" in hint

@@ -27,7 +27,7 @@ def verdicts(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith(("Passed:", "Not yet:"))]
 
 
-def _assert_the_story(outcomes) -> None:  # type: ignore[no-untyped-def]
+def _assert_the_story(outcomes) -> None:
     assert "session factory not initialized" in outcomes["symptom_a_message"]
     assert outcomes["symptom_b_rows_seen_by_route"] == 0
     assert outcomes["backend_pids_differ"] is True
@@ -38,7 +38,7 @@ def _assert_the_story(outcomes) -> None:  # type: ignore[no-untyped-def]
         assert isinstance(outcomes[key], float) and outcomes[key] > 0, (key, outcomes[key])
 
 
-async def test_lesson02_as_the_learner_finds_it_works_it_and_the_solution(live_notebook, learner_view,  # type: ignore[no-untyped-def]
+async def test_lesson02_as_the_learner_finds_it_works_it_and_the_solution(live_notebook, learner_view,
                                                                          lab_server) -> None:
     async with live_notebook(NOTEBOOK, solution=False, timing_tests=2) as nb:
         await nb.run_all()
@@ -82,7 +82,7 @@ def test_no_answer_or_hidden_check_sits_beside_the_stub() -> None:
 
 
 @pytest.fixture
-async def lab(lab_server) -> AsyncIterator[object]:  # type: ignore[no-untyped-def]
+async def lab(lab_server) -> AsyncIterator[object]:
     """A lesson-02 lab of this test's own on the lab's server (its own prefix), dropped afterwards."""
     from labsupport.teaching import lesson
 
@@ -99,7 +99,7 @@ def _said(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
 
 
 async def test_the_prediction_gets_a_hint_for_each_wrong_guess_and_passes_the_right_one(
-        lab, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+        lab, capsys: pytest.CaptureFixture[str]) -> None:
     assert await check.visibility(lab, {"commit": 1, "read_uncommitted": ..., "same_connection": 1}) is False
     assert "nothing was run yet" in _said(capsys)[0]
     right = {"commit": 1, "read_uncommitted": 0, "same_connection": 1}
@@ -128,7 +128,7 @@ def _variant(tmp_path: Path, name: str, old: str, new: str) -> Path:
 
 
 async def test_the_design_task_passes_the_reference_and_gives_each_mistake_its_own_hint(
-        lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+        lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert await check.design_task(lab) is False  # the stub as committed
     verdict, hint = _said(capsys)
     assert verdict.startswith("Not yet: session_override still ends in") and "dependency_overrides" in hint

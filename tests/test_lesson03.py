@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from nbclient.exceptions import CellExecutionError
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 from labsupport import databases
 from labsupport.connection import run_sync
@@ -33,7 +35,7 @@ PREDICT_CHECK = "h.check_prediction("
 
 
 @pytest.mark.notebook
-async def test_03_as_the_learner_finds_it_works_it_and_the_solution(live_notebook, learner_view,  # type: ignore[no-untyped-def]
+async def test_03_as_the_learner_finds_it_works_it_and_the_solution(live_notebook, learner_view,
                                                                    lab_server) -> None:
     """One execution serves the story, the learner's stubs and the reference answers: Run All with
     both exercises as the learner finds them; each check then says what to do, again after the
@@ -85,7 +87,7 @@ def verdicts(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith(("Passed:", "Not yet:"))]
 
 
-def _support():  # type: ignore[no-untyped-def]
+def _support():
     import sys
 
     sys.path.insert(0, str(lesson.SCENARIOS))
@@ -94,7 +96,7 @@ def _support():  # type: ignore[no-untyped-def]
     return h
 
 
-def _own_lab(lab_server):  # type: ignore[no-untyped-def]
+def _own_lab(lab_server):
     from labsupport.teaching.lesson import Lab
 
     # a prefix of its own: each xdist worker numbers its tmp_path folders from 0, so a name taken from
@@ -112,7 +114,7 @@ def _own_lab(lab_server):  # type: ignore[no-untyped-def]
     ({"plain_engine": [], "session_loop_engine": [1, 2], "engine_per_test": [2]},
      "plain_engine: the pool keeps the connection test 1 opened"),
 ])
-def test_03_prediction_check_compares_with_the_real_trace(lab_server, prediction, verdict,  # type: ignore[no-untyped-def]
+def test_03_prediction_check_compares_with_the_real_trace(lab_server, prediction, verdict,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     """Exercise 1: the predict suite runs for real, traced; a right prediction passes, each wrong one
     is told what it missed, engine by engine, and no prediction runs nothing."""
@@ -136,7 +138,7 @@ _LOOP_SCOPE = ('scope="session")', 'scope="session", loop_scope="session")')
     ({"conftest.py": _LOOP_SCOPE, "pytest.ini": "session"}, "Not yet: tests now share one event loop"),
     ({"conftest.py": "reference"}, "Passed: 11 tests passed, each in a loop of its own"),
 ])
-def test_03_check_names_the_cause_of_a_learners_attempt(lab_server, tmp_path: Path, change, verdict,  # type: ignore[no-untyped-def]
+def test_03_check_names_the_cause_of_a_learners_attempt(lab_server, tmp_path: Path, change, verdict,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     """Exercise 2 as a learner writes it: the stub (the trap), the loop scope on the fixture only,
     the lab's recommended session loop (which this suite's constraint rules out), the reference:
@@ -206,16 +208,16 @@ def test_03_chart_is_linear_with_the_case_files_figure_as_a_note() -> None:
     assert any("2000 ms" in t.get_text() for t in ax.texts)
 
 
-def test_loop_bound_engine_refuses_another_loop_in_one_line(lab_server) -> None:  # type: ignore[no-untyped-def]
+def test_loop_bound_engine_refuses_another_loop_in_one_line(lab_server) -> None:
     born = asyncio.new_event_loop()
 
-    async def make_and_use() -> object:
+    async def make_and_use() -> AsyncEngine:
         engine = engines.loop_bound_engine(lab_server.url, owner="test_engine", loop_scope="session")
         async with engine.connect() as conn:  # leaves a pooled connection of loop `born`
             assert await conn.scalar(text("SELECT 1")) == 1
         return engine
 
-    async def use(engine) -> int:  # type: ignore[no-untyped-def]
+    async def use(engine) -> int:
         async with engine.connect() as conn:
             return int(await conn.scalar(text("SELECT 1")))
 
@@ -229,18 +231,19 @@ def test_loop_bound_engine_refuses_another_loop_in_one_line(lab_server) -> None:
                                   "from a different event loop")
         assert "asyncio_default_test_loop_scope = session" in message and "lab_nullpool_engine" in message
         assert born.run_until_complete(use(engine)) == 1  # the refusal left the pool as it was
-        assert engine.sync_engine.pool.checkedout() == 0
+        pool = engine.sync_engine.pool
+        assert isinstance(pool, QueuePool) and pool.checkedout() == 0
         born.run_until_complete(engine.dispose())
     finally:
         born.close()
 
 
-def test_loop_bound_engine_needs_a_running_loop(lab_server) -> None:  # type: ignore[no-untyped-def]
+def test_loop_bound_engine_needs_a_running_loop(lab_server) -> None:
     with pytest.raises(lesson.LabError, match="needs a running event loop"):
         engines.loop_bound_engine(lab_server.url)
 
 
-def test_plugin_engines_in_a_real_suite_name_the_loop_scopes(lab_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_plugin_engines_in_a_real_suite_name_the_loop_scopes(lab_server, tmp_path: Path) -> None:
     (tmp_path / "pytest.ini").write_text(textwrap.dedent("""
         [pytest]
         addopts = -p no:cacheprovider -p no:randomly

@@ -29,7 +29,7 @@ def _left(admin_url: str, prefix: str) -> list[str]:
     return run_sync(databases.names_under(admin_url, prefix))
 
 
-def _assert_the_story(outcomes, prefix: str, repeats: int) -> None:  # type: ignore[no-untyped-def]
+def _assert_the_story(outcomes, prefix: str, repeats: int) -> None:
     messages = outcomes["race_messages"]
     assert any('duplicate key value violates unique constraint "pg_type_typname_nsp_index"' in m for m in messages)
     assert any(re.search(r'relation "\w+" does not exist', m) for m in messages), messages
@@ -60,7 +60,7 @@ def verdicts(text: str) -> list[str]:
 MEASURING = ("evidence.time_suites(",)
 
 
-async def test_lesson04_as_the_learner_finds_it_works_it_and_the_solution(live_notebook, learner_view,  # type: ignore[no-untyped-def]
+async def test_lesson04_as_the_learner_finds_it_works_it_and_the_solution(live_notebook, learner_view,
                                                                          lab_server) -> None:
     """One execution serves the story, the learner's stubs and the reference answers: Run All with
     both exercises as the learner finds them (the notebook still runs to the end), each check again
@@ -98,7 +98,7 @@ async def test_lesson04_as_the_learner_finds_it_works_it_and_the_solution(live_n
     assert left == [], f"the notebook left databases on the server: {left}"
 
 
-def _support():  # type: ignore[no-untyped-def]
+def _support():
     import sys
 
     from labsupport.teaching import lesson
@@ -115,7 +115,7 @@ def _support():  # type: ignore[no-untyped-def]
     ({"template", "gw0", "gw1", "master"}, "master is the one process of a run without xdist"),
     (set(), "each worker drops its copy when it ends (step 2); SIGKILL ends it without that."),
 ])
-def test_04_crash_check_tells_each_wrong_prediction_what_it_missed(lab_server, prediction, verdict,  # type: ignore[no-untyped-def]
+def test_04_crash_check_tells_each_wrong_prediction_what_it_missed(lab_server, prediction, verdict,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     """Exercise 1, for real: a -n 2 run killed with SIGKILL once both workers are connected."""
     support, prefix = _support(), f"t04k_{secrets.token_hex(3)}"
@@ -152,7 +152,7 @@ _ANSWERS = {
     ("builtin_hash", "Not yet: another process got another prefix for the same branch"),
     ("reference", "Passed: all "),
 ])
-def test_04_ci_prefix_check_names_the_rule_an_answer_breaks(lab_server, tmp_path, answer, verdict,  # type: ignore[no-untyped-def]
+def test_04_ci_prefix_check_names_the_rule_an_answer_breaks(lab_server, tmp_path, answer, verdict,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     """Exercise 2 as a learner writes it: each answer's verdict, the suite run for real with -n 2."""
     import shutil
@@ -182,8 +182,9 @@ def test_04_ci_prefix_check_names_the_rule_an_answer_breaks(lab_server, tmp_path
 
 
 def _rows(sequential: list[float], parallel: list[float], work: int = 50) -> list[dict[str, object]]:
-    return ([{"repeat": i, "work_ms": work, "workers": 0, "seconds": s} for i, s in enumerate(sequential)]
-            + [{"repeat": i, "work_ms": work, "workers": 2, "seconds": s} for i, s in enumerate(parallel)])
+    rows: list[dict[str, object]] = [{"repeat": i, "work_ms": work, "workers": 0, "seconds": s}
+                                     for i, s in enumerate(sequential)]
+    return rows + [{"repeat": i, "work_ms": work, "workers": 2, "seconds": s} for i, s in enumerate(parallel)]
 
 
 def test_04_conclusion_needs_ranges_that_do_not_overlap() -> None:
@@ -203,7 +204,7 @@ def test_04_conclusion_needs_ranges_that_do_not_overlap() -> None:
 
 @pytest.mark.slow  # fifteen whole runs per mode: make test-slow (CI runs it)
 @pytest.mark.usefixtures("timing_alone")
-def test_04_section_5_run_five_times_gives_one_conclusion_or_the_noise(lab_server) -> None:  # type: ignore[no-untyped-def]
+def test_04_section_5_run_five_times_gives_one_conclusion_or_the_noise(lab_server) -> None:
     """Fifteen real runs per mode, read as five measurements of three: every one says the same, or
     says it is within the noise; never the opposite of another."""
     support = _support()

@@ -97,7 +97,7 @@ def _close(stated: int, model: float) -> bool:
 @pytest.mark.notebook
 @pytest.mark.slow  # every lesson executed once more: make test-slow (CI runs it)
 @pytest.mark.parametrize("notebook", [p.stem for p in discover()])
-def test_each_lesson_states_its_time_by_the_model_and_its_core_fits_20_minutes(notebook: str, run_notebook) -> None:  # type: ignore[no-untyped-def]
+def test_each_lesson_states_its_time_by_the_model_and_its_core_fits_20_minutes(notebook: str, run_notebook) -> None:
     (path,) = discover([notebook])
     executed = run_notebook(notebook)
     time = lt.lesson_time(path, executed.path)

@@ -15,12 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from template_support import APPS, comments_under, copy_app, drop_prefix, env_for, new_prefix, run
 
 from labsupport import databases, urls
 from labsupport.connection import connect, run_sync
 from labsupport.teaching.lesson import clean_env
-
-from template_support import APPS, comments_under, copy_app, drop_prefix, env_for, new_prefix, run
 
 APP = APPS / "migrations_alembic"
 DRIFT = ["  column customers.email: in lab_metadata, not in the migrations",
@@ -74,14 +73,14 @@ with engine.connect() as connection:
 
 
 @pytest.fixture
-def prefix(lab_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def prefix(lab_server) -> Iterator[str]:
     name = new_prefix("m")
     yield name
     drop_prefix(lab_server.url, name)
 
 
 def test_migrations_that_differ_from_the_models_stop_the_run_with_one_line_each(lab_server, prefix: str,
-                                                                                  tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+                                                                                  tmp_path: Path) -> None:
     result = run(APP, env_for(lab_server.url, prefix, tmp_path), "-o", "lab_metadata=shop_m.drifted:Base")
     assert result.returncode == 4 and result.tests == [], result.output[-3000:]
     lines = result.output.splitlines()
@@ -92,7 +91,7 @@ def test_migrations_that_differ_from_the_models_stop_the_run_with_one_line_each(
 
 
 def test_lab_migrations_drift_warn_runs_the_tests_and_lists_the_differences(lab_server, prefix: str,
-                                                                           tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+                                                                           tmp_path: Path) -> None:
     result = run(APP, env_for(lab_server.url, prefix, tmp_path), "-o", "lab_metadata=shop_m.drifted:Base",
                  "-o", "lab_migrations_drift=warn")
     assert result.ok and result.passed == 6, result.output[-3000:]
@@ -102,7 +101,7 @@ def test_lab_migrations_drift_warn_runs_the_tests_and_lists_the_differences(lab_
         assert f"labsupport workers: {line}" in result.output
 
 
-def test_models_in_step_with_the_migrations_are_said_to_agree(lab_server, prefix: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_models_in_step_with_the_migrations_are_said_to_agree(lab_server, prefix: str, tmp_path: Path) -> None:
     result = run(APP, env_for(lab_server.url, prefix, tmp_path), "-n", "0")
     assert result.ok and result.passed == 6, result.output[-3000:]
     assert "labsupport workers: the migrations and lab_metadata agree (Alembic's compare_metadata, " in result.output
@@ -128,7 +127,7 @@ async def _tables(url: str) -> list[str]:
 
 
 def test_an_env_py_that_insists_on_the_apps_url_is_stopped_before_it_connects(lab_server, prefix: str,
-                                                                             tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+                                                                             tmp_path: Path) -> None:
     app = copy_app("migrations_alembic", tmp_path)
     (app / "migrations" / "env.py").write_text(INSISTS)
     dev = f"t1mdev_{secrets.token_hex(3)}"  # a developer's database, not a test database
@@ -146,7 +145,7 @@ def test_an_env_py_that_insists_on_the_apps_url_is_stopped_before_it_connects(la
 
 
 def test_alembics_async_template_migrates_the_template_through_sqlalchemy_url(lab_server, prefix: str,
-                                                                             tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+                                                                             tmp_path: Path) -> None:
     """No config.attributes, its own event loop (asyncio.run): it gets the URL, in a thread of its own."""
     app = copy_app("migrations_alembic", tmp_path)
     (app / "migrations" / "env.py").write_text(ASYNC_TEMPLATE)
@@ -155,7 +154,7 @@ def test_alembics_async_template_migrates_the_template_through_sqlalchemy_url(la
 
 
 def test_alembics_generic_template_migrates_the_template_through_sqlalchemy_url(lab_server, prefix: str,
-                                                                               tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+                                                                               tmp_path: Path) -> None:
     """A sync engine from sqlalchemy.url (the template's asyncpg URL), run where SQLAlchemy can drive asyncpg."""
     app = copy_app("migrations_alembic", tmp_path)
     (app / "migrations" / "env.py").write_text(SYNC_TEMPLATE)
@@ -163,7 +162,7 @@ def test_alembics_generic_template_migrates_the_template_through_sqlalchemy_url(
     assert result.ok and result.passed == 6, result.output[-3000:]
 
 
-def test_a_failing_migration_is_one_line_and_leaves_no_template(lab_server, prefix: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_migration_is_one_line_and_leaves_no_template(lab_server, prefix: str, tmp_path: Path) -> None:
     app = copy_app("migrations_alembic", tmp_path)
     (app / "migrations" / "versions" / "0004_broken.py").write_text(textwrap.dedent('''
         from alembic import op
@@ -183,14 +182,14 @@ def test_a_failing_migration_is_one_line_and_leaves_no_template(lab_server, pref
     assert comments_under(lab_server.url, prefix) == {}
 
 
-def test_a_missing_alembic_ini_is_one_line(lab_server, prefix: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_missing_alembic_ini_is_one_line(lab_server, prefix: str, tmp_path: Path) -> None:
     result = run(APP, env_for(lab_server.url, prefix, tmp_path), "-o", "lab_migrations=nowhere/alembic.ini")
     assert result.returncode == 4, result.output[-3000:]
     assert (f"ERROR: labsupport workers: lab_migrations (ini lab_migrations): there is no file "
             f"{APP / 'nowhere' / 'alembic.ini'}") in result.output
 
 
-def test_without_alembic_the_setting_names_what_to_install(lab_server, prefix: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_without_alembic_the_setting_names_what_to_install(lab_server, prefix: str, tmp_path: Path) -> None:
     """Alembic made unimportable for this run: a package of that name that raises ImportError, first on the path."""
     hidden = tmp_path / "no_alembic" / "alembic"
     hidden.mkdir(parents=True)

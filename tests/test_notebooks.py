@@ -25,7 +25,7 @@ def test_every_notebook_is_committed_without_outputs() -> None:
                 assert not cell.get("outputs") and not cell.get("execution_count"), path.name
 
 
-def test_00_start_here(run_notebook, lab_server) -> None:  # type: ignore[no-untyped-def]
+def test_00_start_here(run_notebook, lab_server) -> None:
     outcomes = run_notebook("00_start_here")
     if lab_server.managed:
         assert outcomes["server.source"] == binaries.find().source

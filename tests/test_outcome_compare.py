@@ -10,9 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from labsupport.teaching.outcome_compare import (MEASURED, comparable, compare_runs, main, package_changes, read_run,
-                                                 report)
 from labsupport.teaching.lesson import OUTCOME_MIME
+from labsupport.teaching.outcome_compare import (
+    MEASURED,
+    comparable,
+    compare_runs,
+    main,
+    package_changes,
+    read_run,
+    report,
+)
 
 
 def _two_runs(tmp_path: Path) -> tuple[Path, Path]:
@@ -25,7 +32,7 @@ def _two_runs(tmp_path: Path) -> tuple[Path, Path]:
     return tmp_path / "pinned", tmp_path / "latest"
 
 
-def _edit(folder: Path, change) -> None:  # type: ignore[no-untyped-def]
+def _edit(folder: Path, change) -> None:
     path = folder / "notebooks" / "00_start_here.ipynb"
     nb = json.loads(path.read_text())
     change(nb)
@@ -38,7 +45,7 @@ def _args(pinned: Path, latest: Path) -> list[str]:
 
 
 @pytest.mark.notebook
-def test_two_real_runs_agree_and_a_changed_outcome_or_an_error_is_reported(lab_server, tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_two_real_runs_agree_and_a_changed_outcome_or_an_error_is_reported(lab_server, tmp_path: Path,
                                                                           capsys: pytest.CaptureFixture[str]) -> None:
     pinned, latest = _two_runs(tmp_path)
     runs = read_run(pinned)
@@ -47,7 +54,7 @@ def test_two_real_runs_agree_and_a_changed_outcome_or_an_error_is_reported(lab_s
     out = capsys.readouterr().out
     assert "00_start_here: same outcomes" in out and "verdict: every lesson recorded the same outcomes" in out, out
 
-    def new_version(nb: dict) -> None:  # type: ignore[type-arg]
+    def new_version(nb: dict) -> None:
         for cell in nb["cells"]:
             for output in cell.get("outputs", []):
                 item = output.get("data", {}).get(OUTCOME_MIME)
@@ -59,7 +66,7 @@ def test_two_real_runs_agree_and_a_changed_outcome_or_an_error_is_reported(lab_s
     out = capsys.readouterr().out
     assert "00_start_here: 1 outcome(s) changed" in out and "server.version: 18" in out and "-> 19.0" in out, out
 
-    def raised(nb: dict) -> None:  # type: ignore[type-arg]
+    def raised(nb: dict) -> None:
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
         code[-1]["outputs"].append({"output_type": "error", "ename": "ImportError", "evalue": "no module x",
                                     "traceback": []})

@@ -21,7 +21,7 @@ CREATE_AND_EXIT = (
 
 
 @pytest.fixture
-def names(lab_server, request):  # type: ignore[no-untyped-def]
+def names(lab_server, request):
     made: list[str] = []
 
     def name(suffix: str) -> str:
@@ -33,7 +33,7 @@ def names(lab_server, request):  # type: ignore[no-untyped-def]
         run_sync(fetchval(lab_server.url, f"DROP DATABASE IF EXISTS {databases.quote(n)} WITH (FORCE)"))
 
 
-def test_reap_drops_only_databases_whose_owner_is_gone(lab_server, names) -> None:  # type: ignore[no-untyped-def]
+def test_reap_drops_only_databases_whose_owner_is_gone(lab_server, names) -> None:
     url = lab_server.url
     dead, live, unmarked, elsewhere = names("dead"), names("live"), names("unmarked"), names("elsewhere")
     subprocess.run([sys.executable, "-c", CREATE_AND_EXIT, url, dead], check=True)
@@ -51,7 +51,7 @@ def test_reap_drops_only_databases_whose_owner_is_gone(lab_server, names) -> Non
     assert left == {live, unmarked, elsewhere}
 
 
-def test_an_owner_handed_down_owns_what_the_child_makes(lab_server, names, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_owner_handed_down_owns_what_the_child_makes(lab_server, names, monkeypatch) -> None:
     mine = names("handed")
     env = {**os.environ, owners.ENV_VAR: str(owners.current())}
     code = CREATE_AND_EXIT.replace("os.environ.pop('LAB_OWNER', None)", "pass")
@@ -100,7 +100,7 @@ def test_a_zombie_is_not_a_live_process() -> None:
 MAKE_TEMP_AND_EXIT = "from labsupport import owners; print(owners.temp_dir('probe'))"
 
 
-def test_temp_folders_of_a_gone_owner_are_removed_and_ours_kept(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_temp_folders_of_a_gone_owner_are_removed_and_ours_kept(tmp_path, monkeypatch) -> None:
     env = {**os.environ, "TMPDIR": str(tmp_path)}
     env.pop(owners.ENV_VAR, None)
     theirs = subprocess.run([sys.executable, "-c", MAKE_TEMP_AND_EXIT], env=env, check=True,
@@ -117,7 +117,7 @@ def test_temp_folders_of_a_gone_owner_are_removed_and_ours_kept(tmp_path, monkey
     assert ours.is_dir() and unrelated.is_dir()
 
 
-def test_a_start_of_the_lab_reaps_and_says_so_in_one_line(cluster, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_start_of_the_lab_reaps_and_says_so_in_one_line(cluster, tmp_path) -> None:
     info, _ = cluster.up()
     subprocess.run([sys.executable, "-c", CREATE_AND_EXIT, info.url, "killed_run_db"], check=True,
                    env={k: v for k, v in os.environ.items() if k != owners.ENV_VAR})

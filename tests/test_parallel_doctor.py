@@ -19,7 +19,7 @@ def _doctor(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
                           text=True, timeout=600, env=clean_env(env), cwd=cwd, check=False)
 
 
-def test_doctor_parallel_checks_the_current_directory_and_passes_lesson_04s_fix(lab_server) -> None:  # type: ignore[no-untyped-def]
+def test_doctor_parallel_checks_the_current_directory_and_passes_lesson_04s_fix(lab_server) -> None:
     proc = _doctor("--cov", "flashcards", cwd=SCENARIOS / "lesson04" / "fixed")  # no SUITE: the current directory
     lines = proc.stdout.splitlines()
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -30,7 +30,7 @@ def test_doctor_parallel_checks_the_current_directory_and_passes_lesson_04s_fix(
     assert not proc.stderr.strip(), proc.stderr
 
 
-def test_doctor_parallel_fails_a_suite_whose_workers_share_nothing_of_their_own(lab_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_doctor_parallel_fails_a_suite_whose_workers_share_nothing_of_their_own(lab_server, tmp_path: Path) -> None:
     """Also: coverage that fails (100% asked, a function never called) fails only the coverage check;
     the doctor runs the suite again without coverage to say that the parallel run itself is fine."""
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -p no:cacheprovider --cov-fail-under=100\n")

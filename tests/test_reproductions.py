@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from labsupport import schema
-from labsupport.teaching import lesson
 from labsupport.connection import run_sync
+from labsupport.teaching import lesson
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +44,7 @@ def cpu_hog() -> Iterator[None]:
 
 
 @pytest.fixture
-def lab(lab_server) -> Iterator[lesson.Lab]:  # type: ignore[no-untyped-def]
+def lab(lab_server) -> Iterator[lesson.Lab]:
     """A lesson's view of the server, with a prefix of its own, dropped afterwards."""
     opened = lesson.open_lab(lab_server.url, f"trep_{secrets.token_hex(3)}")
     yield opened
@@ -141,7 +141,7 @@ def test_lesson01_purge_every_time(lab: lesson.Lab) -> None:
     _repeat("lesson 01's purge", attempt)
 
 
-def _metadata():  # type: ignore[no-untyped-def]
+def _metadata():
     from flashcards.models import Base
 
     return Base.metadata

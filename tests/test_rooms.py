@@ -113,7 +113,7 @@ def _checkout_copy(target: Path) -> Path:
 
 
 @pytest.mark.install
-def test_the_plugin_alone_installs_light_and_runs_a_suite_at_n_2(lab_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_plugin_alone_installs_light_and_runs_a_suite_at_n_2(lab_server, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = str(venv / "bin" / "python")

@@ -29,7 +29,7 @@ def test_a_kernel_that_fails_to_start_is_retried_once_and_reported(tmp_path: Pat
     def flaky(log: Path) -> type:
         base = real(log)
 
-        class FirstLaunchFails(base):  # type: ignore[misc, valid-type]
+        class FirstLaunchFails(base):  # type: ignore[misc, valid-type]  # a class made at run time
             async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
                 launches.append(1)
                 if len(launches) == 1:

@@ -40,7 +40,7 @@ def _databases(url: str) -> set[str]:
 
 
 @pytest.mark.parametrize("jobs", [1, 2], ids=["sequential", "j2"])
-def test_every_notebook_passes_every_round(jobs: int, lab_server) -> None:  # type: ignore[no-untyped-def]
+def test_every_notebook_passes_every_round(jobs: int, lab_server) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_") and k != "FORCE_COLOR"}
     before = _databases(lab_server.url)
     failures: list[str] = []

@@ -7,17 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from template_support import APPS, comments_under, drop_prefix, env_for, new_prefix, run
 
 from labsupport.errors import LabError
 from labsupport.pytest_plugin import template
-
-from template_support import APPS, comments_under, drop_prefix, env_for, new_prefix, run
 
 APP = APPS / "schemas_citext"
 
 
 @pytest.fixture
-def prefix(lab_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def prefix(lab_server) -> Iterator[str]:
     name = new_prefix("s")
     yield name
     drop_prefix(lab_server.url, name)
@@ -37,14 +36,14 @@ def test_a_module_attribute_names_a_function_that_returns_them(monkeypatch: pyte
 
 
 def test_a_function_that_names_the_statements_builds_the_same_schemas(lab_server, prefix: str,
-                                                                     tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+                                                                     tmp_path: Path) -> None:
     result = run(APP, env_for(lab_server.url, prefix, tmp_path), "-o", "lab_sql_before_schema=shop_s.db:schema_sql")
     assert result.ok and result.passed == 5, result.output[-3000:]
     assert "3 SQL statement(s) before the schema + lab_metadata" in result.output
 
 
 def test_an_extension_the_server_lacks_is_one_line_and_leaves_no_template(lab_server, prefix: str,
-                                                                         tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+                                                                         tmp_path: Path) -> None:
     result = run(APP, env_for(lab_server.url, prefix, tmp_path), "--lab-keep-template",
                  "-o", 'lab_sql_before_schema=CREATE SCHEMA crm\nCREATE EXTENSION "uuid-ossp"')
     assert result.returncode == 4 and result.tests == [], result.output[-3000:]
@@ -56,7 +55,7 @@ def test_an_extension_the_server_lacks_is_one_line_and_leaves_no_template(lab_se
 
 
 def test_without_the_schemas_create_all_fails_in_one_line_naming_the_setting(lab_server, prefix: str,
-                                                                              tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+                                                                              tmp_path: Path) -> None:
     result = run(APP, env_for(lab_server.url, prefix, tmp_path), "-o", "lab_sql_before_schema=")
     assert result.returncode == 4 and result.tests == [], result.output[-3000:]
     assert ('ERROR: labsupport workers: lab_metadata (ini lab_metadata): building the schema on the template failed: '

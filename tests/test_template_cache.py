@@ -10,20 +10,19 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table
+from template_support import APPS, comments_under, copy_app, drop_prefix, env_for, header_value, new_prefix, run
 
 from labsupport import databases, owners, urls
 from labsupport.connection import connect, run_sync
 from labsupport.errors import LabError
 from labsupport.pytest_plugin import guard, migrations, template, workers
 
-from template_support import APPS, comments_under, copy_app, drop_prefix, env_for, header_value, new_prefix, run
-
 BUILT = re.compile(r"template built in \d+ ms \(hash ([0-9a-f]{12});")
 REUSED = re.compile(r"template reused \(hash ([0-9a-f]{12})\)")
 
 
 @pytest.fixture
-def prefix(lab_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def prefix(lab_server) -> Iterator[str]:
     name = new_prefix("k")
     yield name
     drop_prefix(lab_server.url, name)
@@ -95,38 +94,45 @@ async def _columns(url: str, table: str) -> list[str]:
         await conn.close()
 
 
+def _found(pattern: re.Pattern[str], output: str) -> str:
+    """The first group of ``pattern`` in a run's output; the test fails with the output's end when it is not there."""
+    match = pattern.search(output)
+    assert match, output[-3000:]
+    return match.group(1)
+
+
 def test_the_template_is_reused_on_the_second_run_and_rebuilt_after_a_migration_changes(
-        lab_server, prefix: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+        lab_server, prefix: str, tmp_path: Path) -> None:
     app = copy_app("migrations_alembic", tmp_path)
     env = env_for(lab_server.url, prefix, tmp_path)
 
     first = run(app, env, "--lab-keep-template", "-n", "0")
     assert first.ok and first.passed == 6, first.output[-3000:]
-    digest = BUILT.search(first.output).group(1)  # type: ignore[union-attr]
+    digest = _found(BUILT, first.output)
     kept = template.kept_name(prefix, digest)
     assert f"kept as {kept} for the next run" in first.output
     assert comments_under(lab_server.url, prefix) == {kept: template.kept_comment(digest)}
 
     second = run(app, env, "--lab-keep-template", "-n", "2")
     assert second.ok and second.passed == 6, second.output[-3000:]
-    assert REUSED.search(second.output).group(1) == digest  # type: ignore[union-attr]
+    assert _found(REUSED, second.output) == digest
     assert "template built" not in second.output
 
     _add_gift_column(app)
     third = run(app, env, "--lab-keep-template", "-n", "0")
     assert third.ok and third.passed == 6, third.output[-3000:]
-    changed = BUILT.search(third.output).group(1)  # type: ignore[union-attr]
+    changed = _found(BUILT, third.output)
     assert changed != digest and f"removed the outdated {kept}" in third.output
     rebuilt = template.kept_name(prefix, changed)
     assert comments_under(lab_server.url, prefix) == {rebuilt: template.kept_comment(changed)}
     assert "gift" in run_sync(_columns(urls.with_database(lab_server.url, rebuilt), "orders"))
 
     forced = run(app, env, "--lab-rebuild-template", "-n", "0")
-    assert forced.ok and BUILT.search(forced.output).group(1) == changed, forced.output[-3000:]  # type: ignore[union-attr]
+    assert forced.ok and _found(BUILT, forced.output) == changed, forced.output[-3000:]
     assert list(comments_under(lab_server.url, prefix)) == [rebuilt]
 
 
-def test_the_reaper_passes_a_kept_template_by(lab_server, prefix: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_reaper_passes_a_kept_template_by(lab_server, prefix: str, tmp_path: Path) -> None:
     result = run(APPS / "schemas_citext", env_for(lab_server.url, prefix, tmp_path), "-o", "lab_keep_template=true")
     assert result.ok, result.output[-3000:]
     kept = list(comments_under(lab_server.url, prefix))
@@ -152,7 +158,7 @@ async def _drop_unmarked(admin_url: str, name: str) -> None:
 
 
 def test_a_database_with_the_kept_name_but_not_the_mark_is_left_alone(lab_server, prefix: str,
-                                                                      tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+                                                                      tmp_path: Path) -> None:
     app, env = APPS / "schemas_citext", env_for(lab_server.url, prefix, tmp_path)
     learned = run(app, env, "--lab-keep-template")
     assert learned.ok, learned.output[-3000:]

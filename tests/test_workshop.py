@@ -32,7 +32,7 @@ def _load_config(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> tuple[
     code = compile(source, str(WORKSHOP / "jupyterhub_config.py"), "exec")
     config = Config()
     namespace: dict[str, Any] = {"get_config": lambda: config, "__file__": str(WORKSHOP / "jupyterhub_config.py")}
-    exec(code, namespace)  # noqa: S102 - JupyterHub loads its config the same way
+    exec(code, namespace)  # JupyterHub loads its config the same way
     return config, namespace
 
 
@@ -115,7 +115,9 @@ def test_the_try_out_mode_runs_every_attendee_as_the_hubs_user_each_with_a_home(
 
 
 def _memory(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)([KMGT]?)", str(text)).groups()
+    found = re.fullmatch(r"([\d.]+)([KMGT]?)", str(text))
+    assert found, f"not a memory size: {text!r}"
+    number, unit = found.groups()
     return float(number) * {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}[unit]
 
 

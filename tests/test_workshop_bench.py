@@ -45,6 +45,7 @@ def test_one_attendee_is_measured_and_nothing_is_left(tmp_path: Path) -> None:
     assert any(re.search(r"^ 1 +max .*slowest lesson", line) for line in lines), lines
     assert any("attendee 1 ready" in line for line in lines) and any("passed in" in line for line in lines), lines
 
-    pid = int(re.search(r"PostgreSQL pid (\d+)", "\n".join(lines)).group(1))
-    assert owners.process(pid) is None, "the attendee's server runs on"  # a zombie has ended: None too
+    found = re.search(r"PostgreSQL pid (\d+)", "\n".join(lines))
+    assert found, lines
+    assert owners.process(int(found.group(1))) is None, "the attendee's server runs on"  # a zombie has ended: None too
     assert _leftover_folders() == [], "the attendee's state folder was left behind"

@@ -21,7 +21,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-c = get_config()  # noqa: F821 - JupyterHub provides it
+c = get_config()  # type: ignore[name-defined]  # noqa: F821 - JupyterHub provides it when it loads this file
 
 LAB_SOURCE = Path(os.environ.get("WORKSHOP_LAB_SOURCE", "/opt/isolation-lab"))  # the instructor's checkout
 LAB_FOLDER = "isolation-lab"  # each attendee's copy, in their home

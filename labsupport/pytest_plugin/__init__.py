@@ -31,7 +31,7 @@ import pytest
 from .engines import lab_nullpool_engine, lab_pooled_engine  # noqa: F401 - loop-aware engines (lesson 03)
 from .options import is_worker
 from .server_fixture import held, lab_server, start_for_run, stop_run  # noqa: F401 - lab_server is a fixture
-from .transactional import *  # noqa: F401,F403 - rollback-isolation fixtures (lesson 02), see transactional.__all__
+from .transactional import *  # noqa: F403 - rollback-isolation fixtures (lesson 02), see transactional.__all__
 
 pytest_plugins = [
     "labsupport.pytest_plugin.project_hooks",  # settings that adopt your app; header lines on config and engine

@@ -214,10 +214,14 @@ def server_database(connection: Connection) -> str:
     fairy = connection.connection
     name = fairy.info.get(_INFO_KEY)
     if name is None:
-        cursor = fairy.dbapi_connection.cursor()
+        dbapi = fairy.dbapi_connection
+        assert dbapi is not None, "a connection in use holds its DBAPI connection"
+        cursor = dbapi.cursor()
         try:
             cursor.execute("SELECT current_database()")
-            name = cursor.fetchone()[0]
+            row = cursor.fetchone()
+            assert row is not None, "SELECT current_database() returns one row"
+            name = row[0]
         finally:
             cursor.close()
         fairy.info[_INFO_KEY] = name

@@ -122,7 +122,7 @@ class Migrations:
                 found = await conn.run_sync(_has_version_table)
         except LabError:
             raise
-        except Exception as exc:  # a migration failed: the server's words, one line
+        except Exception as exc:  # noqa: BLE001 - a migration failed: the server's words, one line
             why = reason(exc)
             if "greenlet_spawn has not been called" in why:  # a sync engine on the asyncpg URL it was handed
                 why += f"; env.py made a sync engine from sqlalchemy.url: use the connection instead, {RECIPE}"
@@ -286,7 +286,7 @@ def _sql_type(type_: Any) -> str:
 
     try:
         return str(type_.compile(dialect=postgresql.dialect()))
-    except Exception:  # a type PostgreSQL's compiler cannot render: its Python repr
+    except Exception:  # noqa: BLE001 - a type PostgreSQL's compiler cannot render: its Python repr
         return repr(type_)
 
 

@@ -74,7 +74,7 @@ def resolve_url(source: str, what: str = "lab_guard_url", where: str = "", hint:
     elif callable(obj) and not isinstance(obj, URL):
         try:
             obj = obj()
-        except Exception as exc:  # the app's own code: its last line, not a traceback
+        except Exception as exc:  # noqa: BLE001 - the app's own code: its last line, not a traceback
             raise LabError(f"{what} {source!r}: calling it raised {last_line(exc)}") from None
     if isinstance(obj, URL):
         return obj.render_as_string(hide_password=False)
@@ -129,7 +129,9 @@ def is_worker(config: pytest.Config) -> bool:
 
 def worker_id(config: pytest.Config) -> str:
     """pytest-xdist's name for this process: ``gw0``, ``gw1`` ... or ``master`` outside a worker."""
-    return str(config.workerinput["workerid"]) if is_worker(config) else "master"  # type: ignore[attr-defined]
+    if not is_worker(config):
+        return "master"
+    return str(config.workerinput["workerid"])  # type: ignore[attr-defined]  # xdist sets it on a worker
 
 
 def fail(message: str) -> NoReturn:

@@ -172,7 +172,7 @@ class Recipe:
                 await schema.build(url, self.metadata, **engine_options)
             except LabError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the project's own models: its words, one line
                 raise LabError(f"{self.metadata_setting}: building the schema on the template failed: "
                                f"{reason(exc)}; the template was dropped{_SCHEMA_HINT}") from None
 
@@ -184,7 +184,7 @@ class Recipe:
         """With migrations and a MetaData: one line per difference; otherwise nothing to compare."""
         from sqlalchemy import MetaData
 
-        if not self.compares():
+        if self.migrations is None or not self.compares():
             return []
         if not isinstance(self.metadata, MetaData):
             raise LabError(f"{self.metadata_setting} is a callable, and with lab_migrations it is only compared with "

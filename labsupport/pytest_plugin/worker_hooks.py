@@ -31,7 +31,10 @@ from ..errors import LabError
 from . import server_fixture, template, workers
 from .options import Setting, expand, import_hint, is_worker, read, resolve_url, worker_id
 from .workers import (  # noqa: F401 - registered as fixtures
-    is_parallel_run, lab_run_prefix, lab_worker_database, lab_worker_database_name,
+    is_parallel_run,
+    lab_run_prefix,
+    lab_worker_database,
+    lab_worker_database_name,
 )
 
 if TYPE_CHECKING:
@@ -98,7 +101,7 @@ class _XdistHooks:
     """Registered only when pytest-xdist is loaded: its hook does not exist otherwise."""
 
     @pytest.hookimpl
-    def pytest_configure_node(self, node) -> None:  # type: ignore[no-untyped-def]
+    def pytest_configure_node(self, node) -> None:
         run = node.config.stash.get(_RUN, None)
         if run is not None:
             node.workerinput["labsupport_workers"] = run.info.as_dict()

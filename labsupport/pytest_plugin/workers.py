@@ -61,7 +61,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from .. import databases, urls
+from .. import databases
 from ..connection import connect, run_sync
 from ..databases import MAX_PREFIX_BYTES, validate_prefix
 from ..errors import LabError
@@ -308,7 +308,7 @@ def _require_run(config: pytest.Config) -> RunInfo:
     info = run_info(config)
     if info is None:
         fail(f"labsupport: per-worker databases are not configured: {_HINT}")
-    return info  # type: ignore[return-value]
+    return info
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import pwd
 import shutil
 import subprocess
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict
 
 from ..errors import LabError
 
@@ -50,7 +50,15 @@ def server_user() -> ServerUser | None:
     )
 
 
-def as_user(user: ServerUser | None) -> dict[str, object]:
+class AsUser(TypedDict, total=False):
+    """The keyword arguments of ``subprocess.run`` and ``Popen`` that pick the user a command runs as."""
+
+    user: int
+    group: int
+    extra_groups: list[int]
+
+
+def as_user(user: ServerUser | None) -> AsUser:
     """``subprocess`` keyword arguments that run a command as ``user`` (none for the current user)."""
     if user is None:
         return {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import tempfile
@@ -39,6 +40,10 @@ def _placement(in_memory: bool) -> Iterator[None]:
             os.environ["LAB_DATA_IN_MEMORY"] = before
 
 
+def _clone(url: str, name: str) -> None:
+    run_sync(databases.clone(url, "bench_template", name))
+
+
 def _round(samples: dict[str, list[float]]) -> None:
     with tempfile.TemporaryDirectory(prefix="lab-bench-") as tmp:
         os.chmod(tmp, 0o755)  # the server user (as root) must reach its data folder
@@ -49,8 +54,7 @@ def _round(samples: dict[str, list[float]]) -> None:
             assert info is not None
             run_sync(databases.create(info.url, "bench_template"))
             for j in range(5):
-                samples["template clone"].append(
-                    _timed(lambda: run_sync(databases.clone(info.url, "bench_template", f"bench_{j}_test"))))
+                samples["template clone"].append(_timed(functools.partial(_clone, info.url, f"bench_{j}_test")))
             samples["stop"].append(_timed(cluster.down))
             samples["warm start"].append(_timed(cluster.up))
         finally:
@@ -65,7 +69,7 @@ def bench_server(repeat: int = 5, report: Callable[[str], None] = print,
     medians also go to the ``server_timings`` key of ``out/results.json``.
     """
     placements = ["memory", "disk"] if memory_ok().in_memory else ["disk"]
-    samples = {p: {k: [] for k in TARGETS} for p in placements}
+    samples: dict[str, dict[str, list[float]]] = {p: {k: [] for k in TARGETS} for p in placements}
     for i in range(repeat):
         for place in placements:
             with _placement(place == "memory"):

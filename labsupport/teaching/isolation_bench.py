@@ -372,11 +372,11 @@ def chart(summary: dict[str, dict[str, Any]], path: Path, title: str) -> Path:
                "#8c8c8c" if not _BY_KEY[k].tests else "#4c72b0" for k in keys]
     fig, ax = plt.subplots(figsize=(9.5, 5.2))
     # the whiskers: the spread over rounds (min and max of the runs' medians), each minus the same baseline
-    spread = [[min(summary[k]["median_ms"] - summary[k]["min_ms"], 0.95 * v) for k, v in zip(keys, values)],
+    spread = [[min(summary[k]["median_ms"] - summary[k]["min_ms"], 0.95 * v) for k, v in zip(keys, values, strict=True)],
               [summary[k]["max_ms"] - summary[k]["median_ms"] for k in keys]]
     bars = ax.barh([summary[k]["label"] for k in keys], values, color=colours, xerr=spread,
                    error_kw={"ecolor": "black", "elinewidth": 0.8, "capsize": 2})
-    for bar, key, high in zip(bars, keys, spread[1]):
+    for bar, key, high in zip(bars, keys, spread[1], strict=True):
         ax.text((bar.get_width() + high) * 1.08, bar.get_y() + bar.get_height() / 2,
                 f"{summary[key]['overhead_ms']:.2f} ms", va="center", fontsize=8)
     ax.axvline(CASE_FILE_MS, color="black", linestyle="--", linewidth=1)

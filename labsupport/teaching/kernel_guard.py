@@ -37,7 +37,7 @@ def install() -> None:
     shell._isolation_lab_guard = True
 
 
-def _handler(shell: Any, etype: type[BaseException], value: BaseException, tb: TracebackType | None,  # noqa: ANN401
+def _handler(shell: Any, etype: type[BaseException], value: BaseException, tb: TracebackType | None,
              tb_offset: int | None = None) -> None:
     name = getattr(value, "name", None)
     said = message(name, _notebook()) if name and _raised_in_the_notebook(tb, shell.user_ns) else None

@@ -480,7 +480,7 @@ def _user_namespace(depth: int = 2) -> dict[str, Any]:
         shell = get_ipython()
     except ImportError:
         shell = None
-    return shell.user_ns if shell is not None else sys._getframe(depth).f_globals  # type: ignore[no-any-return]
+    return shell.user_ns if shell is not None else sys._getframe(depth).f_globals
 
 
 def needs(*names: str, where: str) -> None:

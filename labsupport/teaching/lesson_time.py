@@ -96,7 +96,7 @@ def statement(time: LessonTime) -> str:
 
 def _load(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise LabError(f"cannot read the notebook {path}: {exc}") from None
 
@@ -178,7 +178,7 @@ def _pair(cells: list[dict[str, Any]], executed: list[dict[str, Any]] | None) ->
     by_id = {c["id"]: c for c in ran if c.get("id")}
     if all(c.get("id") in by_id for c in cells):
         return [by_id[c["id"]] for c in cells]
-    if len(ran) == len(cells) and all(a.get("cell_type") == b.get("cell_type") for a, b in zip(cells, ran)):
+    if len(ran) == len(cells) and all(a.get("cell_type") == b.get("cell_type") for a, b in zip(cells, ran, strict=True)):
         return list(ran)
     raise LabError("the executed copy is not of this notebook (its cells differ): execute the notebook again")
 
@@ -190,7 +190,7 @@ def lesson_time(notebook: str | os.PathLike[str], executed: str | os.PathLike[st
     twins = _pair(cells, _load(executed).get("cells", []) if executed is not None else None)
     core = whole = Reading()
     in_core = True
-    for cell, twin in zip(cells, twins):
+    for cell, twin in zip(cells, twins, strict=True):
         if cell.get("cell_type") == "markdown" and GOING_FURTHER.search(_text(cell.get("source", ""))):
             in_core = False
         reading = _cell_reading(cell, twin)

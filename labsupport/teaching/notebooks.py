@@ -54,7 +54,7 @@ def _kernel_manager_class(log: Path) -> type:
 def _with_env(manager: type, env: Mapping[str, str]) -> type:
     """``manager``, whose kernels also get ``env`` (on top of ours): how a secret reaches a kernel."""
 
-    class KernelWithEnv(manager):  # type: ignore[misc, valid-type]
+    class KernelWithEnv(manager):
         async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
             kw["env"] = {**kw.get("env", os.environ), **env}
             await super()._async_launch_kernel(kernel_cmd, **kw)

@@ -145,7 +145,7 @@ def read_pins(constraints: Path) -> dict[str, str]:
 
 
 def _name_versions(lines: Sequence[str]) -> dict[str, str]:
-    found = {}
+    found: dict[str, str] = {}
     for line in lines:
         line = line.split("#", 1)[0].strip()
         name, sep, version = line.partition("==")

@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from labsupport import databases, server, urls
 from labsupport.connection import run_sync
@@ -26,11 +26,22 @@ from .parallel_timing import MEASURE_SUITE, crossovers, medians, speedups, time_
 
 __all__ = ["FULL", "QUICK", "bench_parallel"]
 
-FULL = {"work_ms": [0, 5, 20, 100], "worker_counts": [2, 4], "tests": 40, "repeats": 3}
-QUICK = {"work_ms": [0, 100], "worker_counts": [2, 4], "tests": 20, "repeats": 1}
 
 
-def table(m: dict[tuple[int, int], float], found: dict[str, float], plan: dict[str, Any], cores: int) -> list[str]:
+class Plan(TypedDict):
+    """What one bench measures: each work per test (ms) at -n 0 and each worker count, ``repeats`` rounds."""
+
+    work_ms: list[int]
+    worker_counts: list[int]
+    tests: int
+    repeats: int
+
+
+FULL: Plan = {"work_ms": [0, 5, 20, 100], "worker_counts": [2, 4], "tests": 40, "repeats": 3}
+QUICK: Plan = {"work_ms": [0, 100], "worker_counts": [2, 4], "tests": 20, "repeats": 1}
+
+
+def table(m: dict[tuple[int, int], float], found: dict[str, float], plan: Plan, cores: int) -> list[str]:
     counts = plan["worker_counts"]
     head = f"{'work/test':>9} {'cores':>5} {'-n 0 (s)':>9}" + "".join(f" {f'-n {n} (s)':>9} {'speedup':>8}" for n in counts)
     lines = [head]
@@ -40,7 +51,7 @@ def table(m: dict[tuple[int, int], float], found: dict[str, float], plan: dict[s
     return lines
 
 
-def describe_crossovers(cross: dict[int, int | None], plan: dict[str, Any], cores: int) -> list[str]:
+def describe_crossovers(cross: dict[int, int | None], plan: Plan, cores: int) -> list[str]:
     lines = []
     for n, work in cross.items():
         if work is None:
@@ -56,7 +67,7 @@ def describe_crossovers(cross: dict[int, int | None], plan: dict[str, Any], core
     return lines
 
 
-def chart(found: dict[str, float], plan: dict[str, Any], cores: int, path: Path) -> Path:
+def chart(found: dict[str, float], plan: Plan, cores: int, path: Path) -> Path:
     """Speedup against work per test, one line per worker count, 1.0 (break-even) dashed."""
     import matplotlib
 
@@ -67,7 +78,7 @@ def chart(found: dict[str, float], plan: dict[str, Any], cores: int, path: Path)
     for n in plan["worker_counts"]:
         ys = [found[f"{w} ms/test, -n {n}"] for w in plan["work_ms"]]
         ax.plot(plan["work_ms"], ys, marker="o", label=f"-n {n} ({cores} cores)")
-        for w, y in zip(plan["work_ms"], ys):
+        for w, y in zip(plan["work_ms"], ys, strict=True):
             ax.annotate(f"{y:.2f}x", (w, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
     ax.set_xlabel("database work per test (ms)")
@@ -85,7 +96,7 @@ def bench_parallel(quick: bool = False, out: Path = Path("build/bench"), *,
                    report: Callable[[str], None] = print) -> dict[str, Any]:
     """Time the suite at ``-n 0`` and each worker count for each work per test; print the table,
     merge the ``parallel`` key into ``out/results.json``, draw ``out/parallel.png``."""
-    plan = dict(QUICK if quick else FULL)
+    plan = QUICK.copy() if quick else FULL.copy()
     cores = os.cpu_count() or 1
     started = time.perf_counter()
     runs = plan["repeats"] * len(plan["work_ms"]) * (1 + len(plan["worker_counts"]))

@@ -110,8 +110,8 @@ def _isolation(run: SuiteResult, prefix: str, left: list[str]) -> Check:
     if left:
         return Check("worker isolation", False, f"left on the server after the runs: {', '.join(left)}",
                      "drop them (labsupport url; DROP DATABASE ...) and see why the run did not")
-    shown = ", ".join(f"{w} -> {name}" for w, name in sorted(own.items()))
-    return Check("worker isolation", True, f"one database per worker ({shown}); none left afterwards")
+    pairs = ", ".join(f"{w} -> {name}" for w, name in sorted(own.items()))
+    return Check("worker isolation", True, f"one database per worker ({pairs}); none left afterwards")
 
 
 def _configuration(report: dict[str, Any]) -> Check:

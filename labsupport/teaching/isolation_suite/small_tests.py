@@ -8,10 +8,9 @@ from __future__ import annotations
 import os
 
 import pytest
+from isobench_models import Note
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from isobench_models import Note
 
 TESTS = int(os.environ.get("ISOBENCH_TESTS", "200"))
 

@@ -131,7 +131,7 @@ async def visit(url: str, path: str) -> Visit:
 
     errors: list[BaseException] = []
 
-    async def recording(scope, receive, send):  # type: ignore[no-untyped-def]
+    async def recording(scope, receive, send):
         try:
             await app(scope, receive, send)
         except Exception as exc:  # what the server's log would show

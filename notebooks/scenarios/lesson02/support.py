@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +84,7 @@ def sql_sent(engine: Any) -> Iterator[list[str]]:
     from sqlalchemy import event
 
     sent: list[str] = []
-    hooks = {
+    hooks: dict[str, Callable[..., None]] = {
         "begin": lambda conn: sent.append("BEGIN"),
         "commit": lambda conn: sent.append("COMMIT"),
         "rollback": lambda conn: sent.append("ROLLBACK"),

@@ -74,7 +74,7 @@ async def _trace_test_loop() -> AsyncIterator[None]:
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.failed or report.when == "call":
-        message = str(report.longrepr.reprcrash.message) if report.failed and hasattr(report.longrepr, "reprcrash") \
-            else ""
+        crash = getattr(report.longrepr, "reprcrash", None)
+        message = str(crash.message) if report.failed and crash is not None else ""
         _write(event="result", when=report.when, outcome=report.outcome, message=message.splitlines()[0]
                if message else "")

@@ -130,7 +130,7 @@ def trace_rows(events: list[dict[str, Any]]) -> list[tuple[str, ...]]:
 
 
 PREDICTED = ("plain_engine", "session_loop_engine", "engine_per_test")
-_FORMS = ([], [1], [2], [1, 2])
+_FORMS: tuple[list[int], ...] = ([], [1], [2], [1, 2])
 
 
 def failing_tests(result: SuiteResult) -> dict[str, list[int]]:
@@ -366,13 +366,13 @@ def plot(m: Measurement) -> Any:
 
     names = [LABELS[f] for f in FIXES]
     medians = [m.median(f) for f in FIXES]
-    low = [med - min(m.overhead_ms[f]) for f, med in zip(FIXES, medians)]
-    high = [max(m.overhead_ms[f]) - med for f, med in zip(FIXES, medians)]
+    low = [med - min(m.overhead_ms[f]) for f, med in zip(FIXES, medians, strict=True)]
+    high = [max(m.overhead_ms[f]) - med for f, med in zip(FIXES, medians, strict=True)]
     fig, ax = plt.subplots(figsize=(7, 3.6))
     bars = ax.bar(names, medians, yerr=[low, high], capsize=6, color=["#4c72b0", "#55a868", "#c44e52"])
     ax.set_ylabel("overhead per test (ms)")
     ax.set_title(f"{m.tests} small DB tests: median and min-max of {len(m.baseline_ms)} rounds")
-    for bar, value in zip(bars, medians):
+    for bar, value in zip(bars, medians, strict=True):
         ax.annotate(f"{value:.2f} ms", (bar.get_x() + bar.get_width() / 2, 0), xytext=(0, 4),
                     textcoords="offset points", ha="center", va="bottom", color="white", fontweight="bold")
     ax.set_ylim(0, max(max(v) for v in m.overhead_ms.values()) * 1.25 or 1)

@@ -24,7 +24,11 @@ from labsupport.connection import connect
 from labsupport.pytest_plugin import workers
 from labsupport.teaching.lesson import SuiteResult, clean_env, pytest_command, run_suite
 from labsupport.teaching.noise import NOISE, load_average, overlap, spread
-from labsupport.teaching.parallel_timing import medians, speedups, time_suites  # shared with `labsupport bench parallel`
+from labsupport.teaching.parallel_timing import (  # shared with `labsupport bench parallel`
+    medians,
+    speedups,
+    time_suites,
+)
 
 __all__ = ["worker_counts", "outcomes_by_worker", "header", "watch_activity", "start_suite", "kill_run",
            "coverage_by_worker", "time_suites", "medians", "speedups", "measure_title", "spreads", "timing_rows",
@@ -156,7 +160,7 @@ def plot_times(rows: Sequence[Mapping[str, Any]], title: str = "") -> Any:
 
     cases = spreads(rows)
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for i, ((work, n), values) in enumerate(cases.items()):
+    for i, ((_work, n), values) in enumerate(cases.items()):
         color = "#4c72b0" if n == 0 else "#dd8452"
         ax.bar(i, statistics.median(values), width=0.6, color=color, alpha=0.35)
         ax.scatter([i] * len(values), values, color=color, zorder=3)

@@ -13,8 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 
 from labsupport import databases, owners, urls
-from labsupport.teaching import lesson
 from labsupport.pytest_plugin import guard
+from labsupport.teaching import lesson
 
 HERE = Path(__file__).resolve().parent
 SOLUTION = HERE / "solution_conftest.py"
@@ -139,8 +139,12 @@ def _run(suite: Path, dev_url: str, template: str, folder: Path) -> tuple[lesson
     env = {ENV_VAR: dev_url, "LESSON01_TEMPLATE": template, "LESSON01_REPORT": str(seen),
            "LESSON01_IMPORT_REPORT": str(imported)}
     run = lesson.run_suite(suite, "-p", WATCH_PLUGIN, env=env)
-    read = (lambda f: f.read_text(encoding="utf-8") if f.exists() else None)
-    return run, read(seen), read(imported)
+    return run, _read_if_written(seen), _read_if_written(imported)
+
+
+def _read_if_written(report: Path) -> str | None:
+    """What the run wrote into ``report``, or None when it wrote nothing."""
+    return report.read_text(encoding="utf-8") if report.exists() else None
 
 
 async def design_task(lab: lesson.Lab, solution: bool = False, answer: Path | None = None) -> bool:

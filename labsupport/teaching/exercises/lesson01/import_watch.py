@@ -21,7 +21,7 @@ REPORT_ENV = "LESSON01_IMPORT_REPORT"
 
 
 class _Watch(importlib.abc.MetaPathFinder):
-    def find_spec(self, fullname, path, target=None):  # type: ignore[no-untyped-def]
+    def find_spec(self, fullname, path, target=None):
         if fullname != WATCHED:
             return None
         sys.meta_path.remove(self)  # once is enough, and the real finders do the finding
@@ -35,7 +35,7 @@ class _Noting(importlib.abc.Loader):
     def __init__(self, loader: importlib.abc.Loader) -> None:
         self._loader = loader
 
-    def create_module(self, spec):  # type: ignore[no-untyped-def]
+    def create_module(self, spec):
         return self._loader.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:

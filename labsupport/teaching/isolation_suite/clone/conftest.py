@@ -16,7 +16,7 @@ async def _admin(sql):
     url = make_url(os.environ["ISOBENCH_ADMIN_URL"])
     conn = await asyncpg.connect(user=url.username, password=url.password, database=url.database,
                                  host=url.host or url.query.get("host"),
-                                 port=url.port or int(url.query.get("port", 5432)))
+                                 port=url.port or int(str(url.query.get("port", 5432))))
     try:
         await conn.execute(sql)
     finally:

@@ -3,10 +3,9 @@
 import os
 
 import pytest
+from isobench_models import Base
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.pool import NullPool
-
-from isobench_models import Base
 
 
 @pytest.fixture(scope="session")

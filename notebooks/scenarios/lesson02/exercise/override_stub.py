@@ -11,7 +11,7 @@ that is rolled back after the test. Write ``session_override`` so that, during t
 import pytest
 
 from flashcards import db  # noqa: F401 - you will need these
-from flashcards.api import app  # noqa: F401
+from flashcards.api import app  # noqa: F401 - the app your override goes into
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ import os
 import pytest_asyncio
 from asgi_lifespan import LifespanManager
 from httpx import ASGITransport, AsyncClient
+from lesson02 import support as probe
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from flashcards.api import app
-from lesson02 import support as probe
 
 TEST_DATABASE_URL = os.environ["LAB_TEST_DATABASE_URL"]
 app.include_router(probe.router)  # GET /_lab/backend: which connection do the routes use?

@@ -1,7 +1,8 @@
 """The same test as in symptom A, now recording which connection each side uses."""
 
-from flashcards.models import User
 from lesson02 import support as probe
+
+from flashcards.models import User
 
 
 async def test_route_lists_the_fixture_user(db_session, client):

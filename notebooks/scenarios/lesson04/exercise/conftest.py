@@ -10,12 +10,12 @@ import os
 from pathlib import Path
 
 import pytest
-
-from lesson04.fixed.conftest import db_session, lab_app, lab_session_dependency  # noqa: F401
+from lesson04.fixed.conftest import db_session, lab_app, lab_session_dependency  # noqa: F401 - fixtures
 
 
 def _load(path):
     spec = importlib.util.spec_from_file_location("learner_ci_prefix", path)
+    assert spec is not None and spec.loader is not None, f"cannot load {path} as Python"
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

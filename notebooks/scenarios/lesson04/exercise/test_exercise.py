@@ -1,9 +1,8 @@
 """The self-check: run with -n 2 under the prefix ci_prefix gave the check."""
 
 import pytest
+from conftest import answer  # type: ignore[attr-defined]  # this folder's conftest.py; mypy sees tests/conftest.py
 from sqlalchemy import text
-
-from conftest import answer
 
 
 def test_two_branches_get_two_prefixes():

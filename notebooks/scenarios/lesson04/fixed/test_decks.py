@@ -1,3 +1,3 @@
 """buggy/test_decks.py, unchanged: only the set-up in conftest.py and pytest.ini is new."""
 
-from lesson04.buggy.test_decks import *  # noqa: F401,F403 - the same tests
+from lesson04.buggy.test_decks import *  # noqa: F403 - the same tests

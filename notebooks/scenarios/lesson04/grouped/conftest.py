@@ -4,8 +4,7 @@ plus a repair for pytest-xdist itself (below)."""
 import os
 
 import pytest
-
-from lesson04.buggy.conftest import *  # noqa: F401,F403
+from lesson04.buggy.conftest import *  # noqa: F403 - the same fixtures
 
 
 @pytest.hookimpl(trylast=True)

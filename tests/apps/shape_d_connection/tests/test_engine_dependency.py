@@ -1,8 +1,7 @@
 """The same app through its AsyncEngine dependency: this module names that dependency instead."""
 import pytest
-from sqlalchemy import text
-
 from shop_d.db import get_engine
+from sqlalchemy import text
 
 
 @pytest.fixture(scope="module")

@@ -4,12 +4,12 @@ import os
 
 os.environ["FLASHCARDS_DATABASE_URL"] = "sqlite+aiosqlite:///:memory:"  # before the app is imported
 
-import pytest  # noqa: E402
-from asgi_lifespan import LifespanManager  # noqa: E402
-from httpx import ASGITransport, AsyncClient  # noqa: E402
+import pytest
+from asgi_lifespan import LifespanManager
+from httpx import ASGITransport, AsyncClient
 
-from flashcards.api import app  # noqa: E402
-from flashcards.db import drop_db, init_db  # noqa: E402
+from flashcards.api import app
+from flashcards.db import drop_db, init_db
 
 
 @pytest.fixture(autouse=True)
