@@ -56,7 +56,7 @@ async def _rows(url: str) -> int:
 
 
 @pytest.fixture
-def seeded(lab_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def seeded(lab_server) -> Iterator[str]:
     """A developer's database, not named *_test, with rows in it; dropped afterwards."""
     name = f"t11dev_{secrets.token_hex(3)}"
     run_sync(_seed(lab_server.url, name))
@@ -69,7 +69,7 @@ def _run(app: str, env: dict[str, str], *args: str) -> lesson.SuiteResult:
 
 
 @pytest.mark.parametrize("app", sorted(EXPECTED))
-def test_an_app_adopts_the_plugin_by_settings_alone(app: str, lab_server, seeded: str) -> None:  # type: ignore[no-untyped-def]
+def test_an_app_adopts_the_plugin_by_settings_alone(app: str, lab_server, seeded: str) -> None:
     missing = urls.with_database(lab_server.url, f"t11nothere_{secrets.token_hex(3)}")
     env = {"LAB_SERVER_URL": lab_server.url, "SHOP_DATABASE_URL": missing,
            "LAB_DB_PREFIX": f"t11{app[6]}_{secrets.token_hex(3)}"}
@@ -85,7 +85,7 @@ def test_an_app_adopts_the_plugin_by_settings_alone(app: str, lab_server, seeded
     assert run_sync(_rows(seeded)) == SEEDED_ROWS
 
 
-def test_the_wrong_shape_fails_the_way_the_issue_reported(lab_server) -> None:  # type: ignore[no-untyped-def]
+def test_a_wrongly_forced_shape_breaks_the_suite(lab_server) -> None:
     """Honesty check: forcing shape b's factory dependency to be treated as a session breaks the suite."""
     env = {"LAB_SERVER_URL": lab_server.url, "LAB_DB_PREFIX": f"t11w_{secrets.token_hex(3)}",
            "SHOP_DATABASE_URL": urls.with_database(lab_server.url, "t11_nothere")}
@@ -112,7 +112,7 @@ def test_a_pytest_ini_that_hides_pyproject_is_named_in_one_line(tmp_path: Path) 
             f"{tmp_path / 'pyproject.toml'} is ignored") in result.output
 
 
-def test_an_import_failure_names_the_rootdir_and_the_pythonpath_option(tmp_path: Path, lab_server) -> None:  # type: ignore[no-untyped-def]
+def test_an_import_failure_names_the_rootdir_and_the_pythonpath_option(tmp_path: Path, lab_server) -> None:
     suite = _write(tmp_path, {
         "pyproject.toml": "[tool.pytest.ini_options]\nlab_metadata = 'shop.models:Base'\naddopts = '-p no:cacheprovider'\n",
         "test_nothing.py": "def test_it():\n    pass\n",
@@ -172,7 +172,7 @@ LIFESPAN_FACTORY_APP = {
 }
 
 
-def test_a_committing_dependency_whose_factory_cannot_be_found_stops_in_one_line(tmp_path: Path, lab_server) -> None:  # type: ignore[no-untyped-def]
+def test_a_committing_dependency_whose_factory_cannot_be_found_stops_in_one_line(tmp_path: Path, lab_server) -> None:
     (tmp_path / "late").mkdir()
     suite = _write(tmp_path, LIFESPAN_FACTORY_APP)
     env = {"LAB_SERVER_URL": lab_server.url, "LAB_DB_PREFIX": f"t2late_{secrets.token_hex(3)}"}

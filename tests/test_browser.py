@@ -25,9 +25,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from browser_support import (
+    START_TIMEOUT_S,
+    launch_chromium,
+    news_toasts,
+    run_all,
+    save,
+    saved_problems,
+    screenshot,
+    shown_errors,
+    shutdown_kernel,
+    state,
+    wait_until_ready,
+)
 
-from browser_support import (START_TIMEOUT_S, launch_chromium, news_toasts, run_all, save, saved_problems,
-                             screenshot, shown_errors, shutdown_kernel, state, wait_until_ready)
 from labsupport.errors import LabError
 from labsupport.server.processes import free_port
 from labsupport.teaching import jupyter_lab
@@ -118,7 +129,7 @@ def _stop_lab(proc: subprocess.Popen[bytes], lab: Lab) -> None:
 
 
 @pytest.fixture(scope="module")
-def lab(lab_server) -> Iterator[Lab]:  # type: ignore[no-untyped-def]
+def lab(lab_server) -> Iterator[Lab]:
     """JupyterLab on a copy of notebooks/ (scenarios included: cells open them relative to the notebook)."""
     originals = {name: (NOTEBOOKS / name).read_bytes() for name in LESSONS}
     tmp = Path(tempfile.mkdtemp(prefix="lab-browser-"))
@@ -138,7 +149,7 @@ def lab(lab_server) -> Iterator[Lab]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("name", LESSONS)
-def test_lesson_runs_in_the_browser_without_errors(name: str, chromium, lab: Lab, timing_alone) -> None:  # type: ignore[no-untyped-def]
+def test_lesson_runs_in_the_browser_without_errors(name: str, chromium, lab: Lab, timing_alone) -> None:
     """Open the lesson, Run All, wait until every code cell has run, save, and find no error output."""
     stem = name.removesuffix(".ipynb")
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
@@ -158,23 +169,23 @@ def test_lesson_runs_in_the_browser_without_errors(name: str, chromium, lab: Lab
         shot = screenshot(page, name, stem)
         # What the learner sees in the page, and what JupyterLab saved (read back through the contents API).
         shown = shown_errors(page, name)
-        saved = lab.api(f"/api/contents/{name}?content=1&type=notebook")["content"]  # type: ignore[index]
-        saved_errors, unrun = saved_problems(saved)  # type: ignore[arg-type]
+        saved = lab.api(f"/api/contents/{name}?content=1&type=notebook")["content"]  # type: ignore[index]  # the contents API answers JSON
+        saved_errors, unrun = saved_problems(saved)
         assert not shown and not saved_errors, f"{name}: error output: " + "; ".join(shown or saved_errors)
         assert not unrun, f"{name}: code cells {unrun} did not run"
         assert not news_toasts(page), f"{name}: JupyterLab shows a news/update notification: {news_toasts(page)}"
-        code_cells = sum(c["cell_type"] == "code" for c in saved["cells"])  # type: ignore[index]
+        code_cells = sum(c["cell_type"] == "code" for c in saved["cells"])
         print(f"{name}: {code_cells} code cells ran in {ran_s:.0f} s; screenshot {shot}")
     finally:
         shutdown_kernel(page, name)
         context.close()
 
 
-def test_jupyterlab_news_is_off_for_learners(chromium, lab: Lab) -> None:  # type: ignore[no-untyped-def]
+def test_jupyterlab_news_is_off_for_learners(chromium, lab: Lab) -> None:
     """The lab's settings turn JupyterLab's news pop-up and update check off, and the page shows no toast."""
     settings = lab.api("/lab/api/settings/@jupyterlab/apputils-extension:notification")
-    composite = settings["settings"] if settings["settings"] else {  # type: ignore[index]
-        k: v.get("default") for k, v in settings["schema"]["properties"].items()}  # type: ignore[index]
+    composite = settings["settings"] if settings["settings"] else {  # type: ignore[index]  # the settings API answers JSON
+        k: v.get("default") for k, v in settings["schema"]["properties"].items()}  # type: ignore[index]  # the settings API answers JSON
     assert composite.get("fetchNews") == "false" and composite.get("checkForUpdates") is False, composite
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
@@ -189,7 +200,7 @@ def test_jupyterlab_news_is_off_for_learners(chromium, lab: Lab) -> None:  # typ
         context.close()
 
 
-def test_the_news_check_sees_the_toast_without_the_labs_settings(chromium, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_the_news_check_sees_the_toast_without_the_labs_settings(chromium, tmp_path: Path) -> None:
     """The control for the test above: plain JupyterLab (the lab's command line, not its settings) asks
     about the news, and ``_news_toasts`` sees it; so "no toast" above is not a selector gone stale."""
     proc, plain = _start_lab(tmp_path, tmp_path / "state", lab_settings=False)

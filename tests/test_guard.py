@@ -18,6 +18,7 @@ import textwrap
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -28,11 +29,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from labsupport import databases, owners, urls
-from labsupport.pytest_plugin import guard
-from labsupport.teaching import lesson
 from labsupport.connection import run_sync
+from labsupport.pytest_plugin import guard
 from labsupport.pytest_plugin.options import resolve_url
 from labsupport.server import ServerInfo
+from labsupport.teaching import lesson
 
 # ---------------------------------------------------------------- names
 
@@ -46,7 +47,7 @@ STEMS = st.one_of(
     st.from_regex(r"[a-z][a-z0-9]{0,6}", fullmatch=True),
     st.sampled_from(["contest", "latest", "test_app", "app_test_prod", "TEST", "prod", "attest", "testtest"]),
 )
-TAILS = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=6)
+TAILS = st.text(alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=6)
 
 
 @st.composite
@@ -134,7 +135,7 @@ def prefix(lab_server: ServerInfo) -> Iterator[str]:
         run_sync(databases.drop(lab_server.url, leftover))
 
 
-def _url(server: ServerInfo, database: str, **overrides: object) -> URL:
+def _url(server: ServerInfo, database: str, **overrides: Any) -> URL:  # URL.set's own keywords
     """A URL object: no string round trip, so any name the server accepts survives."""
     return make_url(server.url).set(database=database, **overrides)
 
@@ -235,7 +236,7 @@ class AliasProxy:
 
     def __init__(self, server: ServerInfo, aliases: dict[str, str]) -> None:
         kw = urls.asyncpg_kwargs(server.url)
-        self.upstream_host, self.port = str(kw["host"]), int(kw["port"])  # type: ignore[call-overload]
+        self.upstream_host, self.port = str(kw["host"]), int(kw["port"])  # type: ignore[call-overload]  # asyncpg passes its connect keywords untyped
         self.aliases = aliases
         self.folder = str(owners.temp_dir("alias"))
         self.loop = asyncio.new_event_loop()

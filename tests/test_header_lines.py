@@ -52,7 +52,7 @@ async def test_it(lab_connection):
 
 
 def test_an_app_url_without_a_database_is_refused_without_being_called_a_test_database(tmp_path: Path,
-                                                                                       lab_server) -> None:  # type: ignore[no-untyped-def]
+                                                                                       lab_server) -> None:
     no_name = urls.with_database(lab_server.url, "")
     suite = _suite(tmp_path, ONE_TEST, "lab_guard_url = env:APP_URL\n")
     result = _run(suite, _env(lab_server.url, APP_URL=no_name), "-n", "0")
@@ -62,7 +62,7 @@ def test_an_app_url_without_a_database_is_refused_without_being_called_a_test_da
     assert "a test database; the tests go on" not in result.output and ": a test database" not in result.output
 
 
-def test_a_test_database_is_named_as_one_and_the_tests_go_on(tmp_path: Path, lab_server) -> None:  # type: ignore[no-untyped-def]
+def test_a_test_database_is_named_as_one_and_the_tests_go_on(tmp_path: Path, lab_server) -> None:
     env = _env(lab_server.url)
     suite = _suite(tmp_path, ONE_TEST, "lab_guard_url = env:APP_URL\n")
     template = urls.with_database(lab_server.url, f"{env['LAB_DB_PREFIX']}_template_test")  # made before the guard asks
@@ -72,7 +72,7 @@ def test_a_test_database_is_named_as_one_and_the_tests_go_on(tmp_path: Path, lab
             "server, a test database; the tests go on") in result.output
 
 
-def test_an_app_server_that_does_not_answer_lets_the_tests_go_on(tmp_path: Path, lab_server) -> None:  # type: ignore[no-untyped-def]
+def test_an_app_server_that_does_not_answer_lets_the_tests_go_on(tmp_path: Path, lab_server) -> None:
     suite = _suite(tmp_path, ONE_TEST, "lab_guard_url = postgresql+asyncpg://app:secret@127.0.0.1:1/app\n")
     result = _run(suite, _env(lab_server.url), "-n", "0")
     assert result.ok and result.passed == 1, result.output[-2000:]
@@ -111,7 +111,7 @@ async def test_host(lab_client):
 """
 
 
-def test_lab_client_base_url_is_a_setting(tmp_path: Path, lab_server) -> None:  # type: ignore[no-untyped-def]
+def test_lab_client_base_url_is_a_setting(tmp_path: Path, lab_server) -> None:
     suite = _suite(tmp_path, HOST_TEST, "lab_app = hostapp:app\nlab_session_dependency = hostapp:get_session\n",
                    hostapp=HOST_APP)
     env = _env(lab_server.url)
@@ -134,7 +134,7 @@ async def test_it(lab_connection):
 """
 
 
-def test_the_header_names_anyio_s_way_to_the_session_loop(tmp_path: Path, lab_server) -> None:  # type: ignore[no-untyped-def]
+def test_the_header_names_anyio_s_way_to_the_session_loop(tmp_path: Path, lab_server) -> None:
     result = _run(_suite(tmp_path, ANYIO_TESTS, mode="strict"), _env(lab_server.url), "-n", "0")
     assert result.ok, result.output[-2000:]
     assert ("labsupport lab_engine: NullPool, a new server connection per test (tests in function-scoped loops, "
@@ -157,14 +157,14 @@ CORRECTED = ("labsupport lab_engine: pooled, made in the session loop (all 6 tes
              "session loop)")
 
 
-def test_the_header_is_corrected_by_the_selected_tests_without_xdist(tmp_path: Path, lab_server) -> None:  # type: ignore[no-untyped-def]
+def test_the_header_is_corrected_by_the_selected_tests_without_xdist(tmp_path: Path, lab_server) -> None:
     result = _run(_suite(tmp_path, SESSION_LOOP_TESTS, fixtures="session"), _env(lab_server.url), "-n", "0", "-k", "not 6 and not 7")
     assert result.ok and result.passed == 6, result.output[-2000:]
     assert "labsupport lab_engine: NullPool" in result.output
     assert CORRECTED + "\n" in result.output
 
 
-def test_the_header_is_corrected_by_the_workers_under_xdist(tmp_path: Path, lab_server) -> None:  # type: ignore[no-untyped-def]
+def test_the_header_is_corrected_by_the_workers_under_xdist(tmp_path: Path, lab_server) -> None:
     result = _run(_suite(tmp_path, SESSION_LOOP_TESTS, fixtures="session"), _env(lab_server.url), "-n", "2", "-k", "not 6 and not 7")
     assert result.ok and result.passed == 6, result.output[-2000:]
     assert "labsupport lab_engine: NullPool" in result.output
@@ -172,7 +172,7 @@ def test_the_header_is_corrected_by_the_workers_under_xdist(tmp_path: Path, lab_
     assert result.output.count("in every worker (the header") == 1
 
 
-def test_no_correction_when_the_workers_agree_with_the_header(tmp_path: Path, lab_server) -> None:  # type: ignore[no-untyped-def]
+def test_no_correction_when_the_workers_agree_with_the_header(tmp_path: Path, lab_server) -> None:
     result = _run(_suite(tmp_path, ONE_TEST), _env(lab_server.url), "-n", "2")
     assert result.ok, result.output[-2000:]
     assert "in every worker (the header" not in result.output

@@ -36,9 +36,21 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from browser_support import (
+    ROOT,
+    cannot_run,
+    launch_chromium,
+    run_all_done,
+    save,
+    saved_problems,
+    screenshot,
+    shown_errors,
+    shutdown_kernel,
+    start_run_all,
+    state,
+    wait_until_ready,
+)
 
-from browser_support import (ROOT, launch_chromium, cannot_run, run_all_done, save, saved_problems,
-                             screenshot, shown_errors, shutdown_kernel, start_run_all, state, wait_until_ready)
 from labsupport import databases, owners
 from labsupport.connection import run_sync
 from labsupport.errors import LabError
@@ -61,8 +73,8 @@ PASSWORD = secrets.token_urlsafe(12)  # the room's shared password (DummyAuthent
 
 _OVERRIDES = """\
 # tests/test_hub.py: the workshop's config, then only what a test must change.
-c = get_config()  # noqa: F821
-load_subconfig({config!r})  # noqa: F821
+c = get_config()  # noqa: F821 - JupyterHub defines get_config in the config file it loads
+load_subconfig({config!r})  # noqa: F821 - JupyterHub defines load_subconfig there too
 c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
 c.JupyterHub.hub_bind_url = "http://127.0.0.1:{hub_port}"
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{api_port}"
@@ -187,7 +199,7 @@ def hub(request: pytest.FixtureRequest) -> Iterator[Hub]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _log_in(page, hub: Hub, name: str) -> None:  # type: ignore[no-untyped-def]
+def _log_in(page, hub: Hub, name: str) -> None:
     page.goto(f"{hub.url}/hub/login")
     page.fill("#username_input", name)
     page.fill("#password_input", PASSWORD)
@@ -200,7 +212,7 @@ def _run_lesson_for_everyone(pages: dict[str, object], hub: Hub, lesson: str) ->
     stem = lesson.removesuffix(".ipynb")
     path = f"{LAB_FOLDER}/notebooks/{lesson}"
     for name, page in pages.items():  # a named workspace per lesson: nothing else reopens
-        page.goto(f"{hub.url}/user/{name}/lab/workspaces/{stem}/tree/{path}")  # type: ignore[attr-defined]
+        page.goto(f"{hub.url}/user/{name}/lab/workspaces/{stem}/tree/{path}")  # type: ignore[attr-defined]  # playwright's Page, typed loosely here
     for page in pages.values():
         wait_until_ready(page, path, OPEN_TIMEOUT_S)
     started = time.monotonic()
@@ -259,7 +271,7 @@ def test_three_attendees_each_run_lessons_on_their_own_postgresql(hub: Hub) -> N
     started = time.monotonic()
     report = []
     with launch_chromium() as browser:
-        contexts = {name: browser.new_context(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+        contexts = {name: browser.new_context(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]  # playwright's Browser, typed loosely here
                     for name in ATTENDEES}
         pages = {name: context.new_page() for name, context in contexts.items()}
         for name, page in pages.items():  # the hub spawns the three servers at once
@@ -267,7 +279,7 @@ def test_three_attendees_each_run_lessons_on_their_own_postgresql(hub: Hub) -> N
         for name, page in pages.items():
             try:
                 page.wait_for_url(re.compile(rf"/user/{name}/lab"), timeout=SPAWN_TIMEOUT_S * 1000)
-            except Exception:
+            except Exception:  # noqa: BLE001 - playwright's timeout or a closed page: either way it did not open
                 pytest.fail(f"{name}: JupyterLab did not open after login within {SPAWN_TIMEOUT_S} s "
                             f"(page at {page.url}):\n{hub.log_tail()}", pytrace=False)
         for lesson in LESSONS:

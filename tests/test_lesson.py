@@ -189,7 +189,7 @@ async def test_clean_up_runs_every_step_and_always_drops_the_databases(lab_serve
     folder.mkdir()
     import shutil
 
-    said = await lesson.clean_up(lambda: shutil.rmtree(folder), lambda: never_made.dispose(), broken)  # type: ignore[name-defined]  # noqa: F821
+    said = await lesson.clean_up(lambda: shutil.rmtree(folder), lambda: never_made.dispose(), broken)  # type: ignore[name-defined]  # noqa: F821 - the name is never bound on purpose: the clean-up must go on past it
     assert ran == ["dispose"] and not folder.exists()
     assert f"Dropped 1 databases of this notebook ({lab.prefix}_...)" in said
     assert "Clean-up: could not broken: RuntimeError: the folder is busy" in said

@@ -122,7 +122,7 @@ def test_lab_start_server_starts_one_in_a_folder_of_the_user_s_and_removes_it(tm
 
 
 @pytest.fixture
-def seeded(lab_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def seeded(lab_server) -> Iterator[str]:
     """A developer's database on the lab's server, not named *_test, with a row; dropped afterwards."""
     name = f"t2dev_{secrets.token_hex(3)}"
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from labsupport import databases
-from labsupport.teaching import lesson
 from labsupport.connection import connect, run_sync
+from labsupport.teaching import lesson
 
 APP = '''
 """A tiny app: a global factory made in the lifespan, routes that commit, roll back and raise."""
@@ -174,7 +174,7 @@ def databases_url(admin_url: str, name: str) -> str:
 
 
 @pytest.fixture
-def notes_db(lab_server) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def notes_db(lab_server) -> Iterator[str]:
     """A database of this test's own with an empty ``notes`` table; dropped afterwards."""
     name = f"t02u_{secrets.token_hex(4)}"
     run_sync(_make_database(lab_server.url, name))
@@ -294,7 +294,7 @@ def test_misuse_gives_one_line_that_says_what_to_do(tmp_path: Path, notes_db: st
     assert message in result.messages[0], result.messages
 
 
-def test_an_unreachable_database_fails_in_one_line(tmp_path: Path, lab_server) -> None:  # type: ignore[no-untyped-def]
+def test_an_unreachable_database_fails_in_one_line(tmp_path: Path, lab_server) -> None:
     missing = databases_url(lab_server.url, f"t02u_missing_{secrets.token_hex(3)}")
     suite = _write(tmp_path, {"pytest.ini": _ini(), "notes_app.py": APP, "conftest.py": CONFTEST,
                               "test_x.py": "async def test_it(lab_client):\n    pass\n"})

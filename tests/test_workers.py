@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from labsupport import databases
-from labsupport.pytest_plugin import guard, workers
 from labsupport.connection import fetchval, run_sync
 from labsupport.errors import LabError
-
+from labsupport.pytest_plugin import guard, workers
 
 # ---------------------------------------------------------------- names
 
@@ -123,7 +122,7 @@ def test_the_header_says_sequential_and_what_was_reaped() -> None:
 
 
 @pytest.fixture
-def admin_url(lab_server) -> str:  # type: ignore[no-untyped-def]
+def admin_url(lab_server) -> str:
     return lab_server.url
 
 
@@ -196,7 +195,11 @@ def test_a_no_parallel_test_waits_for_the_others(admin_url: str) -> None:
     try:
         other.acquire(alone=False)  # gw0 is in the middle of a test
         got = threading.Event()
-        waiter = threading.Thread(target=lambda: (alone.acquire(alone=True), got.set()))
+        def wait_then_say() -> None:
+            alone.acquire(alone=True)
+            got.set()
+
+        waiter = threading.Thread(target=wait_then_say)
         waiter.start()
         assert _waits_for_lock(admin_url, workers.lock_key(prefix, "tests")), "the no_parallel test never asked"
         assert not got.is_set(), "the no_parallel test started while another test was running"

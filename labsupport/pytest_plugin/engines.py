@@ -83,13 +83,14 @@ def _guarded_pool_class() -> type:
     class LoopGuardedPool(AsyncAdaptedQueuePool):
         lab_guard: LoopGuard | None = None
 
-        def connect(self):  # type: ignore[no-untyped-def]
+        def connect(self):
             if self.lab_guard is not None:
                 self.lab_guard.check()
             return super().connect()
 
         def recreate(self) -> LoopGuardedPool:
             new = super().recreate()
+            assert isinstance(new, LoopGuardedPool)  # SQLAlchemy's recreate builds self.__class__
             new.lab_guard = self.lab_guard
             return new
 
@@ -112,7 +113,7 @@ def loop_bound_engine(url: str, *, owner: str = "this engine", loop_scope: str =
     guard = LoopGuard(loop=loop, owner=owner, loop_scope=loop_scope)
     if describe_user is not None:
         guard.describe_user = describe_user
-    engine.sync_engine.pool.lab_guard = guard  # type: ignore[attr-defined]
+    engine.sync_engine.pool.lab_guard = guard  # type: ignore[attr-defined]  # a pool attribute of the lab's own, read by LoopGuardedPool
     return engine
 
 

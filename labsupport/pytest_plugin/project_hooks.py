@@ -111,7 +111,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         choice = config.stash.get(engines.POOLED, None)
         if choice is not None:
             setattr(report, "lab_engine_line", choice.line())  # noqa: B010 - extra fields travel with the report
-            setattr(report, "lab_engine_pooled", choice.pooled)  # noqa: B010
+            setattr(report, "lab_engine_pooled", choice.pooled)  # noqa: B010  # a report attribute of the lab's own; xdist carries it to the controller
     return report
 
 
@@ -132,7 +132,7 @@ class _WorkersChoice:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if pooled != engines.choose(self.config).pooled and reporter is not None:
             reporter.ensure_newline()
-            reporter.write_line(f"{getattr(report, 'lab_engine_line')}, in every worker (the header's line was decided "
+            reporter.write_line(f"{report.lab_engine_line}, in every worker (the header's line was decided "
                                 "before collection)")
 
 

@@ -123,7 +123,6 @@ def take_for_workers(config: pytest.Config) -> Lease:
     """The lab's server for the per-worker databases when no lab_server_url names one: used if it
     runs, started only with lab_start_server = true; else a LabError that says what to set."""
     from .. import server
-
     from .guard_hooks import refuse_early
 
     refuse_early(config)

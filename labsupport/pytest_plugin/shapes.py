@@ -60,7 +60,7 @@ def shape_of_type(kind: Any) -> str | None:
 def _from_annotation(dependency: Any) -> str | None:
     try:
         hint = typing.get_type_hints(dependency).get("return")
-    except Exception:  # an unresolvable forward reference: fall back to reading the source
+    except Exception:  # noqa: BLE001 - an unresolvable forward reference raises anything: read the source instead
         return None
     while hint is not None:
         if typing.get_origin(hint) is typing.Annotated:
@@ -263,7 +263,8 @@ async def joined_engine(connection: AsyncConnection) -> AsyncEngine:
     from sqlalchemy.ext.asyncio import create_async_engine
     from sqlalchemy.pool import NullPool
 
-    raw = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]
+    raw = connection.sync_connection.connection.driver_connection  # type: ignore[union-attr]  # an open AsyncConnection has both
+    assert raw is not None  # a connection in use has its driver's connection
     if not raw.is_in_transaction():
         await connection.exec_driver_sql("SELECT 1")  # asyncpg sends BEGIN with the first statement
     if not raw.is_in_transaction():

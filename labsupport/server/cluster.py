@@ -379,7 +379,7 @@ class Cluster:
                     self._initdb(bins, data_dir, user, password)
             self._check_version(bins, data_dir)
             socket_dir = self._socket_dir(user, state)
-            for attempt in range(5):
+            for _ in range(5):
                 chosen = port if port is not None else (free_port() if tcp else 5432)
                 new = _State(bindir=str(bins.bindir), source=bins.source, version=bins.version,
                              data_dir=str(data_dir), socket_dir=str(socket_dir), port=chosen, tcp=tcp,

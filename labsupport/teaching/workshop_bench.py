@@ -176,7 +176,9 @@ class Attendee:
             self.peak_total_pss = max(self.peak_total_pss, total_pss)
 
     def figures(self) -> dict[str, Any]:
-        mib = lambda b: round(b / _MIB, 1)  # noqa: E731
+        def mib(b: float) -> float:
+            return round(b / _MIB, 1)
+
         return {
             "lesson_passed": self.exit_code == 0, "exit_code": self.exit_code,
             "wall_s": None if self.wall_s is None else round(self.wall_s, 1),

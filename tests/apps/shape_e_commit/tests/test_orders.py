@@ -5,11 +5,10 @@ releases a savepoint of the test's outer transaction; a second connection (``com
 shows that nothing reached the database for good.
 """
 import pytest
+from shop_e.db import EVENTS
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
-
-from shop_e.db import EVENTS
 
 
 async def committed_for_good(url):

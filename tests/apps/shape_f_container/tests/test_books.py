@@ -5,11 +5,10 @@ commits of ``session_factory.begin()`` release savepoints inside the test's oute
 second connection (``committed_for_good``) shows that nothing reached the database for good.
 """
 import pytest
+from shop_f.main import container
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
-
-from shop_f.main import container
 
 
 async def committed_for_good(url):
