@@ -142,7 +142,7 @@ def test_server_killed_mid_run_keeps_dev_data_and_the_next_start_reaps(own_clust
     assert up.returncode == 0, up.stderr
     restarted = own_cluster.running()
     assert restarted is not None
-    said = [line for line in up.stdout.splitlines() if "left behind" in line]
+    said = [line for line in up.stderr.splitlines() if "left behind" in line]  # a command's news: stderr
     assert len(said) == 1 and "lab02_" in said[0], (up.stdout + up.stderr, run_sync(fetchval(
         restarted.url, "SELECT string_agg(datname || ': ' || coalesce(shobj_description(oid, 'pg_database'), '-'), '; ') "
                        "FROM pg_database WHERE datname LIKE 'lab02%'")))

@@ -197,3 +197,15 @@ def test_the_reapers_line_is_said_only_where_no_parents_use_covers_the_process(c
     assert alone.stderr == ("labsupport: removed what runs that are gone left behind: 1 database(s) (gone_db), "
                             "0 temporary folder(s)\n"), alone
     assert (covered.stdout, covered.stderr) == ("", ""), covered
+
+
+def test_the_reapers_line_is_ordinary_output_in_a_kernel_and_news_on_stderr_in_a_command(tmp_path: Path) -> None:
+    """In a notebook stderr is a red box that reads like an error; a command's stdout may be what a script reads."""
+    code = "{pre}from labsupport.server import say_reaped; say_reaped(['gone_db'], [])"
+    env = {k: v for k, v in os.environ.items() if k not in ("LAB_SERVER_USE", "LAB_DATABASE_URL")}
+    env.update(LAB_HOME=str(tmp_path / "lab"), IPYTHONDIR=str(tmp_path / "ipython"))
+    for pre, stream in (("import ipykernel.kernelapp; ", "stdout"), ("", "stderr")):
+        run = subprocess.run([sys.executable, "-c", code.format(pre=pre)], env=env, capture_output=True, text=True,
+                             timeout=60, check=False)
+        assert run.returncode == 0, run.stderr
+        assert "left behind: 1 database(s) (gone_db)" in getattr(run, stream), (pre, run.stdout, run.stderr)
