@@ -57,7 +57,7 @@ SHOWN_LINES = {
     ("04", "scenarios/lesson04/buggy/conftest.py", 22, 28): "await lineup.drop_schema(engine, worker_id",
     ("04", "scenarios/lesson04/grouped/conftest.py", 11, 29): "def pytest_collection_modifyitems(",
     ("04", "scenarios/lesson04/fixed/test_workers.py", 11, 16): "async def test_each_worker_has_its_own_database(",
-    ("04", "scenarios/lesson04/support.py", 71, 72): "FROM pg_stat_activity",
+    ("04", "scenarios/lesson04/support.py", 75, 76): "FROM pg_stat_activity",
     ("04", "scenarios/lesson04/fixed/test_workers.py", 24, 33): "async def test_no_parallel_runs_alone(",
 }
 _ALIASES = {"L02 / ": "scenarios/lesson02/", "L04 / ": "scenarios/lesson04/", "h.BUGGY / ": "scenarios/lesson03/buggy/",
