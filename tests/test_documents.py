@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 # The project's own history: its issue numbers and a session's clock. An upstream tracker's reference
 # ("pytest-xdist issue #1386") names a fact a reader can look up, and stays.
-HISTORY = re.compile(r"\b[Ii]ssues? \d+\b|\bthis morning\b|\bin the run before\b")
+HISTORY = re.compile(r"\b[Ii]ssues? \d+\b|\bthis\smorning\b|\bin\sthe\srun\sbefore\b")
 
 
 def _tracked_text_files() -> list[Path]:
