@@ -4,11 +4,11 @@ answer passes, and each wrong answer gets a hint of its own."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from exercise_support import own_lab, verdict_and_hint
 
 from labsupport import databases
 from labsupport.connection import run_sync
@@ -94,24 +94,14 @@ def test_no_answer_or_check_sits_beside_the_stubs() -> None:
 @pytest.fixture
 async def lab(lab_server) -> AsyncIterator[object]:
     """A lesson-01 lab of this test's own on the lab's server (its own prefix), dropped afterwards."""
-    from labsupport.teaching import lesson
-
-    opened = lesson.open_lab(lab_server.url, f"t01x_{secrets.token_hex(3)}", notebook="01")
-    yield opened
-    await opened.cleanup()
-
-
-def _said(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
-    """The verdict and its hint, as the learner reads them (wrapped lines joined)."""
-    text = " ".join(capsys.readouterr().out.split())
-    verdict = text[text.index("Passed:") if "Passed:" in text else text.index("Not yet:"):]
-    return verdict, verdict.split("Hint: ", 1)[1] if "Hint: " in verdict else ""
+    async for opened in own_lab(lab_server.url, "01"):
+        yield opened
 
 
 async def test_the_prediction_gets_a_hint_for_each_wrong_guess_and_passes_the_right_one(
         lab, capsys: pytest.CaptureFixture[str]) -> None:
     assert await check.nameless_url(lab, {"database": ..., "suite_starts": ...}) is False
-    verdict, hint = _said(capsys)
+    verdict, hint = verdict_and_hint(capsys)
     assert "nothing was run yet" in verdict and "replace each ..." in hint
     assert "the server says" not in verdict, "the stub's check gave the answer away"
 
@@ -123,13 +113,13 @@ async def test_the_prediction_gets_a_hint_for_each_wrong_guess_and_passes_the_ri
     }
     for guess, expected in wrong.items():
         assert await check.nameless_url(lab, {"database": guess, "suite_starts": False}) is False
-        verdict, hint = _said(capsys)
+        verdict, hint = verdict_and_hint(capsys)
         assert verdict.startswith("Not yet: you predicted") and expected in hint, (guess, verdict)
     assert await check.nameless_url(lab, {"database": user, "suite_starts": True}) is False
-    assert "judges the name the server reports" in _said(capsys)[1]
+    assert "judges the name the server reports" in verdict_and_hint(capsys)[1]
 
     assert await check.nameless_url(lab, {"database": user, "suite_starts": False}) is True
-    assert _said(capsys)[0].startswith(f"Passed: a URL without a database name reached {user!r}")
+    assert verdict_and_hint(capsys)[0].startswith(f"Passed: a URL without a database name reached {user!r}")
     assert await check.nameless_url(lab, {}, solution=True) is True
 
 
@@ -149,11 +139,11 @@ APP_IMPORT = ("from asgi_lifespan import LifespanManager  # noqa: E402\nfrom htt
 async def test_the_design_task_passes_the_reference_and_gives_each_mistake_its_own_hint(
         lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert await check.design_task(lab) is False  # the stub as committed
-    verdict, hint = _said(capsys)
+    verdict, hint = verdict_and_hint(capsys)
     assert verdict.startswith("Not yet: the guard stopped the session") and "before the app is imported" in hint
 
     assert await check.design_task(lab, solution=True) is True
-    verdict, _ = _said(capsys)
+    verdict, _ = verdict_and_hint(capsys)
     assert verdict.startswith("Passed: 5 tests passed") and "names no database: set it" in verdict, verdict
 
     import_first = _variant(tmp_path, "import_first", APP_IMPORT, "")  # the app's import moves to the top
@@ -172,6 +162,6 @@ async def test_the_design_task_passes_the_reference_and_gives_each_mistake_its_o
     before = set(await databases.names_under(lab.admin_url, lab.prefix))
     for answer, (said, hinted) in cases.items():
         assert await check.design_task(lab, answer=answer) is False, answer.name
-        verdict, hint = _said(capsys)
+        verdict, hint = verdict_and_hint(capsys)
         assert said in verdict and hinted in hint, (answer.name, verdict)
     assert set(await databases.names_under(lab.admin_url, lab.prefix)) == before, "a check left a database"

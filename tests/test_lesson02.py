@@ -5,11 +5,11 @@ fails with its hint, the reference answer passes, each wrong answer gets a hint 
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from exercise_support import own_lab, verdict_and_hint
 
 from labsupport import databases
 from labsupport.connection import run_sync
@@ -84,34 +84,24 @@ def test_no_answer_or_hidden_check_sits_beside_the_stub() -> None:
 @pytest.fixture
 async def lab(lab_server) -> AsyncIterator[object]:
     """A lesson-02 lab of this test's own on the lab's server (its own prefix), dropped afterwards."""
-    from labsupport.teaching import lesson
-
-    opened = lesson.open_lab(lab_server.url, f"t02x_{secrets.token_hex(3)}", notebook="02")
-    yield opened
-    await opened.cleanup()
-
-
-def _said(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
-    """The verdict and its hint, as the learner reads them (wrapped lines joined)."""
-    text = " ".join(capsys.readouterr().out.split())
-    verdict = text[text.index("Passed:") if "Passed:" in text else text.index("Not yet:"):]
-    return verdict, verdict.split("Hint: ", 1)[1] if "Hint: " in verdict else ""
+    async for opened in own_lab(lab_server.url, "02"):
+        yield opened
 
 
 async def test_the_prediction_gets_a_hint_for_each_wrong_guess_and_passes_the_right_one(
         lab, capsys: pytest.CaptureFixture[str]) -> None:
     assert await check.visibility(lab, {"commit": 1, "read_uncommitted": ..., "same_connection": 1}) is False
-    assert "nothing was run yet" in _said(capsys)[0]
+    assert "nothing was run yet" in verdict_and_hint(capsys)[0]
     right = {"commit": 1, "read_uncommitted": 0, "same_connection": 1}
     wrong = {"commit": "once a transaction commits, every statement that starts later sees",
              "read_uncommitted": "it runs READ UNCOMMITTED as READ COMMITTED",
              "same_connection": "a transaction sees its own uncommitted rows"}
     for case, expected in wrong.items():
         assert await check.visibility(lab, right | {case: 1 - right[case]}) is False
-        verdict, hint = _said(capsys)
+        verdict, hint = verdict_and_hint(capsys)
         assert verdict.startswith("Not yet: you predicted") and expected in hint, (case, verdict)
     assert await check.visibility(lab, right) is True
-    assert _said(capsys)[0].startswith("Passed: a committed row is seen by every connection")
+    assert verdict_and_hint(capsys)[0].startswith("Passed: a committed row is seen by every connection")
     assert await check.visibility(lab, {}, solution=True) is True
 
 
@@ -130,11 +120,11 @@ def _variant(tmp_path: Path, name: str, old: str, new: str) -> Path:
 async def test_the_design_task_passes_the_reference_and_gives_each_mistake_its_own_hint(
         lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert await check.design_task(lab) is False  # the stub as committed
-    verdict, hint = _said(capsys)
+    verdict, hint = verdict_and_hint(capsys)
     assert verdict.startswith("Not yet: session_override still ends in") and "dependency_overrides" in hint
 
     assert await check.design_task(lab, solution=True) is True
-    assert _said(capsys)[0].startswith("Passed: all 5 checks pass")
+    assert verdict_and_hint(capsys)[0].startswith("Passed: all 5 checks pass")
     assert await check.design_task(lab, answer=SOLUTION) is True  # the same answer, as the learner's file
 
     cases = {  # each wrong answer, with what its verdict and its hint must say
@@ -151,5 +141,5 @@ async def test_the_design_task_passes_the_reference_and_gives_each_mistake_its_o
     }
     for answer, (said, hinted) in cases.items():
         assert await check.design_task(lab, answer=answer) is False, answer.name
-        verdict, hint = _said(capsys)
+        verdict, hint = verdict_and_hint(capsys)
         assert said in verdict and hinted in hint, (answer.name, verdict)
