@@ -53,6 +53,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -68,8 +69,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "URL_ENV", "lab_database_url", "lab_engine_options", "lab_engine", "lab_connection", "lab_session_factory",
-    "lab_session", "lab_joined_engine", "lab_app", "lab_session_dependency", "lab_session_shape",
+    "lab_session", "_lab_closing_session", "lab_joined_engine", "lab_app", "lab_session_dependency", "lab_session_shape",
     "lab_app_override", "lab_redirect_targets", "lab_override_providers", "lab_run_lifespan", "lab_client",
+    "_lab_lifespan_client",
 ]
 
 URL_ENV = "LAB_TEST_DATABASE_URL"
@@ -118,17 +120,37 @@ async def _connect(engine: AsyncEngine) -> AsyncConnection:
         fail(f"labsupport: cannot connect to {engine.url.render_as_string()}: {reason}")
 
 
+@dataclass
+class _TestConnection:
+    """The chain's connection of one test, and the sessions lab_session opened on it (closed with it)."""
+
+    connection: AsyncConnection
+    sessions: list[AsyncSession] = field(default_factory=list)
+
+
+_HELD = pytest.StashKey[_TestConnection]()
+
+
 @pytest_asyncio.fixture
-async def lab_connection(lab_engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """One connection per test inside an outer transaction, rolled back afterwards."""
+async def lab_connection(request: pytest.FixtureRequest, lab_engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """One connection per test inside an outer transaction, rolled back afterwards: the chain's one async link.
+
+    The sessions lab_session opened on it are closed after the rollback, which took their
+    savepoints with it, so closing them sends nothing to the server."""
     connection = await _connect(lab_engine)
     outer = await connection.begin()
+    held = request.node.stash[_HELD] = _TestConnection(connection)
     yield connection
+    del request.node.stash[_HELD]
     try:
         if outer.is_active:
             await outer.rollback()  # whatever the test and the app wrote: gone
     finally:
-        await connection.close()
+        try:
+            for session in held.sessions:
+                await session.close()
+        finally:
+            await connection.close()
 
 
 @pytest.fixture
@@ -140,9 +162,25 @@ def lab_session_factory(lab_connection: AsyncConnection) -> async_sessionmaker[A
                               expire_on_commit=False)
 
 
+@pytest.fixture
+def lab_session(request: pytest.FixtureRequest, lab_session_factory: async_sessionmaker[AsyncSession]) -> AsyncSession:
+    """The test's own session: what it adds and commits, the routes see; nothing outlives the test.
+
+    A plain fixture: lab_connection closes it after its rollback. A factory that is not bound to
+    the chain's own connection (an override of lab_connection or lab_session_factory) gets its
+    session from _lab_closing_session, which closes it itself."""
+    held = request.node.stash.get(_HELD, None)
+    if held is None or getattr(lab_session_factory, "kw", {}).get("bind") is not held.connection:
+        session: AsyncSession = request.getfixturevalue("_lab_closing_session")
+        return session
+    session = lab_session_factory()
+    held.sessions.append(session)
+    return session
+
+
 @pytest_asyncio.fixture
-async def lab_session(lab_session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """The test's own session: what it adds and commits, the routes see; nothing outlives the test."""
+async def _lab_closing_session(lab_session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """lab_session on a factory of someone else's connection: a session closed at the end of the test."""
     async with lab_session_factory() as session:
         yield session
 
@@ -199,9 +237,23 @@ def lab_session_shape(request: pytest.FixtureRequest, lab_session_dependency: Ca
     fail(f"labsupport: {problem}")
 
 
-def _stand_in(shape: str, request: pytest.FixtureRequest, dependency: Callable[..., Any],
-              factory: async_sessionmaker[AsyncSession]) -> Callable[..., Any]:
+_FACTS = pytest.StashKey[dict[tuple[str, int], tuple[Any, bool]]]()
+
+
+def _source_fact(config: pytest.Config, fact: Callable[[Any], bool], dependency: Any) -> bool:
+    """``fact(dependency)`` once per run: what a dependency's source says (read with ast) cannot change."""
+    known = config.stash.setdefault(_FACTS, {})
+    key = (fact.__name__, id(dependency))
+    hit = known.get(key)
+    if hit is None or hit[0] is not dependency:  # an id can be reused by a dependency made later
+        hit = known[key] = (dependency, fact(dependency))
+    return hit[1]
+
+
+def _stand_in(shape: str, request: pytest.FixtureRequest, dependency: Callable[..., Any]) -> Callable[..., Any]:
     """What the app gets instead of its dependency, in the dependency's own shape, on the test's connection."""
+    if shape in ("session", "sessionmaker"):
+        factory: async_sessionmaker[AsyncSession] = request.getfixturevalue("lab_session_factory")
     if shape == "session":
         async def session_for_request() -> AsyncIterator[AsyncSession]:
             async with factory() as session:
@@ -216,7 +268,7 @@ def _stand_in(shape: str, request: pytest.FixtureRequest, dependency: Callable[.
         async def the_joined_engine() -> AsyncEngine:
             return joined
         return the_joined_engine
-    opener = joined.begin if shapes.uses_begin(dependency) else joined.connect
+    opener = joined.begin if _source_fact(request.config, shapes.uses_begin, dependency) else joined.connect
 
     async def connection_for_request() -> AsyncIterator[AsyncConnection]:
         async with opener() as connection:
@@ -226,9 +278,10 @@ def _stand_in(shape: str, request: pytest.FixtureRequest, dependency: Callable[.
 
 @pytest.fixture
 def lab_app_override(request: pytest.FixtureRequest, lab_app: Any, lab_session_dependency: Callable[..., Any] | None,
-                     lab_session_factory: async_sessionmaker[AsyncSession],
                      lab_redirect_targets: None, lab_override_providers: None) -> Iterator[Callable[..., Any] | None]:
-    """Routes get the test's connection in the dependency's own shape; the old override comes back after."""
+    """Routes get the test's connection in the dependency's own shape; the old override comes back after.
+
+    What the dependency's source says (code after its yield, ``engine.begin()``) is read once per run."""
     overrides = getattr(lab_app, "dependency_overrides", None)
     redirected = ("lab_session_factory_targets", "lab_container_providers")
     if lab_session_dependency is None and any(read(request.config, name).value for name in redirected):
@@ -243,11 +296,11 @@ def lab_app_override(request: pytest.FixtureRequest, lab_app: Any, lab_session_d
                f"a callable, got {type(lab_app).__name__} and {type(lab_session_dependency).__name__}")
 
     shape = request.getfixturevalue("lab_session_shape")
-    if shape == "session" and shapes.runs_after_yield(lab_session_dependency):
+    if shape == "session" and _source_fact(request.config, shapes.runs_after_yield, lab_session_dependency):
         with _own_code(request, lab_session_dependency):
             yield None  # the app's own dependency runs, on a factory bound to the test's connection
         return
-    stand_in = _stand_in(shape, request, lab_session_dependency, lab_session_factory)
+    stand_in = _stand_in(shape, request, lab_session_dependency)
     previous = overrides.get(lab_session_dependency, _MISSING)
     overrides[lab_session_dependency] = stand_in
     yield stand_in
@@ -374,16 +427,51 @@ def _base_url(config: pytest.Config) -> str:
     return value
 
 
-@pytest_asyncio.fixture
-async def lab_client(request: pytest.FixtureRequest, lab_app: Any, lab_app_override: Callable[..., Any],
-                     lab_run_lifespan: bool) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client calling the app in-process; ASGITransport alone never runs the lifespan."""
+_TRANSPORTS = pytest.StashKey[dict[int, tuple[Any, Any]]]()
+_CLIENT_URL = pytest.StashKey[Any]()
+
+
+def _transport(config: pytest.Config, httpx: Any, app: Any) -> Any:
+    """One ASGITransport per app for the run: it holds nothing but the app."""
+    made = config.stash.setdefault(_TRANSPORTS, {})
+    hit = made.get(id(app))
+    if hit is None or hit[0] is not app:
+        hit = made[id(app)] = (app, httpx.ASGITransport(app=app))
+    return hit[1]
+
+
+def _client_url(config: pytest.Config, httpx: Any) -> Any:
+    """lab_client's base URL as an httpx.URL ending in a slash, as AsyncClient keeps it: parsed once per run."""
+    url = config.stash.get(_CLIENT_URL, None)
+    if url is None:
+        url = httpx.URL(_base_url(config))
+        if not url.raw_path.endswith(b"/"):
+            url = url.copy_with(raw_path=url.raw_path + b"/")
+        config.stash[_CLIENT_URL] = url
+    return url
+
+
+@pytest.fixture
+def lab_client(request: pytest.FixtureRequest, lab_app: Any, lab_app_override: Callable[..., Any],
+               lab_run_lifespan: bool) -> httpx.AsyncClient:
+    """An httpx client calling the app in-process, a new one per test (its cookies and headers are the
+    test's own) over the run's ASGITransport, which has nothing to open or close; ASGITransport alone
+    never runs the lifespan: with lab_run_lifespan, _lab_lifespan_client does."""
     httpx = need("httpx", "httpx", "lab_client")
-    base_url = _base_url(request.config)
-    async with contextlib.AsyncExitStack() as stack:
-        app = lab_app
-        if lab_run_lifespan:
-            lifespan = need("asgi_lifespan", "asgi-lifespan", "lab_client with lab_run_lifespan")
-            app = (await stack.enter_async_context(lifespan.LifespanManager(lab_app))).app
-        transport = httpx.ASGITransport(app=app)
-        yield await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url=base_url))
+    if lab_run_lifespan:
+        client: httpx.AsyncClient = request.getfixturevalue("_lab_lifespan_client")
+        return client
+    return httpx.AsyncClient(transport=_transport(request.config, httpx, lab_app),
+                             base_url=_client_url(request.config, httpx))
+
+
+@pytest_asyncio.fixture
+async def _lab_lifespan_client(request: pytest.FixtureRequest, lab_app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """lab_client with the app's lifespan: its startup before the test, its shutdown after."""
+    httpx = need("httpx", "httpx", "lab_client")
+    base_url = _client_url(request.config, httpx)
+    lifespan = need("asgi_lifespan", "asgi-lifespan", "lab_client with lab_run_lifespan")
+    async with lifespan.LifespanManager(lab_app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client
