@@ -6,9 +6,9 @@ the async version, as a chain of pytest fixtures (labsupport's pytest plugin reg
     lab_database_url       session   which database (precedence below)
     lab_engine_options     session   extra create_async_engine options ({}; lesson 04 names the worker)
     lab_engine             session   pooled in the session loop if the tests share it, else NullPool
-    lab_connection         function  one connection per test, inside an outer transaction
+    lab_connection         function  one connection per test, inside an outer transaction (the one async link)
     lab_session_factory    function  sessions on that connection, join_transaction_mode="create_savepoint"
-    lab_session            function  the test's own session from that factory
+    lab_session            function  the test's own session from that factory, closed by lab_connection
     lab_joined_engine      function  an AsyncEngine whose connections are savepoints on lab_connection
     lab_app                session   YOUR FastAPI app: ini lab_app = app.main:app, or a fixture
     lab_session_dependency session   YOUR dependency: ini lab_session_dependency = app.db:get_session
@@ -18,10 +18,13 @@ the async version, as a chain of pytest fixtures (labsupport's pytest plugin reg
     lab_redirect_targets   function  autouse: lab_session_factory_targets point at the test's connection
     lab_override_providers function  autouse: lab_container_providers give lab_joined_engine (or the factory)
     lab_run_lifespan       session   ini lab_run_lifespan (false): run the app's lifespan (asgi-lifespan)
-    lab_client             function  httpx.AsyncClient over ASGITransport, the override installed
+    lab_client             function  a new httpx.AsyncClient over the run's ASGITransport, the override installed
 
 The outer transaction is rolled back after each test, so the app's ``commit()`` calls only
-release savepoints and nothing reaches the database for good. A project names its app and its
+release savepoints and nothing reaches the database for good. Only ``lab_connection`` is an async
+fixture on the common path: each async fixture costs pytest-asyncio two trips through the event loop
+per test, so the links after it are plain fixtures, and what does not change during a run (the
+client's transport and base URL, what the dependency's source says) is worked out once. A project names its app and its
 dependency in pytest's configuration (``lab_app``, ``lab_session_dependency``, or
 ``lab_session_factory_targets`` for a module-level session factory); fixtures of those names in
 conftest.py still win, and every other link can be overridden too.
@@ -457,12 +460,13 @@ def lab_client(request: pytest.FixtureRequest, lab_app: Any, lab_app_override: C
     """An httpx client calling the app in-process, a new one per test (its cookies and headers are the
     test's own) over the run's ASGITransport, which has nothing to open or close; ASGITransport alone
     never runs the lifespan: with lab_run_lifespan, _lab_lifespan_client does."""
-    httpx = need("httpx", "httpx", "lab_client")
+    http = need("httpx", "httpx", "lab_client")
     if lab_run_lifespan:
         client: httpx.AsyncClient = request.getfixturevalue("_lab_lifespan_client")
         return client
-    return httpx.AsyncClient(transport=_transport(request.config, httpx, lab_app),
-                             base_url=_client_url(request.config, httpx))
+    made: httpx.AsyncClient = http.AsyncClient(transport=_transport(request.config, http, lab_app),
+                                               base_url=_client_url(request.config, http))
+    return made
 
 
 @pytest_asyncio.fixture
