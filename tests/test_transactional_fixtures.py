@@ -512,3 +512,29 @@ def test_the_app_s_commit_releases_a_savepoint_and_a_failed_test_leaves_nothing(
                         "test_d_the_next_test_sees_zero_rows": "passed"}, result.output[-3000:]
     assert "fails on purpose" in result.messages[0]
     assert _rows_left(notes_db) == 0
+
+
+CLIENT_TESTS = '''
+SEEN = []
+
+
+async def test_a_sets_a_cookie_and_a_header(lab_client):
+    lab_client.cookies.set("who", "test_a")
+    lab_client.headers["X-Test"] = "a"
+    SEEN.append(lab_client)
+    assert (await lab_client.get("/notes")).json() == []
+
+
+async def test_b_gets_a_client_of_its_own_over_the_same_transport(lab_client):
+    assert lab_client is not SEEN[0] and lab_client._transport is SEEN[0]._transport
+    assert "who" not in lab_client.cookies and "X-Test" not in lab_client.headers
+    assert str(lab_client.base_url) == "http://lab.test"
+    assert (await lab_client.get("/notes")).json() == []
+'''
+
+
+def test_each_test_gets_its_own_client_over_the_run_s_one_transport(tmp_path: Path, notes_db: str) -> None:
+    suite = _suite(tmp_path, **{"test_notes.py": CLIENT_TESTS})
+    result = lesson.run_suite(suite, "-p", "no:randomly", env={"LAB_TEST_DATABASE_URL": notes_db})
+
+    assert result.ok and result.passed == 2, result.output[-3000:]
