@@ -9,7 +9,7 @@ import pytest
 
 from labsupport.connection import run_sync
 from labsupport.databases import names_under
-from labsupport.teaching.isolation_bench import STRATEGIES, bench_isolation
+from labsupport.teaching.bench.isolation import STRATEGIES, bench_isolation
 
 # Needs the bench extra (pytest-postgresql, the peer): `make test-slow` installs it and runs this.
 pytestmark = pytest.mark.slow

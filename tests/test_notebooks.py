@@ -109,7 +109,7 @@ def test_the_doctor_accepts_a_learners_saved_outputs(tmp_path: Path, monkeypatch
     """Outputs JupyterLab saved while a learner works are not a failure (the maintainers' check is above)."""
     from types import SimpleNamespace
 
-    from labsupport.teaching import doctor
+    from labsupport.teaching.doctor import lab as doctor
 
     nb = {"cells": [{"cell_type": "code", "source": "1", "outputs": [{"output_type": "stream", "text": "1"}],
                      "execution_count": 1, "metadata": {}}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}

@@ -10,7 +10,7 @@ import pytest
 
 from labsupport.connection import run_sync
 from labsupport.databases import names_under
-from labsupport.teaching.parallel_bench import QUICK, bench_parallel
+from labsupport.teaching.bench.parallel import QUICK, bench_parallel
 
 pytestmark = pytest.mark.slow
 

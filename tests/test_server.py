@@ -246,7 +246,7 @@ def test_memory_ok_says_why_the_files_go_where_they_go(monkeypatch: pytest.Monke
 def test_doctor_prints_the_reason_the_files_are_on_disk(cluster: Cluster, monkeypatch: pytest.MonkeyPatch,
                                                          tmp_path: Path) -> None:
     from labsupport.server import cluster as cluster_module
-    from labsupport.teaching import doctor
+    from labsupport.teaching.doctor import lab as doctor
 
     missing = tmp_path / "no-shm"
     monkeypatch.setattr(cluster_module, "_SHM", str(missing))

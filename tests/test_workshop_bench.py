@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 from labsupport import owners
-from labsupport.teaching.workshop_bench import bench_workshop
+from labsupport.teaching.bench.workshop import bench_workshop
 
 
 def _leftover_folders() -> list[Path]:

@@ -37,7 +37,7 @@ from labsupport import databases, server, urls
 from labsupport.connection import connect, fetchval, run_sync
 from labsupport.errors import LabError
 
-from .bench_results import machine_facts, merge_results
+from .results import machine_facts, merge_results
 
 __all__ = ["Strategy", "STRATEGIES", "TARGETS", "CASE_FILE_MS", "bench_isolation"]
 

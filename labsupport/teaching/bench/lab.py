@@ -21,8 +21,8 @@ from typing import Any
 
 from labsupport import server
 
-from .bench_results import machine_facts, merge_results
-from .notebooks import NotebookResult, discover, run_all
+from ..notebooks import NotebookResult, discover, run_all
+from .results import machine_facts, merge_results
 
 __all__ = ["kernel_start_seconds", "bench_lab", "TARGETS_S", "check_targets"]
 

@@ -21,8 +21,8 @@ from typing import Any, TypedDict
 from labsupport import databases, server, urls
 from labsupport.connection import run_sync
 
-from .bench_results import machine_facts, merge_results
-from .parallel_timing import MEASURE_SUITE, crossovers, medians, speedups, time_suites
+from ..parallel_timing import MEASURE_SUITE, crossovers, medians, speedups, time_suites
+from .results import machine_facts, merge_results
 
 __all__ = ["FULL", "QUICK", "bench_parallel"]
 

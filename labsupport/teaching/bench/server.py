@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .. import databases
-from ..connection import run_sync
-from ..server.cluster import Cluster, memory_ok
-from .bench_results import machine_facts, merge_results
+from ... import databases
+from ...connection import run_sync
+from ...server.cluster import Cluster, memory_ok
+from .results import machine_facts, merge_results
 
 __all__ = ["bench_server", "TARGETS"]
 

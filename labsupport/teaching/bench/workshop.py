@@ -37,13 +37,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import owners
-from ..errors import LabError
-from ..server.cluster import SHM, Cluster
-from ..server.processes import free_port
-from ..settings import settings
-from . import jupyter_lab
-from .bench_results import machine_facts, merge_results
+from ... import owners
+from ...errors import LabError
+from ...server.cluster import SHM, Cluster
+from ...server.processes import free_port
+from ...settings import settings
+from .. import jupyter_lab
+from .results import machine_facts, merge_results
 
 __all__ = ["Attendee", "bench_workshop", "FULL_COUNTS", "QUICK_COUNTS", "SAMPLE_S", "table"]
 

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import databases, server
-from ..connection import run_sync
-from ..errors import LabError
-from ..server.cluster import SHM, memory_ok
-from ..settings import settings
+from ... import databases, server
+from ...connection import run_sync
+from ...errors import LabError
+from ...server.cluster import SHM, memory_ok
+from ...settings import settings
 
 __all__ = ["Check", "run_checks", "REQUIRED"]
 

@@ -4,7 +4,7 @@ Their script passed "worker isolation" with a failing test and "no race conditio
 failures called pre-existing. Here each check runs the suite (default: the current directory,
 as you would run your own) and fails unless every test of the run passed; one PASS/FAIL line
 each, with a remedy. The doctor reads structured data only: the JUnit XML of each run, with
-the per-test properties and the controller's JSON report that ``doctor_probe`` (loaded with
+the per-test properties and the controller's JSON report that ``probe`` (loaded with
 ``-p``) writes, and pytest-cov's JSON report. Limits: the suite must use labsupport's
 per-worker databases (``lab_metadata``) for the isolation checks to pass, and its tests must
 pass on their own; the lab's server (or ``LAB_DATABASE_URL``'s) is offered as ``LAB_SERVER_URL``.
@@ -21,16 +21,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import databases, server
-from ..connection import run_sync
-from ..errors import LabError
-from .doctor import Check
-from .doctor_probe import DATABASE, REPORT_ENV, WORKER
-from .lesson import SCENARIOS, SuiteResult, run_suite
+from ... import databases, server
+from ...connection import run_sync
+from ...errors import LabError
+from ..lesson import SCENARIOS, SuiteResult, run_suite
+from .lab import Check
+from .probe import DATABASE, REPORT_ENV, WORKER
 
 __all__ = ["run_parallel_checks"]
 
-_PROBE = ("-p", "labsupport.teaching.doctor_probe")
+_PROBE = ("-p", "labsupport.teaching.doctor.probe")
 
 
 def _first_problem(run: SuiteResult) -> str:

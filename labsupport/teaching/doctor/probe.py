@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from ..pytest_plugin import options, workers
+from ...pytest_plugin import options, workers
 
 REPORT_ENV = "LAB_DOCTOR_REPORT"
 WORKER, DATABASE = "labsupport.worker", "labsupport.database"
