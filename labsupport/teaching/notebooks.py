@@ -25,7 +25,7 @@ from typing import Any
 from .. import urls
 from ..errors import LabError
 from ..settings import settings
-from .lesson import read_outcomes
+from .outcomes import read_outcomes
 
 __all__ = ["NotebookResult", "discover", "execute", "run_all", "write_index"]
 

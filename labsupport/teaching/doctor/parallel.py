@@ -24,7 +24,7 @@ from typing import Any
 from ... import databases, server
 from ...connection import run_sync
 from ...errors import LabError
-from ..lesson import SCENARIOS, SuiteResult, run_suite
+from ..suites import SCENARIOS, SuiteResult, run_suite
 from .lab import Check
 from .probe import DATABASE, REPORT_ENV, WORKER
 
