@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy.engine import make_url
+from throwaway_support import lab_env, started_a_kernel, wait_for
 
 from labsupport import databases, owners
 from labsupport.connection import fetchval, run_sync
@@ -186,8 +187,6 @@ def test_two_labs_at_once_never_touch_each_other(own_cluster: Cluster, lab_serve
 
 def _throwaway_env(cluster: Cluster, tmp_path) -> dict[str, str]:
     """A subprocess environment for ``cluster``'s lab, with its own HOME, IPython, Jupyter runtime and temp folders."""
-    from test_leases import lab_env
-
     return lab_env(cluster, tmp_path)
 
 
@@ -198,12 +197,10 @@ def _lab_temp_entries(tmp_path) -> list[str]:
 
 
 def test_sigterm_mid_run_cleans_up_like_ctrl_c_and_exits_143_with_one_line(cluster: Cluster, tmp_path) -> None:
-    from test_leases import _kernel_of, _wait
-
     env = _throwaway_env(cluster, tmp_path)
     run = subprocess.Popen([*LABSUPPORT, "run", "00", "--out", str(tmp_path / "out")], env=env, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _wait(lambda: _kernel_of(run.pid) or run.poll() is not None, "the run's kernel start")
+    wait_for(lambda: started_a_kernel(run.pid) or run.poll() is not None, "the run's kernel start")
     run.send_signal(signal.SIGTERM)  # to the command alone, as a service manager or `kill` sends it
     _, err = run.communicate(timeout=180)
 
@@ -253,12 +250,10 @@ def test_a_test_run_whose_server_dies_ends_with_one_line(cluster: Cluster, tmp_p
 
 
 def test_labsupport_run_whose_server_dies_ends_with_one_line(cluster: Cluster, tmp_path) -> None:
-    from test_leases import _kernel_of, _wait
-
     env = _throwaway_env(cluster, tmp_path)
     run = subprocess.Popen([*LABSUPPORT, "run", "00", "--out", str(tmp_path / "out")], env=env, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _wait(lambda: _kernel_of(run.pid) or run.poll() is not None, "the run's kernel start")
+    wait_for(lambda: started_a_kernel(run.pid) or run.poll() is not None, "the run's kernel start")
     info = cluster.running()
     assert info is not None and info.pid
     os.kill(info.pid, signal.SIGKILL)

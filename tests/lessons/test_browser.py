@@ -45,7 +45,7 @@ from labsupport.teaching import jupyter_lab
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 LESSONS = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 LESSON_TIMEOUT_S = 900  # lesson 04: 2.5 minutes idle, 5.3-9.2 measured on a busy 2-core machine; 03 up to 3

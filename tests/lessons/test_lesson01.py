@@ -16,7 +16,7 @@ from labsupport.teaching.exercises.lesson01 import check
 
 pytestmark = pytest.mark.notebook
 
-LESSON = Path(__file__).resolve().parent.parent / "notebooks" / "scenarios" / "lesson01"
+LESSON = Path(__file__).resolve().parents[2] / "notebooks" / "scenarios" / "lesson01"
 DESIGN = "check.design_task("
 PREDICTION = "check.nameless_url("
 
@@ -36,6 +36,7 @@ def verdicts(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.startswith(("Passed:", "Not yet:"))]
 
 
+@pytest.mark.starts_first(2)
 async def test_01_as_the_learner_finds_it_works_it_and_the_solution(live_notebook, learner_view,
                                                                    lab_server) -> None:
     """Run All with the stubs; then the design check again (the clean-up has dropped what it needs), again;

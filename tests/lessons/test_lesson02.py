@@ -18,7 +18,7 @@ from labsupport.teaching.exercises.lesson02 import check
 pytestmark = pytest.mark.notebook
 
 NOTEBOOK = "02_shared_factory_visibility"
-LESSON = Path(__file__).resolve().parent.parent / "notebooks" / "scenarios" / "lesson02"
+LESSON = Path(__file__).resolve().parents[2] / "notebooks" / "scenarios" / "lesson02"
 DESIGN = "check.design_task("
 PREDICTION = "check.visibility("
 
@@ -38,6 +38,7 @@ def _assert_the_story(outcomes) -> None:
         assert isinstance(outcomes[key], float) and outcomes[key] > 0, (key, outcomes[key])
 
 
+@pytest.mark.starts_first(3)
 async def test_lesson02_as_the_learner_finds_it_works_it_and_the_solution(live_notebook, learner_view,
                                                                          lab_server) -> None:
     async with live_notebook(NOTEBOOK, solution=False, timing_tests=2) as nb:

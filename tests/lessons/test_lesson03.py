@@ -34,6 +34,7 @@ MEASURING = ("h.run_fix(", "h.measure(")
 PREDICT_CHECK = "h.check_prediction("
 
 
+@pytest.mark.starts_first(1)
 @pytest.mark.notebook
 async def test_03_as_the_learner_finds_it_works_it_and_the_solution(live_notebook, learner_view,
                                                                    lab_server) -> None:

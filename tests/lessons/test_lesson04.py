@@ -60,6 +60,7 @@ def verdicts(text: str) -> list[str]:
 MEASURING = ("evidence.time_suites(",)
 
 
+@pytest.mark.starts_first(0)
 async def test_lesson04_as_the_learner_finds_it_works_it_and_the_solution(live_notebook, learner_view,
                                                                          lab_server) -> None:
     """One execution serves the story, the learner's stubs and the reference answers: Run All with

@@ -36,7 +36,7 @@ def test_00_start_here(run_notebook, lab_server) -> None:
 
 
 def test_the_index_links_every_notebook_that_exists() -> None:
-    index = (Path(__file__).resolve().parent.parent / "notebooks" / "00_start_here.ipynb").read_text()
+    index = (Path(__file__).resolve().parents[2] / "notebooks" / "00_start_here.ipynb").read_text()
     for path in discover()[1:]:
         assert path.name in index, f"00_start_here does not link {path.name}"
 
@@ -88,7 +88,7 @@ def test_every_shown_range_still_shows_its_code() -> None:
     assert shown, "no show_file(..., lines=...) found: has the notebooks' call changed?"
     unknown = [s for s in shown if s not in SHOWN_LINES]
     assert not unknown, f"add these ranges and a marker to SHOWN_LINES: {unknown}"
-    notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    notebooks = Path(__file__).resolve().parents[2] / "notebooks"
     for (lesson_no, target, first, last) in shown:
         lines = (notebooks / target).read_text(encoding="utf-8").splitlines()[first - 1:last]
         marker = SHOWN_LINES[(lesson_no, target, first, last)]
@@ -96,7 +96,7 @@ def test_every_shown_range_still_shows_its_code() -> None:
 
 
 def test_every_lesson_states_its_time_and_what_to_do_after_a_restart() -> None:
-    """In the form the time model's test checks (tests/test_lesson_time.py); the index shows every lesson's."""
+    """In the form the time model's test checks (tests/teaching/test_lesson_time.py); the index shows every lesson's."""
     from labsupport.teaching import lesson_time
 
     for path in discover():

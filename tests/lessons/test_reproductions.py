@@ -27,7 +27,7 @@ from labsupport.teaching import lesson
 pytestmark = pytest.mark.slow
 
 REPEATS = int(os.environ.get("LAB_REPRO_REPEATS", "20"))
-REPORT = Path(__file__).resolve().parent.parent / "build" / "reproductions.txt"
+REPORT = Path(__file__).resolve().parents[2] / "build" / "reproductions.txt"
 SCENARIOS = lesson.SCENARIOS
 sys.path.insert(0, str(SCENARIOS))  # the lessons' own helpers, as the notebooks import them
 

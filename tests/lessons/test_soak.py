@@ -30,7 +30,7 @@ pytestmark = pytest.mark.soak
 ROUNDS = int(os.environ.get("LAB_SOAK_ROUNDS", "10"))
 BUDGET_S = float(os.environ.get("LAB_SOAK_MINUTES", "0")) * 60 or float("inf")
 MIN_ROUNDS = min(3, ROUNDS)
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REPORT = ROOT / "build" / "soak.txt"
 LABSUPPORT = Path(sys.executable).with_name("labsupport")
 

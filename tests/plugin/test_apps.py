@@ -31,7 +31,7 @@ from labsupport import databases, urls
 from labsupport.connection import connect, run_sync
 from labsupport.teaching import lesson
 
-APPS = Path(__file__).parent / "apps"
+APPS = Path(__file__).resolve().parents[1] / "apps"
 EXPECTED = {"shape_a_session": 9, "shape_b_factory": 9, "shape_c_module": 10, "shape_d_connection": 11,
             "migrations_alembic": 6, "schemas_citext": 5, "shape_e_commit": 7, "shape_f_container": 7}
 SEEDED_ROWS = 3
@@ -68,6 +68,7 @@ def _run(app: str, env: dict[str, str], *args: str) -> lesson.SuiteResult:
     return lesson.run_suite(APPS / app, "-v", "-p", "no:randomly", *args, env=env, scenarios=False)
 
 
+@pytest.mark.starts_first(7)
 @pytest.mark.parametrize("app", sorted(EXPECTED))
 def test_an_app_adopts_the_plugin_by_settings_alone(app: str, lab_server, seeded: str) -> None:
     missing = urls.with_database(lab_server.url, f"t11nothere_{secrets.token_hex(3)}")

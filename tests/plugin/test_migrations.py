@@ -1,7 +1,7 @@
 """lab_migrations: the template comes from ``alembic upgrade head`` (tests/apps/migrations_alembic), compared
 with lab_metadata; an env.py that insists on another database is stopped before it connects.
 
-The app's own suite (6 tests, at -n 0 and -n 2, the guard, the seeded database) runs in test_apps.py; these
+The app's own suite (6 tests, at -n 0 and -n 2, the guard, the seeded database) runs in test_apps.py beside it; these
 runs change one setting or one file of a copy each.
 """
 

@@ -29,7 +29,7 @@ from users_support import python_for, pythonpath
 
 from labsupport.server.users import AsUser
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 REQUIRES_PYTHON = SpecifierSet(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"])
 BINDER_UID, BINDER_USER = 1000, "jovyan"  # what BinderHub passes to repo2docker
 

@@ -15,7 +15,7 @@ import yaml
 from packaging.specifiers import SpecifierSet
 from users_support import own_folders
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CI_RUN = (ROOT / ".ci" / "run").read_text()
 WORKFLOW = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
 
@@ -90,7 +90,7 @@ def _collected(extra: dict[str, str] | None = None) -> list[str]:
         variables = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "LAB_TEST_ORDER"))}
         result = subprocess.run(
             [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:xdist", "-p", "no:randomly",
-             "-o", "lab_start_server=false", "tests/test_ci_workflow.py", "tests/test_environment.py"],
+             "-o", "lab_start_server=false", "tests/repo/test_ci_workflow.py", "tests/repo/test_environment.py"],
             cwd=ROOT, env=variables | folders | (extra or {}), capture_output=True,
             text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -6,7 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # The project's own history: its issue numbers and a session's clock. An upstream tracker's reference
 # ("pytest-xdist issue #1386") names a fact a reader can look up, and stays.
 HISTORY = re.compile(r"\b[Ii]ssues? \d+\b|\bthis\smorning\b|\bin\sthe\srun\sbefore\b")

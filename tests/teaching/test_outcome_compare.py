@@ -41,7 +41,7 @@ def _edit(folder: Path, change) -> None:
 
 def _args(pinned: Path, latest: Path) -> list[str]:
     return [str(pinned), str(latest), "--python", sys.executable,
-            "--constraints", str(Path(__file__).resolve().parent.parent / "constraints.txt")]
+            "--constraints", str(Path(__file__).resolve().parents[2] / "constraints.txt")]
 
 
 @pytest.mark.notebook

@@ -72,7 +72,7 @@ STOP_TIMEOUT_S = 120
 PASSWORD = secrets.token_urlsafe(12)  # the room's shared password (DummyAuthenticator)
 
 _OVERRIDES = """\
-# tests/test_hub.py: the workshop's config, then only what a test must change.
+# tests/workshop/test_hub.py: the workshop's config, then only what a test must change.
 c = get_config()  # noqa: F821 - JupyterHub defines get_config in the config file it loads
 load_subconfig({config!r})  # noqa: F821 - JupyterHub defines load_subconfig there too
 c.JupyterHub.bind_url = "http://127.0.0.1:{port}"

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from traitlets.config import Config
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 WORKSHOP = REPO / "workshop"
 
 

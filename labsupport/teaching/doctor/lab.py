@@ -117,7 +117,7 @@ def _kernel() -> Check:
 
 def _notebooks() -> Check:
     """The lessons are there and readable. Outputs a learner's JupyterLab saved are fine here: that
-    the committed notebooks carry none is the maintainers' check (tests/test_notebooks.py)."""
+    the committed notebooks carry none is the maintainers' check (tests/lessons/test_notebooks.py)."""
     folder = settings().notebooks
     found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
     if not found:

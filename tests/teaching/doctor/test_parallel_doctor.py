@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from labsupport.teaching.lesson import SCENARIOS, clean_env
 
 NAMES = ["pytest-xdist installed", "parallel run (-n 2)", "sequential run (-n 0)", "coverage under -n 2",
@@ -19,6 +21,7 @@ def _doctor(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
                           text=True, timeout=600, env=clean_env(env), cwd=cwd, check=False)
 
 
+@pytest.mark.starts_first(4)
 def test_doctor_parallel_checks_the_current_directory_and_passes_lesson_04s_fix(lab_server) -> None:
     proc = _doctor("--cov", "flashcards", cwd=SCENARIOS / "lesson04" / "fixed")  # no SUITE: the current directory
     lines = proc.stdout.splitlines()
@@ -30,6 +33,7 @@ def test_doctor_parallel_checks_the_current_directory_and_passes_lesson_04s_fix(
     assert not proc.stderr.strip(), proc.stderr
 
 
+@pytest.mark.starts_first(6)
 def test_doctor_parallel_fails_a_suite_whose_workers_share_nothing_of_their_own(lab_server, tmp_path: Path) -> None:
     """Also: coverage that fails (100% asked, a function never called) fails only the coverage check;
     the doctor runs the suite again without coverage to say that the parallel run itself is fine."""
