@@ -215,13 +215,7 @@ class LiveNotebook:
 @pytest.fixture
 def live_notebook(lab_server, tmp_path: Path):
     """``async with live_notebook(name, **parameters) as nb``: a lesson in a kernel kept running."""
-    import contextlib
-
-    from nbclient import NotebookClient
-    from papermill.iorw import load_notebook_node
-    from papermill.parameterize import parameterize_notebook
-
-    from labsupport.teaching.notebooks import discover
+    from labsupport.teaching.notebooks import discover, live_kernel
 
     prefixes: list[str] = []
 
@@ -229,10 +223,7 @@ def live_notebook(lab_server, tmp_path: Path):
     async def open_(name: str, **parameters: object):
         (notebook,) = discover([name])
         params = _parameters(notebook, lab_server, prefixes, parameters)
-        nb = parameterize_notebook(load_notebook_node(str(notebook)), params)
-        client = NotebookClient(nb, timeout=1800, startup_timeout=300, kernel_name="python3",
-                                resources={"metadata": {"path": str(notebook.parent)}})
-        async with client.async_setup_kernel():
+        async with live_kernel(notebook, params) as client:
             yield LiveNotebook(client, tmp_path / notebook.name, str(params["db_prefix"]))
 
     yield open_

@@ -153,20 +153,14 @@ def _timing_lock() -> Iterator[None]:
 
 @contextlib.asynccontextmanager
 async def robot_for(notebook: Path, lab_server: Any) -> AsyncIterator[Robot]:
-    from nbclient import NotebookClient
-    from papermill.iorw import load_notebook_node
-    from papermill.parameterize import parameterize_notebook
+    from labsupport.teaching import jupyter_lab
+    from labsupport.teaching.notebooks import live_kernel
 
     prefix = f"tr{notebook.stem[:2]}_{secrets.token_hex(3)}"
     parameters = {"database_url": lab_server.url, "db_prefix": prefix, **PARAMETERS.get(notebook.stem[:2], {})}
-    nb = parameterize_notebook(load_notebook_node(str(notebook)), parameters)
-    client = NotebookClient(nb, timeout=1800, startup_timeout=300, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(notebook.parent)}})
-    from labsupport.teaching import jupyter_lab
-
     env = jupyter_lab.environment() | {"JPY_SESSION_NAME": notebook.name}  # a kernel as `labsupport lab` starts it
     try:
-        async with client.async_setup_kernel(env=env):
+        async with live_kernel(notebook, parameters, env=env, allow_errors=True) as client:
             yield Robot(client=client, prefix=prefix, admin_url=lab_server.url)
     finally:
         from labsupport.databases import drop_under
