@@ -1,4 +1,5 @@
-"""The documents speak to their readers about what is true now, and the README starts with the learner."""
+"""The documents speak to their readers about what is true now, the README starts with the learner, and
+CONTRIBUTING.md's layout table names every module of the package."""
 
 from __future__ import annotations
 
@@ -49,3 +50,21 @@ def test_the_readme_links_resolve() -> None:
     for target in re.findall(r"\]\(([^)#]+)\)", text):
         if not target.startswith("http"):
             assert (ROOT / target).exists(), target
+
+
+def _layout_table() -> list[str]:
+    """The first cells of CONTRIBUTING.md's module table: paths under labsupport/, a folder ending in /."""
+    text = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    table = text.split("| module | what it does |", 1)[1].split("\n\n", 1)[0]
+    return re.findall(r"^\| `([^`]+)` \|", table, re.M)
+
+
+def test_the_layout_table_names_every_module_and_nothing_gone() -> None:
+    named = _layout_table()
+    folders = tuple(name for name in named if name.endswith("/"))
+    package = ROOT / "labsupport"
+    modules = [p.relative_to(package).as_posix() for p in package.rglob("*.py") if "__pycache__" not in p.parts]
+    unnamed = sorted(m for m in modules if m not in named and not m.startswith(folders))
+    assert not unnamed, f"CONTRIBUTING.md's layout table does not name: {', '.join(unnamed)}"
+    gone = [name for name in named if not (package / name).exists()]
+    assert not gone, f"CONTRIBUTING.md's layout table names what is not in labsupport/: {', '.join(gone)}"
