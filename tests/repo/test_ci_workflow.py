@@ -84,13 +84,14 @@ def test_ci_runs_the_suite_beside_an_unwritable_ipython_without_home_and_in_reve
     assert commands.index(suites[2]) < commands.index("make test-slow")
 
 
-def _collected(extra: dict[str, str] | None = None) -> list[str]:
-    """The node ids pytest collects from two small modules, in the order it would run them."""
+def _collected(extra: dict[str, str] | None = None,
+               paths: tuple[str, ...] = ("tests/repo/test_ci_workflow.py", "tests/repo/test_environment.py")) -> list[str]:
+    """The node ids pytest collects from ``paths`` (two small modules), in the order it would run them."""
     with own_folders() as folders:
         variables = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "LAB_TEST_ORDER"))}
         result = subprocess.run(
             [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:xdist", "-p", "no:randomly",
-             "-o", "lab_start_server=false", "tests/repo/test_ci_workflow.py", "tests/repo/test_environment.py"],
+             "-o", "lab_start_server=false", *paths],
             cwd=ROOT, env=variables | folders | (extra or {}), capture_output=True,
             text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -100,3 +101,14 @@ def _collected(extra: dict[str, str] | None = None) -> list[str]:
 def test_lab_test_order_reverse_runs_the_tests_in_reverse_order() -> None:
     usual = _collected()
     assert len(usual) > 4 and _collected({"LAB_TEST_ORDER": "reverse"}) == usual[::-1]
+
+
+def test_the_slowest_tests_start_first_in_either_order() -> None:
+    """The tests marked ``starts_first`` lead, by rank (the second slowest at place 2: it starts on the second
+    worker), whatever the order of the rest."""
+    paths = ("tests/test_cli.py", "tests/teaching/doctor/test_parallel_doctor.py", "tests/lessons/test_lesson04.py")
+    for extra in ({}, {"LAB_TEST_ORDER": "reverse"}):
+        ids = _collected(extra, paths)
+        assert ids[0].startswith("tests/lessons/test_lesson04.py::test_lesson04_as_the_learner"), (extra, ids[:3])
+        assert ids[2].startswith("tests/teaching/doctor/test_parallel_doctor.py::test_doctor_parallel_checks"), ids[:3]
+        assert ids[1].startswith("tests/teaching/doctor/test_parallel_doctor.py::test_doctor_parallel_fails"), ids[:3]
