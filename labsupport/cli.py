@@ -142,8 +142,13 @@ def _cmd_lab(args: argparse.Namespace) -> int:
 
     lease = server.acquire(keep=True)  # held by JupyterLab, which this process becomes, and its kernels
     info, started = lease.info, lease.started
-    print(f"{'started' if started else 'using'} {_describe(info)}; it keeps running for the whole workshop "
-          "('labsupport down' stops it once JupyterLab has ended)")
+    if lease.uses is None:  # an external server: the lab never stops it
+        after = ""
+    elif lease.uses.stop_marked():  # a test run's server, found running
+        after = "; it stops when JupyterLab and the command that started it have ended"
+    else:
+        after = "; it keeps running for the whole workshop ('labsupport down' stops it once JupyterLab has ended)"
+    print(f"{'started' if started else 'using'} {_describe(info)}{after}")
     from .teaching import jupyter_lab
 
     cmd = jupyter_lab.command(settings().notebooks, args.jupyter_args)  # after "--": e.g. --port=8899

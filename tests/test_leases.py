@@ -124,6 +124,26 @@ def test_the_last_use_to_end_stops_a_server_a_use_started_but_not_one_up_started
     assert cluster.running() is not None
 
 
+def test_labsupport_lab_keeps_a_server_it_started_but_not_one_a_test_run_started(cluster: Cluster, tmp_path: Path) -> None:
+    """``labsupport lab`` takes its use with ``keep``: a server it finds running (a test run's, which
+    a browser test's JupyterLab joins) still stops when the last use ends; one it starts keeps running."""
+    env = lab_env(cluster, tmp_path)
+    keep = "from labsupport import server; l = server.acquire(keep=True); print(l.started, server.release(l))"
+    plain = "from labsupport import server; l = server.acquire(); print(server.release(l))"
+    holder = _holder(env, tmp_path)  # a run that started the server for itself
+    joined = subprocess.run([sys.executable, "-c", keep], env=env, capture_output=True, text=True, timeout=120)
+    assert joined.stdout.split() == ["False", "False"], joined  # found it running; the holder still uses it
+    holder.kill()
+    holder.wait()
+    ends = subprocess.run([sys.executable, "-c", plain], env=env, capture_output=True, text=True, timeout=120)
+    assert ends.stdout.strip() == "True", ends  # the run's rule stands: the last use stops it
+    assert cluster.running() is None
+
+    started = subprocess.run([sys.executable, "-c", keep], env=env, capture_output=True, text=True, timeout=120)
+    assert started.stdout.split() == ["True", "False"], started  # started it, kept it
+    assert cluster.running() is not None
+
+
 # ---------------------------------------------------------------- commands side by side
 
 

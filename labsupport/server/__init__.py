@@ -112,6 +112,10 @@ def up(tcp: bool = False, port: int | None = None, keep: bool = False) -> tuple[
 def acquire(command: str | None = None, tcp: bool = False, keep: bool = False, sweep: bool | None = None) -> Lease:
     """Take a use of the server (started if needed) until ``release``; see the module's docstring.
 
+    ``keep`` (``labsupport lab``) keeps a server started here running after the last use ends. A
+    server found running keeps its own rule: one a test run started for itself still stops when the
+    last use (the run's, JupyterLab's) ends.
+
     A process whose parent's use covers it (``LAB_SERVER_USE``) takes none of its own, and does
     not ``reap`` unless ``sweep`` says so: its parent did at its start (an xdist worker reaping
     in the middle of another worker's test would take what that test is about to reap).
@@ -131,10 +135,8 @@ def acquire(command: str | None = None, tcp: bool = False, keep: bool = False, s
         info, started = _start(chosen, tcp, None)
         covered = uses.covering() is not None
         taken = None if covered else uses.take(command or describe_command())
-        if keep:
-            uses.mark_stop(False)
-        elif started:
-            uses.mark_stop(True)
+        if started:  # a server found running keeps the stop rule of whoever started it
+            uses.mark_stop(not keep)
     lease = Lease(info, started, chosen, taken, uses, os.environ.get(ENV_VAR),
                   set_env=None if taken is None else str(taken.path))
     if lease.set_env is not None:
