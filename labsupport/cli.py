@@ -8,6 +8,7 @@ doctor, bench) is imported by the subcommands that need it.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import shutil
 import signal
@@ -292,9 +293,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         print("labsupport: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:  # a folder or file the lab needs: say which, and stop
-        where = f" ({exc.filename})" if exc.filename else ""
-        print(f"labsupport: {exc.strerror or exc}{where}: check LAB_HOME and the permissions there", file=sys.stderr)
+        print(f"labsupport: {_os_error_line(exc)}", file=sys.stderr)
         return LabError.exit_code
+
+
+def _os_error_line(exc: OSError) -> str:
+    """What went wrong with a file the lab needs, and what to do: a full disk is not a permission problem."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{exc.strerror or exc}{where}: free some space there (or set LAB_HOME to a folder with room)"
+    return f"{exc.strerror or exc}{where}: check LAB_HOME and the permissions there"
 
 
 def _stdout_closed() -> int:
