@@ -95,7 +95,7 @@ def _cmd_url(args: argparse.Namespace) -> int:
 
 
 def _cmd_reset(args: argparse.Namespace) -> int:
-    info = server.reset()
+    info = server.reset(force=args.force)
     print(f"recreated: {_describe(info)}")
     return 0
 
@@ -233,7 +233,10 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("url", help="print an asyncpg URL for a database")
     p.add_argument("dbname", nargs="?", help="database name (default: postgres)")
     p.set_defaults(func=_cmd_url)
-    sub.add_parser("reset", help="delete and recreate the lab's cluster").set_defaults(func=_cmd_reset)
+    reset = sub.add_parser("reset", help="delete and recreate the lab's cluster")
+    reset.add_argument("--force", action="store_true",
+                       help="also while another command uses it, or it holds databases a person made")
+    reset.set_defaults(func=_cmd_reset)
     p = sub.add_parser("run", help="execute notebooks headless into build/")
     p.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="e.g. 00 or 01_dev_database_purge (default: all)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="notebooks to run at once")

@@ -279,5 +279,41 @@ def status() -> ServerInfo | None:
     return current().status()
 
 
-def reset() -> ServerInfo:
-    return current().reset()
+def reset(force: bool = False) -> ServerInfo:
+    """Delete the lab's own cluster and make a new, empty one.
+
+    Refuses, in one line, while another command uses the server, and while the cluster holds a
+    database a person made (no lab owner mark), naming them, or when it does not start, so the lab
+    cannot tell; ``force`` resets anyway.
+    """
+    chosen = current()
+    uses = _uses(chosen)
+    if uses is None or not isinstance(chosen, Cluster):
+        return chosen.reset()  # an external server: refused there, in its own words
+    with uses.locked():
+        held = [u for u in uses.live() if u.owner.pid != os.getpid()]
+        if not force:
+            if held:
+                raise LabError(f"the lab's server is in use by {held[0].line()}"
+                               f"{f' and {len(held) - 1} more' if len(held) > 1 else ''}: wait until they end, "
+                               "or reset anyway with 'labsupport reset --force'")
+            kept = _person_made(chosen)
+            if kept:
+                raise LabError(f"the lab's cluster holds database(s) a person made: {', '.join(kept[:5])}"
+                               f"{' and more' if len(kept) > 5 else ''}; copy what you need (pg_dump), "
+                               "then 'labsupport reset --force' deletes them with the rest")
+        uses.mark_stop(False)
+        return chosen.reset()
+
+
+def _person_made(chosen: Cluster) -> list[str]:
+    """The databases a person made on the lab's cluster (started for the look if it is stopped)."""
+    from .. import databases
+    from ..connection import run_sync
+
+    try:
+        info = chosen.status() or chosen.up()[0]
+    except LabError as exc:
+        raise LabError(f"the lab's cluster does not start ({exc}), so the lab cannot tell whether it holds "
+                       "databases a person made: 'labsupport reset --force' deletes it anyway") from None
+    return run_sync(databases.person_made(info.url))
