@@ -69,7 +69,7 @@ def shape_of_type(kind: Any) -> str | None:
 def _annotated_callable(dependency: Any) -> Any:
     """The function whose return annotation says what FastAPI gets from ``dependency``: the function
     itself, the one a ``functools.partial`` wraps, or a callable object's ``__call__``; None for a
-    class (its type decides) or a callable without Python source (a builtin)."""
+    class (its type decides) or a builtin (it has no annotations)."""
     while isinstance(dependency, functools.partial):
         dependency = dependency.func
     if isinstance(dependency, type):
