@@ -176,7 +176,13 @@ def _uses_anyio(item: pytest.Item) -> bool:
 
 
 def _anyio_backend_scope(item: pytest.Item) -> str:
-    defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {}).get("anyio_backend") or ()
+    """The scope of the anyio_backend fixture the test gets (the most specific one it can see).
+
+    pytest registers its fixture manager as the plugin ``funcmanage``; its ``getfixturedefs`` and
+    ``FixtureDef.scope`` answer before any fixture runs, without an underscore attribute of pytest's.
+    """
+    manager = item.config.pluginmanager.get_plugin("funcmanage")
+    defs = manager.getfixturedefs("anyio_backend", item) if manager is not None else None
     return str(defs[-1].scope) if defs else "module"
 
 

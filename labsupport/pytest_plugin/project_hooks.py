@@ -32,8 +32,9 @@ SETTINGS = {
     "lab_app": "the FastAPI app, module:attribute (an app or a function that makes one)",
     "lab_session_dependency": "the dependency your routes take their database from, module:attribute "
                               "(yields an AsyncSession, an async_sessionmaker, an AsyncConnection, or returns an AsyncEngine)",
-    "lab_session_shape": "session, sessionmaker, engine or connection: what lab_session_dependency gives, when "
-                         "the plugin cannot tell from its annotation or source",
+    "lab_session_shape": "session, sessionmaker, engine, connection or begin (a connection from engine.begin(), "
+                         "committed when the request ends): what lab_session_dependency gives, when its return "
+                         "annotation does not tell",
     "lab_session_factory_targets": "module-level async_sessionmaker or AsyncEngine objects the app imports directly, "
                                    "module:attribute, several separated by spaces; each test points them at its "
                                    "own connection",

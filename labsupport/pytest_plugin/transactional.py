@@ -12,7 +12,7 @@ the async version, as a chain of pytest fixtures (labsupport's pytest plugin reg
     lab_joined_engine      function  an AsyncEngine whose connections are savepoints on lab_connection
     lab_app                session   YOUR FastAPI app: ini lab_app = app.main:app, or a fixture
     lab_session_dependency session   YOUR dependency: ini lab_session_dependency = app.db:get_session
-    lab_session_shape      function  what that dependency gives: session, sessionmaker, engine, connection
+    lab_session_shape      function  what that dependency gives: session, sessionmaker, engine, connection, begin
     lab_app_override       function  routes get the test's connection in the dependency's own shape (a session
                                      dependency with code after its yield runs as written, its factory bound there)
     lab_redirect_targets   function  autouse: lab_session_factory_targets point at the test's connection
@@ -187,7 +187,8 @@ def lab_session_dependency(request: pytest.FixtureRequest) -> Callable[..., Any]
 
 @pytest.fixture
 def lab_session_shape(request: pytest.FixtureRequest, lab_session_dependency: Callable[..., Any] | None) -> str | None:
-    """session, sessionmaker, engine or connection: the ini option lab_session_shape, else detected."""
+    """session, sessionmaker, engine, connection or begin: the setting lab_session_shape, else the
+    dependency's return annotation or its own type (``shapes.detect``)."""
     if lab_session_dependency is None:
         return None
     explicit = read(request.config, "lab_session_shape")
@@ -199,7 +200,7 @@ def lab_session_shape(request: pytest.FixtureRequest, lab_session_dependency: Ca
     fail(f"labsupport: {problem}")
 
 
-def _stand_in(shape: str, request: pytest.FixtureRequest, dependency: Callable[..., Any],
+def _stand_in(shape: str, request: pytest.FixtureRequest,
               factory: async_sessionmaker[AsyncSession]) -> Callable[..., Any]:
     """What the app gets instead of its dependency, in the dependency's own shape, on the test's connection."""
     if shape == "session":
@@ -216,7 +217,7 @@ def _stand_in(shape: str, request: pytest.FixtureRequest, dependency: Callable[.
         async def the_joined_engine() -> AsyncEngine:
             return joined
         return the_joined_engine
-    opener = joined.begin if shapes.uses_begin(dependency) else joined.connect
+    opener = joined.begin if shape == "begin" else joined.connect  # begin: committed when the request ends
 
     async def connection_for_request() -> AsyncIterator[AsyncConnection]:
         async with opener() as connection:
@@ -247,7 +248,7 @@ def lab_app_override(request: pytest.FixtureRequest, lab_app: Any, lab_session_d
         with _own_code(request, lab_session_dependency):
             yield None  # the app's own dependency runs, on a factory bound to the test's connection
         return
-    stand_in = _stand_in(shape, request, lab_session_dependency, lab_session_factory)
+    stand_in = _stand_in(shape, request, lab_session_factory)
     previous = overrides.get(lab_session_dependency, _MISSING)
     overrides[lab_session_dependency] = stand_in
     yield stand_in

@@ -143,6 +143,34 @@ def test_the_header_names_anyio_s_way_to_the_session_loop(tmp_path: Path, lab_se
             "fixture))") in result.output
 
 
+SESSION_ANYIO_BACKEND = """
+import pytest
+
+
+@pytest.fixture(scope="session")
+def anyio_backend():
+    return "asyncio"
+"""
+
+
+def test_anyio_tests_are_pooled_by_the_scope_of_the_anyio_backend_they_get(tmp_path: Path, lab_server) -> None:
+    """The session-scoped anyio_backend of a conftest.py makes lab_engine pooled; anyio's own is module-scoped."""
+    tests = ANYIO_TESTS + "\n\n@pytest.mark.anyio\nasync def test_again(lab_connection):\n    pass\n"
+    (tmp_path / "own").mkdir()
+    (tmp_path / "anyio").mkdir()
+    own = _run(_suite(tmp_path / "own", tests, fixtures="session", mode="strict", conftest=SESSION_ANYIO_BACKEND),
+               _env(lab_server.url), "-n", "0")
+    assert own.ok and own.passed == 2, own.output[-2000:]
+    assert ("labsupport lab_engine: pooled, made in the session loop (all 2 tests that use it run in the session "
+            "loop)\n") in own.output
+    session_loop = "asyncio_default_test_loop_scope = session\n"  # the header says pooled before collection
+    anyio_s = _run(_suite(tmp_path / "anyio", tests, session_loop, fixtures="session", mode="strict"),
+                   _env(lab_server.url), "-n", "0", "-k", "asyncio")
+    assert anyio_s.ok and anyio_s.passed == 2, anyio_s.output[-2000:]
+    assert ("labsupport lab_engine: NullPool, a new server connection per test (2 of 2 tests run outside the session "
+            "loop, e.g. test_it.py::test_it[asyncio]: its anyio_backend fixture is not session-scoped") in anyio_s.output
+
+
 SESSION_LOOP_TESTS = """
 import pytest
 

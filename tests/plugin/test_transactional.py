@@ -20,10 +20,12 @@ from labsupport.teaching import lesson
 
 APP = '''
 """A tiny app: a global factory made in the lifespan, routes that commit, roll back and raise."""
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 factory = None
 lifespan_runs = []
@@ -38,7 +40,7 @@ async def lifespan(app):
 app = FastAPI(lifespan=lifespan)
 
 
-async def get_session():
+async def get_session() -> AsyncIterator[AsyncSession]:
     if factory is None:
         raise RuntimeError("Database session factory not initialized")
     async with factory() as session:
