@@ -162,10 +162,10 @@ def _cmd_lab(args: argparse.Namespace) -> int:
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
     if args.parallel is not None:
-        from .teaching.parallel_doctor import run_parallel_checks
+        from .teaching.doctor.parallel import run_parallel_checks
 
         return 0 if run_parallel_checks(args.parallel, cov=args.cov) else 1
-    from .teaching.doctor import run_checks
+    from .teaching.doctor.lab import run_checks
 
     return 0 if run_checks() else 1
 
@@ -179,23 +179,23 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         if len(parts) > 1:
             print(f"== bench {part}", flush=True)
         if part == "server":
-            from .teaching.bench import bench_server
+            from .teaching.bench.server import bench_server
 
             bench_server(repeat=args.repeat, out=args.out)
         elif part == "isolation":
-            from .teaching.isolation_bench import bench_isolation
+            from .teaching.bench.isolation import bench_isolation
 
             bench_isolation(quick=args.quick, out=args.out)
         elif part == "parallel":
-            from .teaching.parallel_bench import bench_parallel
+            from .teaching.bench.parallel import bench_parallel
 
             bench_parallel(quick=args.quick, out=args.out)
         elif part == "lab":
-            from .teaching.lab_bench import bench_lab
+            from .teaching.bench.lab import bench_lab
 
             bench_lab(quick=args.quick, out=args.out)
         else:
-            from .teaching.workshop_bench import bench_workshop
+            from .teaching.bench.workshop import bench_workshop
 
             bench_workshop(quick=args.quick, out=args.out)
     return 0

@@ -17,9 +17,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy.engine import make_url
+from throwaway_support import lab_env, started_a_kernel, wait_for
 
-from labsupport import databases, owners
+from labsupport import databases, owners, urls
 from labsupport.connection import fetchval, run_sync
 from labsupport.server import Cluster
 from labsupport.teaching import lesson
@@ -41,7 +41,7 @@ def _seed_dev_database(admin_url: str) -> tuple[str, dev_data.Snapshot]:
     """A seeded developer database, made by hand (without the lab's owner mark): the lab must never drop it."""
     name = f"flashcards_dev_{secrets.token_hex(3)}"
     run_sync(fetchval(admin_url, f"CREATE DATABASE {name}"))
-    url = _database_url(admin_url, name)
+    url = urls.with_database(admin_url, name)
     run_sync(dev_data.seed(url))
     return url, run_sync(dev_data.snapshot(url))
 
@@ -50,12 +50,8 @@ def _seed_dev_database(admin_url: str) -> tuple[str, dev_data.Snapshot]:
 def dev_database(lab_server) -> Iterator[tuple[str, dev_data.Snapshot]]:
     url, snapshot = _seed_dev_database(lab_server.url)
     yield url, snapshot
-    name = databases.quote(str(make_url(url).database))  # made by hand, so removed by hand: the lab refuses to
+    name = databases.quote(str(urls.parse(url).database))  # made by hand, so removed by hand: the lab refuses to
     run_sync(fetchval(lab_server.url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-
-
-def _database_url(admin_url: str, name: str) -> str:
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 def _wait_for_database(admin_url: str, like: str, proc: subprocess.Popen[str], seconds: float = 240) -> str:
@@ -186,8 +182,6 @@ def test_two_labs_at_once_never_touch_each_other(own_cluster: Cluster, lab_serve
 
 def _throwaway_env(cluster: Cluster, tmp_path) -> dict[str, str]:
     """A subprocess environment for ``cluster``'s lab, with its own HOME, IPython, Jupyter runtime and temp folders."""
-    from test_leases import lab_env
-
     return lab_env(cluster, tmp_path)
 
 
@@ -198,12 +192,10 @@ def _lab_temp_entries(tmp_path) -> list[str]:
 
 
 def test_sigterm_mid_run_cleans_up_like_ctrl_c_and_exits_143_with_one_line(cluster: Cluster, tmp_path) -> None:
-    from test_leases import _kernel_of, _wait
-
     env = _throwaway_env(cluster, tmp_path)
     run = subprocess.Popen([*LABSUPPORT, "run", "00", "--out", str(tmp_path / "out")], env=env, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _wait(lambda: _kernel_of(run.pid) or run.poll() is not None, "the run's kernel start")
+    wait_for(lambda: started_a_kernel(run.pid) or run.poll() is not None, "the run's kernel start")
     run.send_signal(signal.SIGTERM)  # to the command alone, as a service manager or `kill` sends it
     _, err = run.communicate(timeout=180)
 
@@ -253,12 +245,10 @@ def test_a_test_run_whose_server_dies_ends_with_one_line(cluster: Cluster, tmp_p
 
 
 def test_labsupport_run_whose_server_dies_ends_with_one_line(cluster: Cluster, tmp_path) -> None:
-    from test_leases import _kernel_of, _wait
-
     env = _throwaway_env(cluster, tmp_path)
     run = subprocess.Popen([*LABSUPPORT, "run", "00", "--out", str(tmp_path / "out")], env=env, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _wait(lambda: _kernel_of(run.pid) or run.poll() is not None, "the run's kernel start")
+    wait_for(lambda: started_a_kernel(run.pid) or run.poll() is not None, "the run's kernel start")
     info = cluster.running()
     assert info is not None and info.pid
     os.kill(info.pid, signal.SIGKILL)
@@ -333,7 +323,7 @@ def test_lesson01_dev_database_keeps_what_a_commit_acknowledged(cluster: Cluster
     info, _ = cluster.up()
     for name in ("keep_dev", "throwaway_test"):
         run_sync(databases.create(info.url, name))
-    dev_url, other_url = _database_url(info.url, "keep_dev"), _database_url(info.url, "throwaway_test")
+    dev_url, other_url = urls.with_database(info.url, "keep_dev"), urls.with_database(info.url, "throwaway_test")
     run_sync(dev_data.keep_commits(dev_url))
     assert run_sync(fetchval(dev_url, "SHOW synchronous_commit")) == "on"
     assert run_sync(fetchval(other_url, "SHOW synchronous_commit")) == "off"  # the lab's own stay fast
@@ -353,4 +343,4 @@ def test_lesson01_dev_database_keeps_what_a_commit_acknowledged(cluster: Cluster
     assert info.pid is not None, "the lab's own server has a postmaster pid"
     os.killpg(info.pid, signal.SIGKILL)  # the postmaster and every backend at once: nothing gets to flush
     again, _ = cluster.up()
-    assert run_sync(fetchval(_database_url(again.url, "keep_dev"), "SELECT count(*) FROM kept")) == 3000
+    assert run_sync(fetchval(urls.with_database(again.url, "keep_dev"), "SELECT count(*) FROM kept")) == 3000

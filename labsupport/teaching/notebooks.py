@@ -10,6 +10,7 @@ environment (``urls.SECRET_ENV``), where ``lesson.open_lab`` finds it.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import html
 import json
 import os
@@ -17,7 +18,7 @@ import re
 import secrets
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,15 @@ from typing import Any
 from .. import urls
 from ..errors import LabError
 from ..settings import settings
-from .lesson import read_outcomes
+from .outcomes import read_outcomes
 
-__all__ = ["NotebookResult", "discover", "execute", "run_all", "write_index"]
+__all__ = ["NotebookResult", "discover", "execute", "live_kernel", "run_all", "write_index"]
 
 _LESSON = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
+# A cell may run a lesson's nested suites for minutes; on a busy 2-core machine a kernel has been seen to
+# take longer than papermill's default 60 s to answer.
+CELL_TIMEOUT_S = 1800
+START_TIMEOUT_S = 300
 
 
 def _kernel_manager_class(log: Path) -> type:
@@ -158,11 +163,10 @@ def _error_line(exc: BaseException) -> str:
 
 
 def execute(notebook: Path, out_dir: Path, parameters: dict[str, Any], progress: bool = False,
-            timeout: int = 1800, start_timeout: int = 300) -> NotebookResult:
+            timeout: int = CELL_TIMEOUT_S, start_timeout: int = START_TIMEOUT_S) -> NotebookResult:
     """Execute one notebook with papermill in a fresh ``python3`` kernel, cwd = its folder.
 
-    ``start_timeout`` is generous: on a busy 2-core machine a kernel has been seen to
-    take longer than papermill's default 60 s to answer. A password in ``database_url``
+    ``start_timeout`` is generous (``START_TIMEOUT_S``). A password in ``database_url``
     never reaches the executed copy: see the module's docstring.
     """
     import papermill
@@ -196,6 +200,28 @@ def execute(notebook: Path, out_dir: Path, parameters: dict[str, Any], progress:
     outcomes = read_outcomes(output) if output.stat().st_size else {}  # empty: papermill wrote nothing
     return NotebookResult(name=notebook.stem, ok=not error, seconds=seconds, output=output, error=error,
                           outcomes=outcomes, retried=retried)
+
+
+@contextlib.asynccontextmanager
+async def live_kernel(notebook: Path, parameters: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
+                      allow_errors: bool = False, timeout: int = CELL_TIMEOUT_S,
+                      start_timeout: int = START_TIMEOUT_S) -> AsyncIterator[Any]:
+    """``notebook`` with its parameters cell filled in, in a fresh ``python3`` kernel that stays up while the
+    block runs: an ``nbclient.NotebookClient`` whose cells run one at a time and again
+    (``client.async_execute_cell(cell, index)``), as a learner runs them in JupyterLab. The same kernel,
+    folder, timeouts and hidden password as ``execute``; ``env`` is the kernel's environment (default: ours)."""
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient import NotebookClient
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    shown, kernel_env = _hide_secrets(parameters)
+    nb = parameterize_notebook(load_notebook_node(str(notebook)), shown)
+    client = NotebookClient(nb, timeout=timeout, startup_timeout=start_timeout, kernel_name="python3",
+                            allow_errors=allow_errors, kernel_manager_class=_with_env(AsyncKernelManager, kernel_env),
+                            resources={"metadata": {"path": str(notebook.parent)}})
+    async with client.async_setup_kernel(**({"env": dict(env)} if env is not None else {})):
+        yield client
 
 
 def _never_started(output: Path) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..errors import LabError
-from .lesson import SCENARIOS, run_suite
+from .suites import SCENARIOS, run_suite
 
 __all__ = ["MEASURE_SUITE", "time_suites", "medians", "speedups", "crossovers"]
 
