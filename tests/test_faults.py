@@ -8,6 +8,7 @@ Marked ``slow`` (``make test-slow``; CI runs it): each test runs a notebook or t
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -205,6 +206,38 @@ def test_sigterm_mid_run_cleans_up_like_ctrl_c_and_exits_143_with_one_line(clust
     assert _lab_temp_entries(tmp_path) == []
     info, _ = cluster.up()  # no reaping here: only what the run itself removed counts
     assert run_sync(databases.names(info.url, r"lab00\_%")) == []
+
+
+def _kernels_under(pid: int) -> list[owners.Process]:
+    """The notebook kernels that ``pid``'s child processes started (``run -j N``'s workers' kernels)."""
+    every = owners.processes()
+    children = {p.pid for p in every if p.ppid == pid}
+    return [p for p in every if p.ppid in children and "ipykernel_launcher" in p.args]
+
+
+def test_sigterm_mid_parallel_run_stops_the_running_notebooks_then_cleans_up(cluster: Cluster, tmp_path) -> None:
+    """With ``-j 2`` the notebooks run in worker processes: SIGTERM stops them where they are (it does
+    not wait for them to end), then the same clean-up and the same one line as a sequential run."""
+    env = _throwaway_env(cluster, tmp_path)
+    out = tmp_path / "out"
+    run = subprocess.Popen([*LABSUPPORT, "run", "03", "04", "-j", "2", "--out", str(out)], env=env, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for(lambda: len(_kernels_under(run.pid)) == 2 or run.poll() is not None, "both notebooks' kernels")
+    kernels = _kernels_under(run.pid)
+    run.send_signal(signal.SIGTERM)
+    _, err = run.communicate(timeout=180)
+
+    assert run.returncode == 143, err
+    assert err.splitlines() == ["labsupport: terminated (SIGTERM): cleaned up what this command started"], err
+    assert [k.pid for k in kernels if (now := owners.process(k.pid)) and now.started == k.started] == []
+    for executed in (out / "notebooks").glob("0[34]_*.ipynb"):  # stopped part-way: not saved, or cells left unrun
+        text = executed.read_text()
+        cells = json.loads(text)["cells"] if text else []
+        assert not text or any(c["cell_type"] == "code" and c["execution_count"] is None for c in cells), executed
+    assert cluster.running() is None
+    assert _lab_temp_entries(tmp_path) == []
+    info, _ = cluster.up()
+    assert run_sync(databases.names(info.url, r"lab03\_%")) == run_sync(databases.names(info.url, r"lab04\_%")) == []
 
 
 _KILLS_THE_SERVER = '''

@@ -13,9 +13,11 @@ import concurrent.futures
 import contextlib
 import html
 import json
+import multiprocessing
 import os
 import re
 import secrets
+import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import urls
+from .. import owners, urls
 from ..errors import LabError
 from ..settings import settings
 from .outcomes import read_outcomes
@@ -244,10 +246,30 @@ def render_html(result: NotebookResult) -> Path | None:
     return _write_private(result.output.with_suffix(".html"), body)
 
 
+_running_job = False  # in a ``run -j N`` worker: whether a notebook runs now (see _stop_when_told)
+
+
 def _execute_job(args: tuple[Path, Path, dict[str, Any], bool]) -> NotebookResult:
-    result = execute(*args)
+    global _running_job
+    _running_job = True
+    try:
+        result = execute(*args)
+    finally:
+        _running_job = False
     result.html = render_html(result)
     return result
+
+
+def _stop_when_told() -> None:
+    """A ``run -j N`` worker's start: SIGTERM or SIGINT stops its notebook as Ctrl-C stops a sequential
+    run's (papermill saves what ran, nbclient shuts the kernel down); an idle worker just exits."""
+    def stop(signum: int, frame: object) -> None:
+        if _running_job:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
 
 
 def run_all(notebooks: Sequence[Path], database_url: str, jobs: int = 1, out_dir: Path | None = None,
@@ -296,12 +318,40 @@ def _run_jobs(jobs_args: list[tuple[Path, Path, dict[str, Any], bool]], jobs: in
             results.append(_execute_job(job))
             report(f"[{i}/{total}] {results[-1].line()}")
     else:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, initializer=_stop_when_told)
+        try:
             futures = {pool.submit(_execute_job, job): job[0] for job in jobs_args}
             report(f"running {total} notebooks, {jobs} at a time ...")
             for i, fut in enumerate(concurrent.futures.as_completed(futures), 1):
                 results.append(fut.result())
                 report(f"[{i}/{total}] {results[-1].line()}")
+        except BaseException:  # Ctrl-C, SIGTERM: stop the notebooks still running now, not when they end
+            _stop_now(pool)
+            raise
+        pool.shutdown()
+
+
+def _stop_now(pool: concurrent.futures.ProcessPoolExecutor, wait_s: float = 30) -> None:
+    """Stop a pool's workers (each saves its notebook and shuts its kernel down) and wait until their
+    kernels are gone, so the command's clean-up finds what they kept no longer in use."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    workers = multiprocessing.active_children()
+    kernels = [p for p in owners.processes() if p.ppid in {w.pid for w in workers}]
+    for worker in workers:
+        worker.terminate()
+    deadline = time.monotonic() + wait_s
+    for worker in workers:
+        worker.join(max(0.0, deadline - time.monotonic()))
+    while (left := [k for k in kernels if _alive(k)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for kernel in left:  # one that missed its parent's end
+        os.kill(kernel.pid, signal.SIGKILL)
+
+
+def _alive(proc: owners.Process) -> bool:
+    """Whether that very process still runs (its pid not reused since): its parent may have changed."""
+    now = owners.process(proc.pid)
+    return now is not None and now.started == proc.started
 
 
 def _fmt(value: Any) -> str:
