@@ -15,11 +15,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from users_support import own_folders
 
 import labsupport.pytest_plugin
 from labsupport.pytest_plugin.settings_table import TABLE, PluginSettings, markdown_table, plugin_settings
 from labsupport.teaching import lesson
-from users_support import own_folders
 
 ROOT = Path(__file__).resolve().parent.parent
 _OPTION = re.compile(r"^\s+(--lab-[a-z-]+)")

@@ -7,7 +7,7 @@
     worker_hooks     lesson 04's database per xdist worker: the run, its template, the tests' lock
     server_hooks     the lab's server dying mid-run: one line, and the run stops
 
-Two hooks need more than a module-level function, and ``_Controller`` holds them: the guard's
+Two hooks need more than a module-level function, and ``_RunHooks`` holds them: the guard's
 check at the session's start runs after the conftest files' own ``pytest_sessionstart`` (they may
 make the test database it checks) and before the report header, while the controller's start of
 the run comes first; and ``pytest_runtest_logreport`` gets only the report, not the run's config.
@@ -33,13 +33,18 @@ def pytest_configure(config: pytest.Config) -> None:
     settings_table.plugin_settings(config)  # every setting read now, once
     guard_hooks.configure(config)  # a bad lab_guard_engines: UsageError before anything else
     worker_hooks.configure(config)
-    config.pluginmanager.register(_Controller(config), "labsupport-controller")
+    config.pluginmanager.register(_RunHooks(config), "labsupport-run-hooks")
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist starts the workers (trylast), and before the header
 def pytest_sessionstart(session: pytest.Session) -> None:
     worker_hooks.start_run(session)  # a bad input: UsageError, one line
     server_fixture.start_run(session)  # the guard first; a bad input: one line, exit 2
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's, in the controller as it starts each worker
+def pytest_configure_node(node: Any) -> None:
+    worker_hooks.configure_node(node)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -97,7 +102,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     server_fixture.stop_run(config)  # the run's use of the server, if it took one
 
 
-class _Controller:
+class _RunHooks:
     """The hooks that need a place or an argument a module-level function cannot have (see above)."""
 
     def __init__(self, config: pytest.Config) -> None:
@@ -107,10 +112,6 @@ class _Controller:
     @pytest.hookimpl(trylast=True)  # registered in pytest_configure: after conftest files, before the header
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         guard_hooks.check_session(session)
-
-    @pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook, in the controller
-    def pytest_configure_node(self, node: Any) -> None:
-        worker_hooks.configure_node(node)
 
     @pytest.hookimpl(tryfirst=True)  # before the progress character of the first report
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
