@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["Setting", "Spec", "PluginSettings", "TABLE", "KINDS", "register", "build", "plugin_settings",
+__all__ = ["Setting", "Spec", "PluginSettings", "TABLE", "KINDS", "spec", "register", "build", "plugin_settings",
            "markdown_table"]
 
 KINDS = ("str", "path", "url", "object", "list", "lines", "bool", "switch", "flag")
@@ -162,6 +162,11 @@ class PluginSettings:
 
 TABLE: tuple[Spec, ...] = tuple(Spec(name=f.name, **f.metadata["spec"]) for f in fields(PluginSettings))
 _CONFIG = pytest.StashKey[PluginSettings]()
+
+
+def spec(name: str) -> Spec:
+    """The row of the setting ``name``."""
+    return next(row for row in TABLE if row.name == name)
 
 
 def _plain(text: str) -> str:

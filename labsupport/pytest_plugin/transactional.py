@@ -60,7 +60,7 @@ import pytest_asyncio
 
 from . import engines, shapes
 from .options import expand, fail, failing_on_lab_error, import_hint, need, resolve_object, resolve_url
-from .settings_table import Setting, plugin_settings
+from .settings_table import Setting, plugin_settings, spec
 
 if TYPE_CHECKING:
     import httpx
@@ -72,7 +72,7 @@ __all__ = [
     "lab_app_override", "lab_redirect_targets", "lab_override_providers", "lab_run_lifespan", "lab_client",
 ]
 
-URL_ENV = "LAB_TEST_DATABASE_URL"
+URL_ENV = spec("lab_database_url").env  # LAB_TEST_DATABASE_URL
 _MISSING = object()
 
 
