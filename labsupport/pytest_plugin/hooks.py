@@ -68,7 +68,7 @@ def pytest_report_collectionfinish(config: pytest.Config) -> list[str] | None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
-    with worker_hooks.test_lock(item):
+    with worker_hooks.holding_test_lock(item):
         return (yield)
 
 

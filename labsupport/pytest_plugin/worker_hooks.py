@@ -6,9 +6,8 @@ else) until ``lab_metadata`` or ``lab_migrations`` names the app's schema. Their
 say ``env:VARIABLE``, read here at use. The lab's own server is imported and started only in
 ``start_run``, when no ``lab_server_url`` is given. The controller does its work at the
 session's start (``pytest_sessionstart``, tryfirst), before pytest-xdist starts the workers in
-its own (trylast), and hands the result to each worker (``configure_node``, from xdist's
-``pytest_configure_node``, which ``hooks`` implements only when xdist is loaded, as SQLAlchemy's
-test plugin does).
+its own (trylast), and hands the result to each worker (``configure_node``: pytest-xdist's
+``pytest_configure_node``, an optional hook that only xdist calls).
 """
 
 from __future__ import annotations
@@ -30,6 +29,9 @@ from .settings_table import PluginSettings, Setting, plugin_settings
 if TYPE_CHECKING:
     from ..server import Lease
 
+__all__ = ["NO_PARALLEL", "configure", "start_run", "configure_node", "header_lines", "note_no_parallel",
+           "holding_test_lock", "finish", "unconfigure"]
+
 NO_PARALLEL = ("no_parallel: run this test alone; under pytest-xdist the other workers finish their current "
                "test first and wait until it is done (labsupport.pytest_plugin.workers; needs lab_metadata; without xdist "
                "it changes nothing)")
@@ -46,10 +48,6 @@ class _Run:
     lease: Lease | None  # the run's use of the lab's own server (None with lab_server_url)
     built: template.Template | None = None  # the template the workers clone, and how it came to be
     finished: bool = False
-
-
-__all__ = ["NO_PARALLEL", "configure", "start_run", "configure_node", "header_lines", "note_no_parallel", "test_lock",
-           "finish", "unconfigure"]
 
 
 @dataclass
@@ -163,7 +161,7 @@ def note_no_parallel(config: pytest.Config, items: list[pytest.Item]) -> None:
 
 
 @contextlib.contextmanager
-def test_lock(item: pytest.Item) -> Iterator[None]:
+def holding_test_lock(item: pytest.Item) -> Iterator[None]:
     """Around a test in a worker: shared, or alone for a no_parallel test (only when one is collected)."""
     state = item.config.stash.get(_WORKER, None)
     info = workers.run_info(item.config)
