@@ -193,7 +193,9 @@ def choose(config: pytest.Config, items: list[pytest.Item] | None = None) -> Eng
     ``asyncio`` marker and, for anyio-marked tests, the scope of ``anyio_backend`` count too.
     The ini option ``lab_engine_pool`` (pooled, nullpool, auto) decides instead when set.
     """
-    forced = str(config.getini("lab_engine_pool") or "auto").strip()
+    from .settings_table import plugin_settings
+
+    forced = plugin_settings(config).lab_engine_pool.value.strip()
     if forced in ("pooled", "nullpool"):
         return EngineChoice(forced == "pooled", f"lab_engine_pool = {forced}")
     fixtures = _ini(config, "asyncio_default_fixture_loop_scope")

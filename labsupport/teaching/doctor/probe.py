@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from ...pytest_plugin import options, workers
+from ...pytest_plugin.settings_table import plugin_settings
 
 REPORT_ENV = "LAB_DOCTOR_REPORT"
 WORKER, DATABASE = "labsupport.worker", "labsupport.database"
@@ -44,7 +45,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if not target or options.is_worker(config):
         return
     info = workers.run_info(config)
-    metadata = options.read(config, "lab_metadata")
+    metadata = plugin_settings(config).lab_metadata
     markers = [line.split(":")[0].split("(")[0].strip() for line in config.getini("markers")]
     report = {
         "configured": info is not None,
