@@ -8,6 +8,7 @@ doctor, bench) is imported by the subcommands that need it.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import shutil
 import signal
@@ -94,7 +95,7 @@ def _cmd_url(args: argparse.Namespace) -> int:
 
 
 def _cmd_reset(args: argparse.Namespace) -> int:
-    info = server.reset()
+    info = server.reset(force=args.force)
     print(f"recreated: {_describe(info)}")
     return 0
 
@@ -142,8 +143,13 @@ def _cmd_lab(args: argparse.Namespace) -> int:
 
     lease = server.acquire(keep=True)  # held by JupyterLab, which this process becomes, and its kernels
     info, started = lease.info, lease.started
-    print(f"{'started' if started else 'using'} {_describe(info)}; it keeps running for the whole workshop "
-          "('labsupport down' stops it once JupyterLab has ended)")
+    if lease.uses is None:  # an external server: the lab never stops it
+        after = ""
+    elif lease.uses.stop_marked():  # a test run's server, found running
+        after = "; it stops when JupyterLab and the command that started it have ended"
+    else:
+        after = "; it keeps running for the whole workshop ('labsupport down' stops it once JupyterLab has ended)"
+    print(f"{'started' if started else 'using'} {_describe(info)}{after}")
     from .teaching import jupyter_lab
 
     cmd = jupyter_lab.command(settings().notebooks, args.jupyter_args)  # after "--": e.g. --port=8899
@@ -156,10 +162,10 @@ def _cmd_lab(args: argparse.Namespace) -> int:
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
     if args.parallel is not None:
-        from .teaching.parallel_doctor import run_parallel_checks
+        from .teaching.doctor.parallel import run_parallel_checks
 
         return 0 if run_parallel_checks(args.parallel, cov=args.cov) else 1
-    from .teaching.doctor import run_checks
+    from .teaching.doctor.lab import run_checks
 
     return 0 if run_checks() else 1
 
@@ -173,23 +179,23 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         if len(parts) > 1:
             print(f"== bench {part}", flush=True)
         if part == "server":
-            from .teaching.bench import bench_server
+            from .teaching.bench.server import bench_server
 
             bench_server(repeat=args.repeat, out=args.out)
         elif part == "isolation":
-            from .teaching.isolation_bench import bench_isolation
+            from .teaching.bench.isolation import bench_isolation
 
             bench_isolation(quick=args.quick, out=args.out)
         elif part == "parallel":
-            from .teaching.parallel_bench import bench_parallel
+            from .teaching.bench.parallel import bench_parallel
 
             bench_parallel(quick=args.quick, out=args.out)
         elif part == "lab":
-            from .teaching.lab_bench import bench_lab
+            from .teaching.bench.lab import bench_lab
 
             bench_lab(quick=args.quick, out=args.out)
         else:
-            from .teaching.workshop_bench import bench_workshop
+            from .teaching.bench.workshop import bench_workshop
 
             bench_workshop(quick=args.quick, out=args.out)
     return 0
@@ -227,7 +233,10 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("url", help="print an asyncpg URL for a database")
     p.add_argument("dbname", nargs="?", help="database name (default: postgres)")
     p.set_defaults(func=_cmd_url)
-    sub.add_parser("reset", help="delete and recreate the lab's cluster").set_defaults(func=_cmd_reset)
+    reset = sub.add_parser("reset", help="delete and recreate the lab's cluster")
+    reset.add_argument("--force", action="store_true",
+                       help="also while another command uses it, or it holds databases a person made")
+    reset.set_defaults(func=_cmd_reset)
     p = sub.add_parser("run", help="execute notebooks headless into build/")
     p.add_argument("notebooks", nargs="*", metavar="NOTEBOOK", help="e.g. 00 or 01_dev_database_purge (default: all)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="notebooks to run at once")
@@ -287,9 +296,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         print("labsupport: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:  # a folder or file the lab needs: say which, and stop
-        where = f" ({exc.filename})" if exc.filename else ""
-        print(f"labsupport: {exc.strerror or exc}{where}: check LAB_HOME and the permissions there", file=sys.stderr)
+        print(f"labsupport: {_os_error_line(exc)}", file=sys.stderr)
         return LabError.exit_code
+
+
+def _os_error_line(exc: OSError) -> str:
+    """What went wrong with a file the lab needs, and what to do: a full disk is not a permission problem."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{exc.strerror or exc}{where}: free some space there (or set LAB_HOME to a folder with room)"
+    return f"{exc.strerror or exc}{where}: check LAB_HOME and the permissions there"
 
 
 def _stdout_closed() -> int:

@@ -85,6 +85,17 @@ async def names(admin_url: str, like: str = "%") -> list[str]:
         await conn.close()
 
 
+async def person_made(admin_url: str) -> list[str]:
+    """The databases a person made (no lab owner mark), PostgreSQL's own ``postgres`` and templates aside."""
+    conn = await connect(admin_url)
+    try:
+        rows = await conn.fetch("SELECT datname, shobj_description(oid, 'pg_database') AS comment FROM pg_database "
+                                "WHERE datname NOT IN ('postgres', 'template0', 'template1') ORDER BY 1")
+        return [r["datname"] for r in rows if not owners.is_lab_made(r["comment"])]
+    finally:
+        await conn.close()
+
+
 def like_prefix(prefix: str) -> str:
     """A LIKE pattern for ``<prefix>_<anything>``, with the prefix's own ``_``, ``%`` and ``\\`` taken literally."""
     return prefix.replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "\\_%"

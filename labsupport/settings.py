@@ -3,7 +3,7 @@
 ``labsupport.server.current()`` turns them into the one decision of which server is in use; no
 other module reads them. The launcher's own knobs (``LAB_PG_BINDIR``, ``LAB_PG_USER``,
 ``LAB_DATA_IN_MEMORY``) stay with the code they tune. ``import_object`` resolves the
-``module:attribute`` values of the pytest plugin's settings (read by ``pytest_plugin.options``).
+``module:attribute`` values of the pytest plugin's settings (read by ``pytest_plugin.settings_table``).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from users_support import own_folders
 
 from labsupport.server import Cluster
 
-# tests/apps/* are projects of their own (their own pytest settings); test_apps.py runs them.
+# tests/apps/* are projects of their own (their own pytest settings); plugin/test_apps.py runs them.
 collect_ignore_glob = ["apps/*"]
 
 @pytest.fixture
@@ -215,13 +215,7 @@ class LiveNotebook:
 @pytest.fixture
 def live_notebook(lab_server, tmp_path: Path):
     """``async with live_notebook(name, **parameters) as nb``: a lesson in a kernel kept running."""
-    import contextlib
-
-    from nbclient import NotebookClient
-    from papermill.iorw import load_notebook_node
-    from papermill.parameterize import parameterize_notebook
-
-    from labsupport.teaching.notebooks import discover
+    from labsupport.teaching.notebooks import discover, live_kernel
 
     prefixes: list[str] = []
 
@@ -229,10 +223,7 @@ def live_notebook(lab_server, tmp_path: Path):
     async def open_(name: str, **parameters: object):
         (notebook,) = discover([name])
         params = _parameters(notebook, lab_server, prefixes, parameters)
-        nb = parameterize_notebook(load_notebook_node(str(notebook)), params)
-        client = NotebookClient(nb, timeout=1800, startup_timeout=300, kernel_name="python3",
-                                resources={"metadata": {"path": str(notebook.parent)}})
-        async with client.async_setup_kernel():
+        async with live_kernel(notebook, params) as client:
             yield LiveNotebook(client, tmp_path / notebook.name, str(params["db_prefix"]))
 
     yield open_
@@ -257,18 +248,20 @@ def learner_view():
 
 # ---------------------------------------------------------------- the order of `make test` (pytest -n auto)
 
-# The slowest tests, slowest first (from `pytest --durations=50`). On 2 cores the run lasts as long as
-# its busiest worker: a lesson that starts last ends the run alone. They start first, one per worker.
-SLOWEST_FIRST = (
-    "tests/test_lesson04.py::test_lesson04_as_the_learner",
-    "tests/test_lesson03.py::test_03_as_the_learner",
-    "tests/test_lesson01.py::test_01_as_the_learner",
-    "tests/test_lesson02.py::test_lesson02_as_the_learner",
-    "tests/test_parallel_doctor.py::test_doctor_parallel_checks_the_current_directory",
-    "tests/test_rooms.py::test_the_plugin_alone_installs",
-    "tests/test_parallel_doctor.py::test_doctor_parallel_fails",
-    "tests/test_apps.py::test_an_app_adopts",
-)
+# The slowest tests (from `pytest --durations=50`) carry ``@pytest.mark.starts_first(rank)``, the slowest rank 0.
+# On 2 cores the run lasts as long as its busiest worker: a lesson that starts last ends the run alone. They
+# start first, one per worker. The mark sits on the test itself, so a moved or renamed test keeps its place.
+STARTS_FIRST = "starts_first"
+
+
+def _rank(item: pytest.Item) -> float:
+    """The test's ``starts_first`` rank; a test without the mark ranks after every marked one."""
+    mark = item.get_closest_marker(STARTS_FIRST)
+    if mark is None:
+        return float("inf")
+    if len(mark.args) != 1 or not isinstance(mark.args[0], int):
+        raise pytest.UsageError(f"{item.nodeid}: write @pytest.mark.{STARTS_FIRST}(rank), rank an int (0: slowest)")
+    return mark.args[0]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -282,18 +275,15 @@ ORDER_ENV = "LAB_TEST_ORDER"  # "reverse": every test but the slowest in reverse
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slowest tests first (``SLOWEST_FIRST``), the rest in their usual order, or in reverse order
+    """The slowest tests first (``starts_first``, by rank), the rest in their usual order, or in reverse order
     with ``LAB_TEST_ORDER=reverse`` (the slowest still start first: the run lasts no longer). xdist's
     load scheduling starts each worker with two tests (items 0-1 and 2-3), so the second slowest moves
     to place 2: the two slowest start at once on different workers."""
-    def rank(item: pytest.Item) -> int:
-        return next((i for i, prefix in enumerate(SLOWEST_FIRST) if item.nodeid.startswith(prefix)), len(SLOWEST_FIRST))
-
     order = os.environ.get(ORDER_ENV, "")
     if order not in ("", "reverse"):
         raise pytest.UsageError(f"{ORDER_ENV}={order!r}: set it to reverse, or unset it for the usual order")
     if order == "reverse":
         items.reverse()
-    items.sort(key=rank)  # stable: the others keep their order
-    if len(items) > 2 and rank(items[1]) < len(SLOWEST_FIRST):
+    items.sort(key=_rank)  # stable: the others keep their order
+    if len(items) > 2 and _rank(items[1]) != float("inf"):
         items.insert(2, items.pop(1))

@@ -8,6 +8,7 @@ Marked ``slow`` (``make test-slow``; CI runs it): each test runs a notebook or t
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -17,9 +18,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy.engine import make_url
+from throwaway_support import lab_env, started_a_kernel, wait_for
 
-from labsupport import databases, owners
+from labsupport import databases, owners, urls
 from labsupport.connection import fetchval, run_sync
 from labsupport.server import Cluster
 from labsupport.teaching import lesson
@@ -41,7 +42,7 @@ def _seed_dev_database(admin_url: str) -> tuple[str, dev_data.Snapshot]:
     """A seeded developer database, made by hand (without the lab's owner mark): the lab must never drop it."""
     name = f"flashcards_dev_{secrets.token_hex(3)}"
     run_sync(fetchval(admin_url, f"CREATE DATABASE {name}"))
-    url = _database_url(admin_url, name)
+    url = urls.with_database(admin_url, name)
     run_sync(dev_data.seed(url))
     return url, run_sync(dev_data.snapshot(url))
 
@@ -50,12 +51,8 @@ def _seed_dev_database(admin_url: str) -> tuple[str, dev_data.Snapshot]:
 def dev_database(lab_server) -> Iterator[tuple[str, dev_data.Snapshot]]:
     url, snapshot = _seed_dev_database(lab_server.url)
     yield url, snapshot
-    name = databases.quote(str(make_url(url).database))  # made by hand, so removed by hand: the lab refuses to
+    name = databases.quote(str(urls.parse(url).database))  # made by hand, so removed by hand: the lab refuses to
     run_sync(fetchval(lab_server.url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-
-
-def _database_url(admin_url: str, name: str) -> str:
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 def _wait_for_database(admin_url: str, like: str, proc: subprocess.Popen[str], seconds: float = 240) -> str:
@@ -186,8 +183,6 @@ def test_two_labs_at_once_never_touch_each_other(own_cluster: Cluster, lab_serve
 
 def _throwaway_env(cluster: Cluster, tmp_path) -> dict[str, str]:
     """A subprocess environment for ``cluster``'s lab, with its own HOME, IPython, Jupyter runtime and temp folders."""
-    from test_leases import lab_env
-
     return lab_env(cluster, tmp_path)
 
 
@@ -198,12 +193,10 @@ def _lab_temp_entries(tmp_path) -> list[str]:
 
 
 def test_sigterm_mid_run_cleans_up_like_ctrl_c_and_exits_143_with_one_line(cluster: Cluster, tmp_path) -> None:
-    from test_leases import _kernel_of, _wait
-
     env = _throwaway_env(cluster, tmp_path)
     run = subprocess.Popen([*LABSUPPORT, "run", "00", "--out", str(tmp_path / "out")], env=env, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _wait(lambda: _kernel_of(run.pid) or run.poll() is not None, "the run's kernel start")
+    wait_for(lambda: started_a_kernel(run.pid) or run.poll() is not None, "the run's kernel start")
     run.send_signal(signal.SIGTERM)  # to the command alone, as a service manager or `kill` sends it
     _, err = run.communicate(timeout=180)
 
@@ -213,6 +206,38 @@ def test_sigterm_mid_run_cleans_up_like_ctrl_c_and_exits_143_with_one_line(clust
     assert _lab_temp_entries(tmp_path) == []
     info, _ = cluster.up()  # no reaping here: only what the run itself removed counts
     assert run_sync(databases.names(info.url, r"lab00\_%")) == []
+
+
+def _kernels_under(pid: int) -> list[owners.Process]:
+    """The notebook kernels that ``pid``'s child processes started (``run -j N``'s workers' kernels)."""
+    every = owners.processes()
+    children = {p.pid for p in every if p.ppid == pid}
+    return [p for p in every if p.ppid in children and "ipykernel_launcher" in p.args]
+
+
+def test_sigterm_mid_parallel_run_stops_the_running_notebooks_then_cleans_up(cluster: Cluster, tmp_path) -> None:
+    """With ``-j 2`` the notebooks run in worker processes: SIGTERM stops them where they are (it does
+    not wait for them to end), then the same clean-up and the same one line as a sequential run."""
+    env = _throwaway_env(cluster, tmp_path)
+    out = tmp_path / "out"
+    run = subprocess.Popen([*LABSUPPORT, "run", "03", "04", "-j", "2", "--out", str(out)], env=env, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for(lambda: len(_kernels_under(run.pid)) == 2 or run.poll() is not None, "both notebooks' kernels")
+    kernels = _kernels_under(run.pid)
+    run.send_signal(signal.SIGTERM)
+    _, err = run.communicate(timeout=180)
+
+    assert run.returncode == 143, err
+    assert err.splitlines() == ["labsupport: terminated (SIGTERM): cleaned up what this command started"], err
+    assert [k.pid for k in kernels if (now := owners.process(k.pid)) and now.started == k.started] == []
+    for executed in (out / "notebooks").glob("0[34]_*.ipynb"):  # stopped part-way: not saved, or cells left unrun
+        text = executed.read_text()
+        cells = json.loads(text)["cells"] if text else []
+        assert not text or any(c["cell_type"] == "code" and c["execution_count"] is None for c in cells), executed
+    assert cluster.running() is None
+    assert _lab_temp_entries(tmp_path) == []
+    info, _ = cluster.up()
+    assert run_sync(databases.names(info.url, r"lab03\_%")) == run_sync(databases.names(info.url, r"lab04\_%")) == []
 
 
 _KILLS_THE_SERVER = '''
@@ -253,12 +278,10 @@ def test_a_test_run_whose_server_dies_ends_with_one_line(cluster: Cluster, tmp_p
 
 
 def test_labsupport_run_whose_server_dies_ends_with_one_line(cluster: Cluster, tmp_path) -> None:
-    from test_leases import _kernel_of, _wait
-
     env = _throwaway_env(cluster, tmp_path)
     run = subprocess.Popen([*LABSUPPORT, "run", "00", "--out", str(tmp_path / "out")], env=env, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _wait(lambda: _kernel_of(run.pid) or run.poll() is not None, "the run's kernel start")
+    wait_for(lambda: started_a_kernel(run.pid) or run.poll() is not None, "the run's kernel start")
     info = cluster.running()
     assert info is not None and info.pid
     os.kill(info.pid, signal.SIGKILL)
@@ -333,7 +356,7 @@ def test_lesson01_dev_database_keeps_what_a_commit_acknowledged(cluster: Cluster
     info, _ = cluster.up()
     for name in ("keep_dev", "throwaway_test"):
         run_sync(databases.create(info.url, name))
-    dev_url, other_url = _database_url(info.url, "keep_dev"), _database_url(info.url, "throwaway_test")
+    dev_url, other_url = urls.with_database(info.url, "keep_dev"), urls.with_database(info.url, "throwaway_test")
     run_sync(dev_data.keep_commits(dev_url))
     assert run_sync(fetchval(dev_url, "SHOW synchronous_commit")) == "on"
     assert run_sync(fetchval(other_url, "SHOW synchronous_commit")) == "off"  # the lab's own stay fast
@@ -353,4 +376,4 @@ def test_lesson01_dev_database_keeps_what_a_commit_acknowledged(cluster: Cluster
     assert info.pid is not None, "the lab's own server has a postmaster pid"
     os.killpg(info.pid, signal.SIGKILL)  # the postmaster and every backend at once: nothing gets to flush
     again, _ = cluster.up()
-    assert run_sync(fetchval(_database_url(again.url, "keep_dev"), "SELECT count(*) FROM kept")) == 3000
+    assert run_sync(fetchval(urls.with_database(again.url, "keep_dev"), "SELECT count(*) FROM kept")) == 3000

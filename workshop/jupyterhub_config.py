@@ -29,7 +29,7 @@ ATTENDEES = {n.strip() for n in os.environ.get("WORKSHOP_ATTENDEES", "").split("
 # The labsupport command of the attendees' Python (TLJH: /opt/tljh/user/bin/labsupport), for stop_lab.
 LABSUPPORT = os.environ.get("WORKSHOP_LABSUPPORT") or shutil.which("labsupport") or "/opt/tljh/user/bin/labsupport"
 INSTRUCTORS = {n.strip() for n in os.environ.get("WORKSHOP_INSTRUCTORS", "").split(",") if n.strip()}
-# A try-out (your own machine, or tests/test_hub.py): attendees are not system users; each gets the home
+# A try-out (your own machine, or tests/workshop/test_hub.py): attendees are not system users; each gets the home
 # <WORKSHOP_TRYOUT_HOMES>/<name> and every server runs as the hub's own user (JupyterHub's
 # SimpleLocalProcessSpawner). Each still has their own copy, lab state and PostgreSQL, but nothing else
 # separates them: never for a room.

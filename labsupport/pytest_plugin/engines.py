@@ -182,7 +182,13 @@ def _uses_anyio(item: pytest.Item) -> bool:
 
 
 def _anyio_backend_scope(item: pytest.Item) -> str:
-    defs = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {}).get("anyio_backend") or ()
+    """The scope of the anyio_backend fixture the test gets (the most specific one it can see).
+
+    pytest registers its fixture manager as the plugin ``funcmanage``; its ``getfixturedefs`` and
+    ``FixtureDef.scope`` answer before any fixture runs, without an underscore attribute of pytest's.
+    """
+    manager = item.config.pluginmanager.get_plugin("funcmanage")
+    defs = manager.getfixturedefs("anyio_backend", item) if manager is not None else None
     return str(defs[-1].scope) if defs else "module"
 
 
@@ -193,7 +199,9 @@ def choose(config: pytest.Config, items: list[pytest.Item] | None = None) -> Eng
     ``asyncio`` marker and, for anyio-marked tests, the scope of ``anyio_backend`` count too.
     The ini option ``lab_engine_pool`` (pooled, nullpool, auto) decides instead when set.
     """
-    forced = str(config.getini("lab_engine_pool") or "auto").strip()
+    from .settings_table import plugin_settings
+
+    forced = plugin_settings(config).lab_engine_pool.value.strip()
     if forced in ("pooled", "nullpool"):
         return EngineChoice(forced == "pooled", f"lab_engine_pool = {forced}")
     fixtures = _ini(config, "asyncio_default_fixture_loop_scope")

@@ -1,9 +1,10 @@
-"""A pytest plugin that stops a session at its start when a database the tests would destroy data in
-is not a test database, and guards the plugin's engines while the tests run.
+"""The guard's part of the plugin's hooks: stop a session at its start when a database the tests
+would destroy data in is not a test database, and guard the plugin's engines while the tests run.
 
-labsupport's own ``pytest11`` plugin loads it in every run (``-p labsupport.pytest_plugin.guard_hooks``
-also works). What it does, each part checked with *the server* (``current_database()``) against the
-test marker of ``labsupport.pytest_plugin.guard``:
+``hooks`` calls these functions in every run; naming this module with ``-p
+labsupport.pytest_plugin.guard_hooks`` says the guard must have an app database to check (the
+session stops, saying which setting to add, when none is set). What it does, each part checked
+with *the server* (``current_database()``) against the test marker of ``labsupport.pytest_plugin.guard``:
 
 1. **The test database** (``lab_database_url``, else ``LAB_TEST_DATABASE_URL``; on by itself): it
    must be a database whose name ends in ``_test``, or one this run created (its owner mark names
@@ -23,42 +24,28 @@ test marker of ``labsupport.pytest_plugin.guard``:
    database; ``true`` (or ``--lab-guard-engines``) guards every SQLAlchemy engine in the run, your
    app's included; ``false`` guards none.
 
-Settings are read by ``options.read`` (flag, then ini; ``env:`` and ``module:attribute`` values).
+The settings are in ``settings_table``; ``env:`` and ``module:attribute`` values are resolved here, at use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from typing import Any, NoReturn
 
 import pytest
 
 from ..errors import LabError
-from .options import Setting, import_hint, is_worker, read, resolve_url
+from .options import import_hint, is_worker, resolve_url
+from .settings_table import Setting, plugin_settings
 
-__all__ = ["resolve_url"]  # re-exported: lesson 01's notebook shows it
+__all__ = ["resolve_url", "configure", "unconfigure", "protect_plugin_engine", "header_lines", "refuse_early",
+           "check_session"]  # resolve_url re-exported: lesson 01's notebook shows it
 
 PLUGIN = "labsupport.pytest_plugin.guard_hooks"
-_HELP_SOURCE = ("where the app's database URL comes from: env:VARIABLE, module:attribute (a URL, a callable "
-                "returning one, or an engine) or a URL; the session stops at its start unless the server "
-                "calls that database a test database (name ending in _test)")
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("labsupport-guard", "labsupport guard (refuse to run tests against non-test databases)")
-    group.addoption("--lab-guard-url", dest="lab_guard_url", default=None, metavar="SOURCE", help=_HELP_SOURCE)
-    group.addoption("--lab-guard-engines", dest="lab_guard_engines", action="store_true", default=None,
-                    help="every SQLAlchemy engine in this run refuses DROP, TRUNCATE, drop_all and create_all "
-                         "over data on databases the server does not call test databases")
-    parser.addini("lab_guard_url", help=_HELP_SOURCE, default="")
-    parser.addini("lab_guard_engines", default="",
-                  help="unset: the plugin's engines refuse destructive SQL on non-test databases; true: every "
-                       "SQLAlchemy engine in this run does (see --lab-guard-engines); false: no engine does")
 
 
 def _source(config: pytest.Config) -> Setting:
     """The app URL's source and where it was set; an empty value when the guard is not configured."""
-    return read(config, "lab_guard_url")
+    return plugin_settings(config).lab_guard_url
 
 
 PLUGIN_ENGINES = ("lab_pooled_engine", "lab_nullpool_engine", "lab_joined_engine")  # lab_engine is one of the first two
@@ -67,9 +54,7 @@ _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
 
 def _engines(config: pytest.Config) -> str:
     """Which engines are guarded: "all" (every engine in the run), "plugin" (the default) or "off"."""
-    if config.getoption("lab_guard_engines", None):
-        return "all"
-    value = str(config.getini("lab_guard_engines") or "").strip().lower()
+    value = plugin_settings(config).lab_guard_engines.value.strip().lower()
     if not value:
         return "plugin"
     if value in _TRUE:
@@ -84,27 +69,25 @@ def _explicitly_enabled(config: pytest.Config) -> bool:
     return PLUGIN in (getattr(config.option, "plugins", None) or [])
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def configure(config: pytest.Config) -> None:
+    """``lab_guard_engines = true``: every engine of the run is guarded from now on (a bad value: UsageError)."""
     if _engines(config) == "all":
         from . import guard
 
         guard.protect_all()
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
+def unconfigure(config: pytest.Config) -> None:
     if _engines(config) == "all":
         from . import guard
 
         guard.unprotect_all()
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> Generator[None, Any, Any]:
+def protect_plugin_engine(name: str, value: Any, config: pytest.Config) -> None:
     """The plugin's engines are guarded as they are made, unless lab_guard_engines = false."""
-    value = yield
-    if fixturedef.argname in PLUGIN_ENGINES and _engines(request.config) == "plugin":
+    if name in PLUGIN_ENGINES and _engines(config) == "plugin":
         _protect_postgres(value)
-    return value
 
 
 def _protect_postgres(engine: Any) -> None:
@@ -117,7 +100,7 @@ def _protect_postgres(engine: Any) -> None:
         guard.protect(engine)
 
 
-def pytest_report_header(config: pytest.Config) -> list[str] | None:
+def header_lines(config: pytest.Config) -> list[str]:
     setting = _source(config)
     lines = []
     if setting.value:
@@ -132,7 +115,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     elif engines == "off":
         lines.append("labsupport guard: off for engines (lab_guard_engines = false): nothing refuses destructive "
                      "SQL on non-test databases")
-    return lines or None
+    return lines
 
 
 def _say(config: pytest.Config, line: str) -> None:
@@ -175,8 +158,9 @@ def _refuse(source: str, url: str, name: str) -> NoReturn:
     )
 
 
-@pytest.hookimpl(trylast=True)  # after conftest files made and named their test database
-def pytest_sessionstart(session: pytest.Session) -> None:
+def check_session(session: pytest.Session) -> None:
+    """At the session's start, after conftest files made and named their test database: the test
+    database, then the app's; a database that is not a test database stops the run (UsageError)."""
     config = session.config
     _check_test_database(session)
     setting = _source(config)
@@ -220,7 +204,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def _replaced(session: pytest.Session) -> bool:
     """True when a fixture of your own named lab_database_url (conftest.py) or the per-worker
     databases (lab_metadata) replace the setting: then its URL is not what the tests use."""
-    if read(session.config, "lab_metadata").value:
+    if plugin_settings(session.config).lab_metadata.value:
         return True
     defs = getattr(session, "_fixturemanager", None)
     found = getattr(defs, "_arg2fixturedefs", {}).get("lab_database_url", ())
@@ -232,7 +216,7 @@ def _check_test_database(session: pytest.Session) -> None:
     from .transactional import URL_ENV
 
     config = session.config
-    setting = read(config, "lab_database_url", URL_ENV)
+    setting = plugin_settings(config).lab_database_url
     if not setting.value or is_worker(config) or config.option.collectonly or _replaced(session):
         return
     from .. import urls

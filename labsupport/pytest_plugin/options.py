@@ -1,20 +1,21 @@
-"""What every piece of the plugin shares: one reader of settings, one worker check, one failure.
+"""What every piece of the plugin shares: what a setting's value names, one worker check, one failure.
 
-A setting is read in one order, first match wins: command-line flag, ini option, environment
-variable, default; ``Setting.source`` says which one it was, for the report header. A value may
-say ``env:VARIABLE`` (read that variable instead, at use); a URL setting may also name
-``module:attribute`` (a URL, a callable returning one, or an engine). An unset ``env:`` variable
-or a bad ``module:attribute`` (no such module or attribute, a module that raises while it is
-imported, a callable that raises) is a LabError of one line that names the setting.
+The settings themselves are read once, by ``settings_table``. A value may say ``env:VARIABLE``
+(read that variable instead, at use); a URL setting may also name ``module:attribute`` (a URL,
+a callable returning one, or an engine). An unset ``env:`` variable or a bad ``module:attribute``
+(no such module or attribute, a module that raises while it is imported, a callable that
+raises) is a LabError of one line that names the setting.
 
-Misuse in a fixture ends the test with ``fail`` (one line, no traceback); in a hook the caller
-turns the LabError into ``pytest.UsageError``.
+Misuse in a fixture ends the test with ``fail`` (one line, no traceback), and a LabError inside
+``failing_on_lab_error`` does the same; in a hook the caller turns the LabError into
+``pytest.UsageError``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import pytest
@@ -22,27 +23,8 @@ import pytest
 from ..errors import LabError
 from ..settings import import_object, last_line
 
-__all__ = ["Setting", "read", "expand", "resolve_url", "resolve_object", "import_hint", "config_file_note",
-           "is_worker", "worker_id", "fail", "need"]
-
-
-@dataclass(frozen=True)
-class Setting:
-    value: str
-    source: str  # "--lab-db-prefix", "ini lab_db_prefix", "env LAB_DB_PREFIX" or "default"
-
-
-def read(config: pytest.Config, name: str, env: str | None = None, default: str = "") -> Setting:
-    """The setting ``name`` (flag ``--name-with-dashes``, ini ``name``), else ``$env``, else ``default``."""
-    flag = config.getoption(name, None)
-    if flag:
-        return Setting(str(flag), "--" + name.replace("_", "-"))
-    ini = str(config.getini(name) or "").strip()
-    if ini:
-        return Setting(ini, f"ini {name}")
-    if env and os.environ.get(env, "").strip():
-        return Setting(os.environ[env].strip(), f"env {env}")
-    return Setting(default, "default")
+__all__ = ["expand", "resolve_url", "resolve_object", "import_hint", "config_file_note", "is_worker", "worker_id",
+           "fail", "failing_on_lab_error", "need"]
 
 
 def expand(value: str, what: str, where: str = "") -> str:
@@ -137,6 +119,15 @@ def worker_id(config: pytest.Config) -> str:
 def fail(message: str) -> NoReturn:
     """End the test with one line and no traceback: the fix is in the message, not in our code."""
     pytest.fail(message, pytrace=False)
+
+
+@contextlib.contextmanager
+def failing_on_lab_error() -> Iterator[None]:
+    """A LabError raised inside ends the test with its one line, ``labsupport: <the error>``."""
+    try:
+        yield
+    except LabError as exc:
+        fail(f"labsupport: {exc}")
 
 
 def need(module: str, package: str, what: str) -> Any:

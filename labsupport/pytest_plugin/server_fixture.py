@@ -26,13 +26,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ..errors import LabError
-from .options import expand, read
+from .options import expand, is_worker
+from .settings_table import plugin_settings
 
 if TYPE_CHECKING:
     from ..server import Lease, ServerInfo
 
-__all__ = ["lab_server", "start_for_run", "stop_run", "take", "take_for_workers", "give_back", "held", "state_home",
-           "NO_SERVER"]
+__all__ = ["lab_server", "start_run", "start_for_run", "stop_run", "header_lines", "take", "take_for_workers",
+           "give_back", "held", "state_home", "NO_SERVER"]
 
 _HELD = pytest.StashKey[list["Lease"]]()
 _RUN = pytest.StashKey["Lease"]()
@@ -53,7 +54,7 @@ def state_home(config: pytest.Config) -> tuple[Path, bool] | None:
     None where the launcher's own default holds ($LAB_HOME, a parent's server, a suite inside the lab's checkout)."""
     if os.environ.get("LAB_HOME", "").strip() or os.environ.get("LAB_SERVER_USE", "").strip():
         return None  # the user's folder, or a parent's use of its server covers this run (a nested pytest)
-    setting = read(config, "lab_server_home")
+    setting = plugin_settings(config).lab_server_home
     if setting.value:
         base = config.inipath.parent if config.inipath else config.rootpath
         return (base / expand(setting.value, "lab_server_home", setting.source)).resolve(), False
@@ -127,7 +128,7 @@ def take_for_workers(config: pytest.Config) -> Lease:
 
     refuse_early(config)
     _use_home(config)
-    if not config.getini("lab_start_server") and server.status() is None:
+    if not plugin_settings(config).lab_start_server and server.status() is None:
         raise LabError(NO_SERVER)
     return take(config)
 
@@ -150,6 +151,30 @@ def start_for_run(config: pytest.Config) -> bool:
     except (LabError, OSError) as exc:
         failure = _one_line(exc)
     pytest.exit(failure, returncode=LabError.exit_code)
+
+
+def _starts_server(config: pytest.Config) -> bool:
+    return not is_worker(config) and plugin_settings(config).lab_start_server
+
+
+def start_run(session: pytest.Session) -> None:
+    """``lab_start_server = true``: the controller takes its use of the server at the session's start."""
+    if _starts_server(session.config) and not session.config.option.collectonly:
+        start_for_run(session.config)  # the guard first; a bad input: one line, exit 2
+
+
+def header_lines(config: pytest.Config) -> list[str]:
+    """With ``lab_start_server = true``: which server, and whether this run started it."""
+    if not _starts_server(config):
+        return []
+    from .. import server
+
+    info = server.status()
+    if info is None:
+        return ["labsupport: server not running"]
+    started_here = any(lease.started for lease in held(config))  # the run's own use, or lesson 04's
+    started = "started for this run" if started_here else "already running"
+    return [f"labsupport: PostgreSQL {info.version} from {info.source} ({started})"]
 
 
 def stop_run(config: pytest.Config) -> None:

@@ -1,4 +1,4 @@
-"""The lab's own server dying in the middle of a run: one line, and the run stops.
+"""The lab's own server dying in the middle of a run: one line, and the run stops (``hooks`` calls these).
 
 Without this, every later test that touches the database fails with a connection traceback
 (thousands of lines for the lab's own suite). When a test fails and the lab's server that the
@@ -11,9 +11,9 @@ test fails, and the check reads only files and /proc (no connection).
 
 from __future__ import annotations
 
-from collections.abc import Generator
-
 import pytest
+
+__all__ = ["mark_if_died", "summary_line"]
 
 _DIED = pytest.StashKey[str]()
 
@@ -33,19 +33,18 @@ def _died(config: pytest.Config) -> str:
     return line
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
+def mark_if_died(item: pytest.Item, report: pytest.TestReport) -> None:
+    """A failed test's report becomes the one line when the server is gone, and the session stops."""
     if report.failed:
         line = _died(item.config)
         if line:
             report.longrepr = line
             report.sections = []  # captured output: more of the same connection errors
             item.session.shouldfail = line  # as -x does: exit status 1, "tests failed"
-    return report
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
+def summary_line(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """The one line once more at the end of the summary, when failures came from the server's death."""
     failed = terminalreporter.stats.get("failed") or terminalreporter.stats.get("error")
     line = _died(config) if failed else ""
     if not line and failed:  # under xdist the workers saw it: their reports carry the line

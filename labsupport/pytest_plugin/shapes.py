@@ -1,27 +1,35 @@
 """Which shape an app's session takes, and how each shape is pointed at the test's connection.
 
-An app gets its database access in one of four common shapes::
+An app gets its database access in one of five common shapes::
 
     session       a dependency that yields an AsyncSession          (async with maker() as s: yield s)
     sessionmaker  a dependency that yields or returns an async_sessionmaker   (the app calls factory())
     engine        a dependency that returns an AsyncEngine          (async with engine.begin() as conn)
     connection    a dependency that yields an AsyncConnection       (async with engine.connect() as conn)
+    begin         a dependency that yields the AsyncConnection of engine.begin(): committed when the
+                  request ends, so its routes never commit themselves
 
 and, with no dependency injection at all, a module-level ``async_sessionmaker`` (or ``AsyncEngine``)
 that the app imports and calls directly (a *target*).
 
-``detect`` reads the dependency's return annotation, else what its source yields or returns;
-when neither tells, it says in one line which setting to add. ``joined_engine`` is an engine whose
-every connection is a savepoint on the test's connection (asyncpg nests ``transaction()`` blocks
-as SAVEPOINTs while the outer transaction is open), so an app's ``engine.begin()``, ``commit()``
-and ``AsyncSession(engine)`` all stay inside the test's outer transaction. ``redirect`` points
-targets there for one test and puts them back afterwards.
+``detect`` takes the shape from what is declared, never from the dependency's source text: the
+setting ``lab_session_shape``, else the dependency's return annotation (of a callable object, its
+``__call__``'s), else, for a class used as the dependency, the class itself. An annotation cannot
+tell ``engine.begin()`` from ``engine.connect()``: ``AsyncIterator[AsyncConnection]`` is
+``connection``, and ``begin`` comes from the setting only. When nothing decides, it says in one
+line what to add.
+
+``joined_engine`` is an engine whose every connection is a savepoint on the test's connection
+(asyncpg nests ``transaction()`` blocks as SAVEPOINTs while the outer transaction is open), so an
+app's ``engine.begin()``, ``commit()`` and ``AsyncSession(engine)`` all stay inside the test's
+outer transaction. ``redirect`` points targets there for one test and puts them back afterwards.
 """
 
 from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import inspect
 import textwrap
 import typing
@@ -33,14 +41,15 @@ from ..errors import LabError
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-__all__ = ["SHAPES", "detect", "shape_of_type", "joined_engine", "uses_begin", "runs_after_yield", "factories_in",
+__all__ = ["SHAPES", "detect", "shape_of_type", "joined_engine", "runs_after_yield", "factories_in",
            "check_target", "redirect"]
 
-SHAPES = ("session", "sessionmaker", "engine", "connection")
+SHAPES = ("session", "sessionmaker", "engine", "connection", "begin")
 _WRAPPERS = {"AsyncIterator", "AsyncGenerator", "Iterator", "Generator", "Awaitable", "Coroutine",
              "AsyncIterable", "Iterable"}
 _HOW = ("annotate its return (-> AsyncIterator[AsyncSession], -> async_sessionmaker[AsyncSession], -> AsyncEngine "
-        "or -> AsyncIterator[AsyncConnection]) or set lab_session_shape = session, sessionmaker, engine or connection")
+        "or -> AsyncIterator[AsyncConnection]) or set lab_session_shape = session, sessionmaker, engine, connection "
+        "or begin (a connection from engine.begin(), committed when the request ends)")
 
 
 def shape_of_type(kind: Any) -> str | None:
@@ -57,21 +66,74 @@ def shape_of_type(kind: Any) -> str | None:
     return None
 
 
-def _from_annotation(dependency: Any) -> str | None:
-    try:
-        hint = typing.get_type_hints(dependency).get("return")
-    except Exception:  # noqa: BLE001 - an unresolvable forward reference raises anything: read the source instead
+def _annotated_callable(dependency: Any) -> Any:
+    """The function whose return annotation says what FastAPI gets from ``dependency``: the function
+    itself, the one a ``functools.partial`` wraps, or a callable object's ``__call__``; None for a
+    class (its type decides) or a builtin (it has no annotations)."""
+    while isinstance(dependency, functools.partial):
+        dependency = dependency.func
+    if isinstance(dependency, type):
         return None
-    while hint is not None:
-        if typing.get_origin(hint) is typing.Annotated:
-            hint = typing.get_args(hint)[0]
-            continue
+    if inspect.isfunction(dependency) or inspect.ismethod(dependency):
+        return dependency
+    call = type(dependency).__call__ if callable(dependency) else None
+    return call if inspect.isfunction(call) else None
+
+
+def _unwrap(hint: Any) -> Any:
+    """The type inside ``Annotated[...]``, ``AsyncIterator[...]``, ``AsyncGenerator[..., None]``,
+    ``Coroutine[..., ..., T]`` and the like: what each request is given."""
+    while True:
         origin = typing.get_origin(hint)
-        if origin is not None and getattr(origin, "__name__", "") in _WRAPPERS and typing.get_args(hint):
-            hint = typing.get_args(hint)[0 if origin.__name__ != "Coroutine" else -1]
-            continue
-        return shape_of_type(hint)
-    return None
+        if origin is typing.Annotated:
+            hint = typing.get_args(hint)[0]
+        elif origin is not None and getattr(origin, "__name__", "") in _WRAPPERS and typing.get_args(hint):
+            hint = typing.get_args(hint)[-1 if origin.__name__ == "Coroutine" else 0]
+        else:
+            return hint
+
+
+def _spelled(hint: Any) -> str:
+    """An annotation as its author wrote it: ``AsyncIterator[Any]``, ``dict``."""
+    if typing.get_origin(hint) is None and hasattr(hint, "__qualname__"):
+        return str(hint.__qualname__)
+    return str(hint).replace("collections.abc.", "").replace("typing.", "")
+
+
+def _from_annotation(dependency: Any) -> tuple[str | None, str]:
+    """The shape the return annotation names; when it names none, why, for the one-line error."""
+    function = _annotated_callable(dependency)
+    if function is None:
+        return None, ""
+    try:
+        hint = typing.get_type_hints(function, include_extras=True).get("return")
+    except Exception as exc:  # noqa: BLE001 - an unresolvable forward reference raises anything: say which
+        return None, f"its return annotation does not resolve at run time ({type(exc).__name__}: {exc}); "
+    if hint is None:
+        return None, ""
+    shape = shape_of_type(_unwrap(hint))
+    return shape, "" if shape else f"its return annotation {_spelled(hint)} names none of these; "
+
+
+def _from_class(dependency: Any) -> str | None:
+    """A class as the dependency (``Depends(RequestSession)``): FastAPI makes one per request, so the
+    class itself is what the routes get."""
+    return shape_of_type(dependency) if isinstance(dependency, type) else None
+
+
+def detect(dependency: Any, name: str, explicit: str = "") -> str:
+    """The shape of ``dependency``: the explicit setting, else its return annotation, else (a class)
+    its own type; never its source text. A LabError of one line says what to add when none tells."""
+    if explicit:
+        if explicit not in SHAPES:
+            raise LabError(f"lab_session_shape {explicit!r} is not one of {', '.join(SHAPES)}")
+        return explicit
+    shape, why = _from_annotation(dependency)
+    shape = shape or _from_class(dependency)
+    if shape is None:
+        raise LabError(f"cannot tell whether {name} gives its routes a session, a session factory, an engine or "
+                       f"a connection: {why}{_HOW}")
+    return shape
 
 
 def _lookup(node: ast.expr, names: dict[str, Any]) -> Any:
@@ -81,99 +143,6 @@ def _lookup(node: ast.expr, names: dict[str, Any]) -> Any:
     if isinstance(node, ast.Attribute):
         return getattr(_lookup(node.value, names), node.attr, None)
     return None
-
-
-def _shape_of_expr(node: ast.expr | None, names: dict[str, Any], bound: dict[str, ast.expr],
-                   entered_names: frozenset[str] = frozenset()) -> str | None:
-    """The shape of what an expression gives: a global object, a call on one, or a local bound from one."""
-    if node is None:
-        return None
-    if isinstance(node, ast.Await):
-        return _shape_of_expr(node.value, names, bound, entered_names)
-    if isinstance(node, ast.Name) and node.id in bound:
-        entered = node.id in entered_names
-        return _shape_of_expr(bound[node.id], names, bound) or (_entered_call(bound[node.id]) if entered else None)
-    if isinstance(node, ast.Call):
-        func = node.func
-        if isinstance(func, ast.Attribute) and func.attr in ("begin", "connect"):
-            owner = shape_of_type(type(_lookup(func.value, names)))
-            return {"sessionmaker": "session", "engine": "connection"}.get(owner or "")
-        called = _lookup(func, names)
-        if isinstance(called, type):
-            return shape_of_type(called)  # AsyncSession(engine), async_sessionmaker(engine)
-        return "session" if shape_of_type(type(called)) == "sessionmaker" else None
-    return shape_of_type(type(_lookup(node, names)))
-
-
-def _entered_call(node: ast.expr) -> str | None:
-    """``async with X() as s: yield s`` with X unknown at import (a factory set in the lifespan) is a
-    session; ``async with X.connect() as c`` a connection; ``X.begin()`` could be either."""
-    if not isinstance(node, ast.Call):
-        return None
-    if isinstance(node.func, ast.Attribute) and node.func.attr in ("begin", "connect"):
-        return "connection" if node.func.attr == "connect" else None
-    return "session"
-
-
-def _from_source(dependency: Any) -> str | None:
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(dependency)))
-    except (OSError, TypeError, SyntaxError):
-        return None
-    names = dict(getattr(dependency, "__globals__", {}))
-    bound: dict[str, ast.expr] = {}
-    entered: set[str] = set()
-    given: list[ast.expr | None] = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.With, ast.AsyncWith)):
-            for item in node.items:
-                if isinstance(item.optional_vars, ast.Name):
-                    bound[item.optional_vars.id] = item.context_expr
-                    entered.add(item.optional_vars.id)
-        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            bound[node.targets[0].id] = node.value
-        elif isinstance(node, (ast.Yield, ast.Return)) and node.value is not None:
-            given.append(node.value)
-    shapes = {_shape_of_expr(value, names, bound, frozenset(entered)) for value in given} - {None}
-    return shapes.pop() if len(shapes) == 1 else None
-
-
-_DETECTED: dict[Any, str] = {}
-
-
-def _hashable(obj: Any) -> bool:
-    try:
-        hash(obj)
-    except TypeError:
-        return False
-    return True
-
-
-def detect(dependency: Any, name: str, explicit: str = "") -> str:
-    """The shape of ``dependency``: the explicit setting, else its annotation, else its source; or LabError."""
-    if explicit:
-        if explicit not in SHAPES:
-            raise LabError(f"lab_session_shape {explicit!r} is not one of {', '.join(SHAPES)}")
-        return explicit
-    shape = _DETECTED.get(dependency) if _hashable(dependency) else None
-    if shape is None:
-        shape = _from_annotation(dependency) or _from_source(dependency)
-    if shape is not None and _hashable(dependency):
-        _DETECTED[dependency] = shape
-    if shape is None:
-        raise LabError(f"cannot tell whether {name} gives its routes a session, a session factory, an engine or "
-                       f"a connection: {_HOW}")
-    return shape
-
-
-def uses_begin(dependency: Any) -> bool:
-    """True if the dependency opens its connection with ``engine.begin()`` (commit at the end of the request)."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(dependency)))
-    except (OSError, TypeError, SyntaxError):
-        return False
-    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "begin"
-               for n in ast.walk(tree))
 
 
 def _function(dependency: Any) -> ast.FunctionDef | ast.AsyncFunctionDef | None:

@@ -41,10 +41,11 @@ from ..connection import connect, run_sync
 from ..errors import LabError
 from ..settings import import_object
 from .migrations import Migrations, drift, reason
-from .options import Setting, expand, import_hint, read
+from .options import expand, import_hint
+from .settings_table import PluginSettings
 
 __all__ = ["KEPT", "DRIFT_MODES", "kept_name", "kept_comment", "Recipe", "Template", "load_statements",
-           "addoption", "prepare", "drift_mode", "drift_message", "drift_header", "from_settings", "for_run", "keeps"]
+           "prepare", "drift_mode", "drift_message", "drift_header", "from_settings", "for_run", "keeps"]
 
 KEPT = "tpl"
 DRIFT_MODES = ("fail", "warn")
@@ -62,28 +63,6 @@ def kept_name(prefix: str, digest: str) -> str:
 def kept_comment(digest: str) -> str:
     """The lab's mark, then no owner: the reaper passes it by; the lab may drop it (it made it)."""
     return f"{owners.MARK}template {digest}"
-
-
-def addoption(parser: pytest.Parser, group: Any) -> None:
-    """The settings of what builds the template, and of keeping it."""
-    group.addoption("--lab-migrations", dest="lab_migrations", metavar="FILE", default=None,
-                    help="alembic.ini (or a pyproject.toml with [tool.alembic]): the template is built with "
-                         "alembic upgrade head; turns the per-worker databases on")
-    group.addoption("--lab-migrations-drift", dest="lab_migrations_drift", metavar="MODE", default=None,
-                    help="with lab_migrations and lab_metadata: fail (default) or warn when they differ")
-    group.addoption("--lab-sql-before-schema", dest="lab_sql_before_schema", metavar="SQL", default=None,
-                    help="SQL run on the template before the schema is built, or module:attribute naming it")
-    group.addoption("--lab-keep-template", dest="lab_keep_template", action="store_true", default=None,
-                    help="keep the template on the server between runs, reused while what builds it is unchanged")
-    group.addoption("--lab-rebuild-template", dest="lab_rebuild_template", action="store_true", default=False,
-                    help="build the kept template again even if it is unchanged")
-    parser.addini("lab_migrations", default="",
-                  help="alembic.ini that builds the template (relative to this file's folder)")
-    parser.addini("lab_migrations_drift", default="", help="fail (default) or warn when migrations and lab_metadata differ")
-    parser.addini("lab_sql_before_schema", type="linelist", default=[],
-                  help="SQL statements (one a line) run on the template before the schema, or module:attribute")
-    parser.addini("lab_keep_template", type="bool", default=False,
-                  help="keep the template between runs, named after a hash of what builds it")
 
 
 # ---------------------------------------------------------------- SQL before the schema
@@ -331,35 +310,34 @@ def _base(config: pytest.Config) -> Path:
     return config.inipath.parent if config.inipath else config.rootpath
 
 
-def from_settings(config: pytest.Config, metadata_setting: Setting) -> Recipe:
+def from_settings(config: pytest.Config, settings: PluginSettings) -> Recipe:
     """The run's recipe from its settings; every import and file is checked here, before any server work."""
     from .migrations import load
     from .workers import load_schema
 
     hint = import_hint(config)
-    metadata_where = f"lab_metadata ({metadata_setting.source})"
-    metadata = (load_schema(expand(metadata_setting.value, "lab_metadata", metadata_setting.source), hint)
-                if metadata_setting.value else None)
-    flag = config.getoption("lab_sql_before_schema", None)
-    lines = [str(flag)] if flag else list(config.getini("lab_sql_before_schema") or [])
-    sql_where = f"lab_sql_before_schema ({'--lab-sql-before-schema' if flag else 'ini lab_sql_before_schema'})"
+    schema = settings.lab_metadata
+    metadata_where = f"lab_metadata ({schema.source})"
+    metadata = load_schema(expand(schema.value, "lab_metadata", schema.source), hint) if schema.value else None
+    lines = settings.lab_sql_before_schema.value.splitlines()
+    sql_where = f"lab_sql_before_schema ({settings.lab_sql_before_schema.source})"
     migrations = None
-    found = read(config, "lab_migrations")
+    found = settings.lab_migrations
     if found.value:
         migrations = load(expand(found.value, "lab_migrations", found.source), _base(config),
                           f"lab_migrations ({found.source})")
-    drift = read(config, "lab_migrations_drift", default="fail")
+    drift = settings.lab_migrations_drift
     return Recipe(statements=load_statements(lines, sql_where, hint), statements_setting=sql_where,
                   migrations=migrations, metadata=metadata, metadata_setting=metadata_where,
                   drift_mode=drift_mode(drift.value, f"lab_migrations_drift ({drift.source})"))
 
 
-def for_run(config: pytest.Config, admin_url: str, prefix: str, recipe: Recipe) -> Template:
+def for_run(settings: PluginSettings, admin_url: str, prefix: str, recipe: Recipe) -> Template:
     """Build (or reuse) the run's template; call it holding the prefix's run lock. Migrations that
     differ from lab_metadata stop the run here unless ``lab_migrations_drift = warn``."""
     from .workers import engine_options, template_name
 
-    keep, rebuild = keeps(config)
+    keep, rebuild = keeps(settings)
     built = run_sync(prepare(admin_url, prefix, template_name(prefix), recipe, engine_options("controller"),
                              keep=keep, rebuild=rebuild))
     started = time.perf_counter()
@@ -376,8 +354,7 @@ def for_run(config: pytest.Config, admin_url: str, prefix: str, recipe: Recipe) 
     return built
 
 
-def keeps(config: pytest.Config) -> tuple[bool, bool]:
+def keeps(settings: PluginSettings) -> tuple[bool, bool]:
     """(keep, rebuild): ``--lab-rebuild-template`` implies keeping."""
-    rebuild = bool(config.getoption("lab_rebuild_template", False))
-    keep = rebuild or bool(config.getoption("lab_keep_template", None) or config.getini("lab_keep_template"))
-    return keep, rebuild
+    rebuild = settings.lab_rebuild_template
+    return rebuild or settings.lab_keep_template, rebuild

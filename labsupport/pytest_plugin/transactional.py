@@ -12,7 +12,7 @@ the async version, as a chain of pytest fixtures (labsupport's pytest plugin reg
     lab_joined_engine      function  an AsyncEngine whose connections are savepoints on lab_connection
     lab_app                session   YOUR FastAPI app: ini lab_app = app.main:app, or a fixture
     lab_session_dependency session   YOUR dependency: ini lab_session_dependency = app.db:get_session
-    lab_session_shape      function  what that dependency gives: session, sessionmaker, engine, connection
+    lab_session_shape      function  what that dependency gives: session, sessionmaker, engine, connection, begin
     lab_app_override       function  routes get the test's connection in the dependency's own shape (a session
                                      dependency with code after its yield runs as written, its factory bound there)
     lab_redirect_targets   function  autouse: lab_session_factory_targets point at the test's connection
@@ -62,9 +62,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import pytest_asyncio
 
-from ..errors import LabError
 from . import engines, shapes
-from .options import expand, fail, import_hint, need, read, resolve_object, resolve_url
+from .options import expand, fail, failing_on_lab_error, import_hint, need, resolve_object, resolve_url
+from .settings_table import Setting, plugin_settings, spec
 
 if TYPE_CHECKING:
     import httpx
@@ -77,7 +77,7 @@ __all__ = [
     "_lab_lifespan_client",
 ]
 
-URL_ENV = "LAB_TEST_DATABASE_URL"
+URL_ENV = spec("lab_database_url").env  # LAB_TEST_DATABASE_URL
 _MISSING = object()
 
 
@@ -86,17 +86,15 @@ def lab_database_url(request: pytest.FixtureRequest) -> str:
     """The test database: the setting lab_database_url, else LAB_TEST_DATABASE_URL; or override this fixture."""
     from .. import urls
 
-    setting = read(request.config, "lab_database_url", URL_ENV)
+    setting = plugin_settings(request.config).lab_database_url
     if not setting.value:
         fail(f"labsupport: no test database: set {URL_ENV} to a PostgreSQL database that has your schema "
              "(or the ini option lab_database_url), or set lab_metadata = yourapp.models:Base.metadata for "
              "a database per worker, or define a lab_database_url fixture in conftest.py")
     what = URL_ENV if setting.source == f"env {URL_ENV}" else f"lab_database_url ({setting.source})"
-    try:
+    with failing_on_lab_error():
         text = resolve_url(setting.value, "lab_database_url", setting.source, import_hint(request.config))
         return urls.parse(text, what=what).render_as_string(hide_password=False)
-    except LabError as exc:
-        fail(f"labsupport: {exc}")
 
 
 @pytest.fixture(scope="session")
@@ -198,14 +196,11 @@ async def lab_joined_engine(lab_connection: AsyncConnection) -> AsyncIterator[As
 
 def _setting(request: pytest.FixtureRequest, name: str, example: str) -> Any:
     """The object an ini option names (``module:attribute``, or ``env:VAR`` naming one); None if unset."""
-    setting = read(request.config, name)
+    setting: Setting = getattr(plugin_settings(request.config), name)
     if not setting.value:
         return None
-    try:
+    with failing_on_lab_error():
         return resolve_object(setting.value, name, example, setting.source, import_hint(request.config))
-    except LabError as exc:
-        problem = str(exc)
-    fail(f"labsupport: {problem}")
 
 
 @pytest.fixture(scope="session")
@@ -228,16 +223,14 @@ def lab_session_dependency(request: pytest.FixtureRequest) -> Callable[..., Any]
 
 @pytest.fixture
 def lab_session_shape(request: pytest.FixtureRequest, lab_session_dependency: Callable[..., Any] | None) -> str | None:
-    """session, sessionmaker, engine or connection: the ini option lab_session_shape, else detected."""
+    """session, sessionmaker, engine, connection or begin: the setting lab_session_shape, else the
+    dependency's return annotation or its own type (``shapes.detect``)."""
     if lab_session_dependency is None:
         return None
-    explicit = read(request.config, "lab_session_shape")
+    explicit = plugin_settings(request.config).lab_session_shape
     name = getattr(lab_session_dependency, "__qualname__", repr(lab_session_dependency))
-    try:
+    with failing_on_lab_error():
         return shapes.detect(lab_session_dependency, name, explicit.value.strip())
-    except LabError as exc:
-        problem = str(exc)
-    fail(f"labsupport: {problem}")
 
 
 _FACTS = pytest.StashKey[dict[tuple[str, int], tuple[Any, bool]]]()
@@ -253,7 +246,7 @@ def _source_fact(config: pytest.Config, fact: Callable[[Any], bool], dependency:
     return hit[1]
 
 
-def _stand_in(shape: str, request: pytest.FixtureRequest, dependency: Callable[..., Any]) -> Callable[..., Any]:
+def _stand_in(shape: str, request: pytest.FixtureRequest) -> Callable[..., Any]:
     """What the app gets instead of its dependency, in the dependency's own shape, on the test's connection."""
     if shape in ("session", "sessionmaker"):
         factory: async_sessionmaker[AsyncSession] = request.getfixturevalue("lab_session_factory")
@@ -271,7 +264,7 @@ def _stand_in(shape: str, request: pytest.FixtureRequest, dependency: Callable[.
         async def the_joined_engine() -> AsyncEngine:
             return joined
         return the_joined_engine
-    opener = joined.begin if _source_fact(request.config, shapes.uses_begin, dependency) else joined.connect
+    opener = joined.begin if shape == "begin" else joined.connect  # begin: committed when the request ends
 
     async def connection_for_request() -> AsyncIterator[AsyncConnection]:
         async with opener() as connection:
@@ -284,10 +277,11 @@ def lab_app_override(request: pytest.FixtureRequest, lab_app: Any, lab_session_d
                      lab_redirect_targets: None, lab_override_providers: None) -> Iterator[Callable[..., Any] | None]:
     """Routes get the test's connection in the dependency's own shape; the old override comes back after.
 
-    What the dependency's source says (code after its yield, ``engine.begin()``) is read once per run."""
+    Whether the dependency's own code goes on after its yield (read from its source) is read once per run."""
     overrides = getattr(lab_app, "dependency_overrides", None)
-    redirected = ("lab_session_factory_targets", "lab_container_providers")
-    if lab_session_dependency is None and any(read(request.config, name).value for name in redirected):
+    settings = plugin_settings(request.config)
+    redirected = (settings.lab_session_factory_targets, settings.lab_container_providers)
+    if lab_session_dependency is None and any(setting.value for setting in redirected):
         yield None  # no FastAPI dependency to replace: the targets or providers already give the test's connection
         return
     if lab_session_dependency is None:
@@ -303,7 +297,7 @@ def lab_app_override(request: pytest.FixtureRequest, lab_app: Any, lab_session_d
         with _own_code(request, lab_session_dependency):
             yield None  # the app's own dependency runs, on a factory bound to the test's connection
         return
-    stand_in = _stand_in(shape, request, lab_session_dependency)
+    stand_in = _stand_in(shape, request)
     previous = overrides.get(lab_session_dependency, _MISSING)
     overrides[lab_session_dependency] = stand_in
     yield stand_in
@@ -318,13 +312,11 @@ def _own_code(request: pytest.FixtureRequest, dependency: Callable[..., Any]) ->
     """A session dependency with code after its yield (commit, rollback, close) is not replaced:
     the session factories and engines it names point at the test's connection, so its commit
     releases a savepoint. lab_session_factory_targets, when set, already point them there."""
-    if read(request.config, "lab_session_factory_targets").value:
+    if plugin_settings(request.config).lab_session_factory_targets.value:
         yield
         return
-    try:
+    with failing_on_lab_error():
         found = [shapes.check_target(name, obj) for name, obj in shapes.factories_in(dependency)]
-    except LabError as exc:
-        fail(f"labsupport: {exc}")
     if not found:
         name = f"{getattr(dependency, '__module__', '?')}:{getattr(dependency, '__qualname__', dependency)}"
         fail(f"labsupport: {name} runs code after its yield (a commit, rollback or close) that replacing it "
@@ -340,21 +332,18 @@ def _own_code(request: pytest.FixtureRequest, dependency: Callable[..., Any]) ->
 
 def _targets(request: pytest.FixtureRequest) -> list[tuple[str, Any]]:
     """Each ``module:attribute`` of lab_session_factory_targets (spaces or commas between), with its object."""
-    setting = read(request.config, "lab_session_factory_targets")
-    try:
+    setting = plugin_settings(request.config).lab_session_factory_targets
+    with failing_on_lab_error():
         names = expand(setting.value, "lab_session_factory_targets", setting.source).replace(",", " ").split()
         return [shapes.check_target(n, resolve_object(n, "lab_session_factory_targets", "app.db:async_session_maker", setting.source,
                                                       import_hint(request.config))) for n in names]
-    except LabError as exc:
-        problem = str(exc)
-    fail(f"labsupport: {problem}")
 
 
 @pytest.fixture(autouse=True)
 def lab_redirect_targets(request: pytest.FixtureRequest) -> Iterator[None]:
     """With lab_session_factory_targets set, every test runs inside the outer transaction: the app's
     module-level session factories (and engines) point at lab_connection until the test ends."""
-    if not read(request.config, "lab_session_factory_targets").value:
+    if not plugin_settings(request.config).lab_session_factory_targets.value:
         yield
         return
     targets = _targets(request)
@@ -367,13 +356,11 @@ def lab_redirect_targets(request: pytest.FixtureRequest) -> Iterator[None]:
 
 def _providers(request: pytest.FixtureRequest) -> list[tuple[str, Any]]:
     """Each ``module:attribute`` of lab_container_providers, with its provider (an object with override())."""
-    setting = read(request.config, "lab_container_providers")
-    try:
+    setting = plugin_settings(request.config).lab_container_providers
+    with failing_on_lab_error():
         names = expand(setting.value, "lab_container_providers", setting.source).replace(",", " ").split()
         found = [(n, resolve_object(n, "lab_container_providers", "app.main:container.engine", setting.source,
                                     import_hint(request.config))) for n in names]
-    except LabError as exc:
-        fail(f"labsupport: {exc}")
     for name, provider in found:
         if not callable(getattr(provider, "override", None)):
             fail(f"labsupport: lab_container_providers {name} is a {type(provider).__name__}, not a container "
@@ -395,7 +382,7 @@ def lab_override_providers(request: pytest.FixtureRequest) -> Iterator[None]:
     """With lab_container_providers set, every test overrides those container providers: an engine
     provider gives lab_joined_engine (its connections are savepoints in the test's transaction), a
     provider of an async_sessionmaker gives lab_session_factory; each override ends with the test."""
-    if not read(request.config, "lab_container_providers").value:
+    if not plugin_settings(request.config).lab_container_providers.value:
         yield
         return
     found = _providers(request)
@@ -414,15 +401,12 @@ def lab_override_providers(request: pytest.FixtureRequest) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def lab_run_lifespan(request: pytest.FixtureRequest) -> bool:
     """Whether lab_client runs the app's lifespan (startup and shutdown) around each test: ini lab_run_lifespan."""
-    return bool(request.config.getini("lab_run_lifespan"))
-
-
-BASE_URL = "http://lab.test"
+    return plugin_settings(request.config).lab_run_lifespan
 
 
 def _base_url(config: pytest.Config) -> str:
     """lab_client's base URL: the ini option lab_client_base_url, else http://lab.test."""
-    setting = read(config, "lab_client_base_url", default=BASE_URL)
+    setting = plugin_settings(config).lab_client_base_url
     value = setting.value.strip()
     if not value.startswith(("http://", "https://")) or "://" == value[-3:]:
         fail(f"labsupport: lab_client_base_url ({setting.source}) is {value!r}: write an http:// or https:// URL "

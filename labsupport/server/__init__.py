@@ -112,6 +112,10 @@ def up(tcp: bool = False, port: int | None = None, keep: bool = False) -> tuple[
 def acquire(command: str | None = None, tcp: bool = False, keep: bool = False, sweep: bool | None = None) -> Lease:
     """Take a use of the server (started if needed) until ``release``; see the module's docstring.
 
+    ``keep`` (``labsupport lab``) keeps a server started here running after the last use ends. A
+    server found running keeps its own rule: one a test run started for itself still stops when the
+    last use (the run's, JupyterLab's) ends.
+
     A process whose parent's use covers it (``LAB_SERVER_USE``) takes none of its own, and does
     not ``reap`` unless ``sweep`` says so: its parent did at its start (an xdist worker reaping
     in the middle of another worker's test would take what that test is about to reap).
@@ -131,10 +135,8 @@ def acquire(command: str | None = None, tcp: bool = False, keep: bool = False, s
         info, started = _start(chosen, tcp, None)
         covered = uses.covering() is not None
         taken = None if covered else uses.take(command or describe_command())
-        if keep:
-            uses.mark_stop(False)
-        elif started:
-            uses.mark_stop(True)
+        if started:  # a server found running keeps the stop rule of whoever started it
+            uses.mark_stop(not keep)
     lease = Lease(info, started, chosen, taken, uses, os.environ.get(ENV_VAR),
                   set_env=None if taken is None else str(taken.path))
     if lease.set_env is not None:
@@ -277,5 +279,41 @@ def status() -> ServerInfo | None:
     return current().status()
 
 
-def reset() -> ServerInfo:
-    return current().reset()
+def reset(force: bool = False) -> ServerInfo:
+    """Delete the lab's own cluster and make a new, empty one.
+
+    Refuses, in one line, while another command uses the server, and while the cluster holds a
+    database a person made (no lab owner mark), naming them, or when it does not start, so the lab
+    cannot tell; ``force`` resets anyway.
+    """
+    chosen = current()
+    uses = _uses(chosen)
+    if uses is None or not isinstance(chosen, Cluster):
+        return chosen.reset()  # an external server: refused there, in its own words
+    with uses.locked():
+        held = [u for u in uses.live() if u.owner.pid != os.getpid()]
+        if not force:
+            if held:
+                raise LabError(f"the lab's server is in use by {held[0].line()}"
+                               f"{f' and {len(held) - 1} more' if len(held) > 1 else ''}: wait until they end, "
+                               "or reset anyway with 'labsupport reset --force'")
+            kept = _person_made(chosen)
+            if kept:
+                raise LabError(f"the lab's cluster holds database(s) a person made: {', '.join(kept[:5])}"
+                               f"{' and more' if len(kept) > 5 else ''}; copy what you need (pg_dump), "
+                               "then 'labsupport reset --force' deletes them with the rest")
+        uses.mark_stop(False)
+        return chosen.reset()
+
+
+def _person_made(chosen: Cluster) -> list[str]:
+    """The databases a person made on the lab's cluster (started for the look if it is stopped)."""
+    from .. import databases
+    from ..connection import run_sync
+
+    try:
+        info = chosen.status() or chosen.up()[0]
+    except LabError as exc:
+        raise LabError(f"the lab's cluster does not start ({exc}), so the lab cannot tell whether it holds "
+                       "databases a person made: 'labsupport reset --force' deletes it anyway") from None
+    return run_sync(databases.person_made(info.url))

@@ -268,7 +268,7 @@ class Cluster:
         if found != str(bins.major):
             raise LabError(
                 f"the data folder {data_dir} was made by PostgreSQL {found}, but the lab now runs "
-                f"PostgreSQL {bins.version}: run 'labsupport reset' to recreate it (its databases are lost)"
+                f"PostgreSQL {bins.version}: run 'labsupport reset --force' to recreate it (its databases are lost)"
             )
 
     def _check_data_owner(self, data_dir: Path, user: ServerUser | None) -> None:
@@ -284,7 +284,7 @@ class Cluster:
         if owner != expected:
             raise LabError(
                 f"the data folder {data_dir} belongs to {_user_name(owner)}, but the server runs as "
-                f"{_user_name(expected)}: run 'labsupport reset' to recreate it (its databases are lost), "
+                f"{_user_name(expected)}: run 'labsupport reset --force' to recreate it (its databases are lost), "
                 "or set LAB_HOME to a folder of your own"
             )
 
@@ -374,7 +374,7 @@ class Cluster:
             if state is None or not (data_dir / "PG_VERSION").exists():
                 if data_dir.exists() and any(data_dir.iterdir()):
                     if not (data_dir / "PG_VERSION").exists():
-                        raise LabError(f"{data_dir} exists but holds no cluster: run 'labsupport reset' to recreate it")
+                        raise LabError(f"{data_dir} exists but holds no cluster: run 'labsupport reset --force' to recreate it")
                 else:
                     self._initdb(bins, data_dir, user, password)
             self._check_version(bins, data_dir)

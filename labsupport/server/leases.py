@@ -10,8 +10,9 @@ its parent's use in ``LAB_SERVER_USE`` and takes none of its own: it ends before
 outlives it only by the moment a kernel takes to shut down.
 
 The *stop mark* (``<home>/uses/stop-when-unused``) says that a command started the server only
-because it needed it: the last use to end then stops it. ``labsupport up`` and ``labsupport lab``
-clear the mark, so the server they start or find keeps running until ``labsupport down``.
+because it needed it: the last use to end then stops it. ``labsupport up`` clears the mark, so
+the server it starts or finds keeps running until ``labsupport down``; ``labsupport lab`` does so
+for a server it starts itself.
 Everything here is done under ``<home>/uses/lock``; ``labsupport.server`` holds that lock while
 it starts or stops the server, so a use is never taken on a server that is being stopped.
 """

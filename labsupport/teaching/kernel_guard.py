@@ -44,7 +44,7 @@ def _handler(shell: Any, etype: type[BaseException], value: BaseException, tb: T
     if said is None:
         shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
         return
-    from .lesson import MissingStep
+    from .cells import MissingStep
 
     step = MissingStep(said)
     shell.showtraceback((MissingStep, step, None))

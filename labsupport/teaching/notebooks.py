@@ -10,26 +10,33 @@ environment (``urls.SECRET_ENV``), where ``lesson.open_lab`` finds it.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import html
 import json
+import multiprocessing
 import os
 import re
 import secrets
+import signal
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import urls
+from .. import owners, urls
 from ..errors import LabError
 from ..settings import settings
-from .lesson import read_outcomes
+from .outcomes import read_outcomes
 
-__all__ = ["NotebookResult", "discover", "execute", "run_all", "write_index"]
+__all__ = ["NotebookResult", "discover", "execute", "live_kernel", "run_all", "write_index"]
 
 _LESSON = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
+# A cell may run a lesson's nested suites for minutes; on a busy 2-core machine a kernel has been seen to
+# take longer than papermill's default 60 s to answer.
+CELL_TIMEOUT_S = 1800
+START_TIMEOUT_S = 300
 
 
 def _kernel_manager_class(log: Path) -> type:
@@ -158,11 +165,10 @@ def _error_line(exc: BaseException) -> str:
 
 
 def execute(notebook: Path, out_dir: Path, parameters: dict[str, Any], progress: bool = False,
-            timeout: int = 1800, start_timeout: int = 300) -> NotebookResult:
+            timeout: int = CELL_TIMEOUT_S, start_timeout: int = START_TIMEOUT_S) -> NotebookResult:
     """Execute one notebook with papermill in a fresh ``python3`` kernel, cwd = its folder.
 
-    ``start_timeout`` is generous: on a busy 2-core machine a kernel has been seen to
-    take longer than papermill's default 60 s to answer. A password in ``database_url``
+    ``start_timeout`` is generous (``START_TIMEOUT_S``). A password in ``database_url``
     never reaches the executed copy: see the module's docstring.
     """
     import papermill
@@ -198,6 +204,28 @@ def execute(notebook: Path, out_dir: Path, parameters: dict[str, Any], progress:
                           outcomes=outcomes, retried=retried)
 
 
+@contextlib.asynccontextmanager
+async def live_kernel(notebook: Path, parameters: Mapping[str, Any], *, env: Mapping[str, str] | None = None,
+                      allow_errors: bool = False, timeout: int = CELL_TIMEOUT_S,
+                      start_timeout: int = START_TIMEOUT_S) -> AsyncIterator[Any]:
+    """``notebook`` with its parameters cell filled in, in a fresh ``python3`` kernel that stays up while the
+    block runs: an ``nbclient.NotebookClient`` whose cells run one at a time and again
+    (``client.async_execute_cell(cell, index)``), as a learner runs them in JupyterLab. The same kernel,
+    folder, timeouts and hidden password as ``execute``; ``env`` is the kernel's environment (default: ours)."""
+    from jupyter_client.manager import AsyncKernelManager
+    from nbclient import NotebookClient
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    shown, kernel_env = _hide_secrets(parameters)
+    nb = parameterize_notebook(load_notebook_node(str(notebook)), shown)
+    client = NotebookClient(nb, timeout=timeout, startup_timeout=start_timeout, kernel_name="python3",
+                            allow_errors=allow_errors, kernel_manager_class=_with_env(AsyncKernelManager, kernel_env),
+                            resources={"metadata": {"path": str(notebook.parent)}})
+    async with client.async_setup_kernel(**({"env": dict(env)} if env is not None else {})):
+        yield client
+
+
 def _never_started(output: Path) -> bool:
     """True if no cell of the executed copy ran: the kernel failed before the first cell."""
     try:
@@ -218,10 +246,30 @@ def render_html(result: NotebookResult) -> Path | None:
     return _write_private(result.output.with_suffix(".html"), body)
 
 
+_running_job = False  # in a ``run -j N`` worker: whether a notebook runs now (see _stop_when_told)
+
+
 def _execute_job(args: tuple[Path, Path, dict[str, Any], bool]) -> NotebookResult:
-    result = execute(*args)
+    global _running_job
+    _running_job = True
+    try:
+        result = execute(*args)
+    finally:
+        _running_job = False
     result.html = render_html(result)
     return result
+
+
+def _stop_when_told() -> None:
+    """A ``run -j N`` worker's start: SIGTERM or SIGINT stops its notebook as Ctrl-C stops a sequential
+    run's (papermill saves what ran, nbclient shuts the kernel down); an idle worker just exits."""
+    def stop(signum: int, frame: object) -> None:
+        if _running_job:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
 
 
 def run_all(notebooks: Sequence[Path], database_url: str, jobs: int = 1, out_dir: Path | None = None,
@@ -270,12 +318,40 @@ def _run_jobs(jobs_args: list[tuple[Path, Path, dict[str, Any], bool]], jobs: in
             results.append(_execute_job(job))
             report(f"[{i}/{total}] {results[-1].line()}")
     else:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
+        pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, initializer=_stop_when_told)
+        try:
             futures = {pool.submit(_execute_job, job): job[0] for job in jobs_args}
             report(f"running {total} notebooks, {jobs} at a time ...")
             for i, fut in enumerate(concurrent.futures.as_completed(futures), 1):
                 results.append(fut.result())
                 report(f"[{i}/{total}] {results[-1].line()}")
+        except BaseException:  # Ctrl-C, SIGTERM: stop the notebooks still running now, not when they end
+            _stop_now(pool)
+            raise
+        pool.shutdown()
+
+
+def _stop_now(pool: concurrent.futures.ProcessPoolExecutor, wait_s: float = 30) -> None:
+    """Stop a pool's workers (each saves its notebook and shuts its kernel down) and wait until their
+    kernels are gone, so the command's clean-up finds what they kept no longer in use."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    workers = multiprocessing.active_children()
+    kernels = [p for p in owners.processes() if p.ppid in {w.pid for w in workers}]
+    for worker in workers:
+        worker.terminate()
+    deadline = time.monotonic() + wait_s
+    for worker in workers:
+        worker.join(max(0.0, deadline - time.monotonic()))
+    while (left := [k for k in kernels if _alive(k)]) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for kernel in left:  # one that missed its parent's end
+        os.kill(kernel.pid, signal.SIGKILL)
+
+
+def _alive(proc: owners.Process) -> bool:
+    """Whether that very process still runs (its pid not reused since): its parent may have changed."""
+    now = owners.process(proc.pid)
+    return now is not None and now.started == proc.started
 
 
 def _fmt(value: Any) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from .lesson import read_outcomes
+from .outcomes import read_outcomes
 
 __all__ = ["LessonRun", "LessonDiff", "comparable", "compare_runs", "package_changes", "read_pins", "read_run",
            "report", "main"]

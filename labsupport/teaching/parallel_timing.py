@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..errors import LabError
-from .lesson import SCENARIOS, run_suite
+from .suites import SCENARIOS, run_suite
 
 __all__ = ["MEASURE_SUITE", "time_suites", "medians", "speedups", "crossovers"]
 
@@ -26,11 +26,10 @@ def time_suites(path: Any, work_ms: Sequence[int], worker_counts: Sequence[int],
     """Wall-clock seconds of whole pytest runs (start-up included), sequential and with each
     worker count, for each amount of database work per test; the modes take turns. ``progress``
     shows a progress bar (tqdm); ``report`` is called with each row as it is measured."""
-    from tqdm import tqdm  # text: tqdm.auto would want ipywidgets, which the lab does not install
+    from .progress import bar as progress_bar
 
     rows = []
-    bar = tqdm(total=repeats * len(work_ms) * (1 + len(worker_counts)), desc="pytest runs", unit="run",
-               disable=not progress)
+    bar = progress_bar(repeats * len(work_ms) * (1 + len(worker_counts)), "pytest runs", "run", disable=not progress)
     try:
         for repeat in range(repeats):
             for work in work_ms:

@@ -21,6 +21,7 @@ from typing import Any
 from labsupport.teaching import exercises, lesson
 from labsupport.teaching.lesson import Lab, SuiteResult
 from labsupport.teaching.noise import NOISE, load_average, overlap, spread
+from labsupport.teaching.progress import bar as progress_bar
 
 HERE = Path(__file__).resolve().parent
 BUGGY = HERE / "buggy"
@@ -329,8 +330,6 @@ def measure(url: str, section4: Mapping[str, TimedResult] | None = None, repeats
     the mean of a run's per-test times (setup + call + teardown) minus the same for the baseline
     of its round, so pytest's own cost per test cancels out. A progress bar counts the runs.
     """
-    from tqdm import tqdm  # text: tqdm.auto would want ipywidgets, which the lab does not install
-
     if repeats < 1 or tests < 1:
         raise lesson.LabError(f"repeats and tests must be at least 1, got {repeats} and {tests}")
     reuse = dict(section4 or {})
@@ -338,7 +337,7 @@ def measure(url: str, section4: Mapping[str, TimedResult] | None = None, repeats
     m = Measurement(tests=tests, load=[load_average()])
     report(f"before: {m.load[0]}")
     names = list(FIXES)
-    progress = tqdm(total=repeats * 4 - len(reuse), desc="pytest runs", unit="run")
+    progress = progress_bar(repeats * 4 - len(reuse), "pytest runs", "run")
     for i in range(repeats):
         progress.set_postfix_str(f"round {i + 1}, baseline")
         base = timed_run(BASELINE, url, tests)
