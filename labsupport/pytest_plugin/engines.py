@@ -161,6 +161,12 @@ class EngineChoice:
 
 POOLED = pytest.StashKey[EngineChoice]()
 _FAST = "asyncio_default_fixture_loop_scope = session and asyncio_default_test_loop_scope = session"
+# The lab's bench, not this run: docs/performance.md's isolation table, median ms per test of the default
+# chain (NullPool) and of the fast path (pooled, session loop); the report header quotes their difference.
+BENCH_MS_PER_TEST = {"nullpool": 7.05, "pooled": 3.40}
+_SAVES = (f"{BENCH_MS_PER_TEST['nullpool'] - BENCH_MS_PER_TEST['pooled']:.1f} ms less per test in the lab's bench "
+          f"({BENCH_MS_PER_TEST['nullpool']:.2f} vs {BENCH_MS_PER_TEST['pooled']:.2f} ms, docs/performance.md; "
+          "labsupport bench isolation measures this server's)")
 _ANYIO = "anyio-marked tests: a session-scoped anyio_backend fixture"
 
 
@@ -204,7 +210,7 @@ def choose(config: pytest.Config, items: list[pytest.Item] | None = None) -> Eng
         if fixtures == tests == "session":
             return EngineChoice(True, f"{_FAST}; anyio-marked tests also need a session-scoped anyio_backend")
         return EngineChoice(False, f"tests in {tests}-scoped loops, fixtures in {fixtures or 'their own'}; "
-                                   f"{_FAST} make it pooled, about 2x faster per test ({_ANYIO})")
+                                   f"{_FAST} make it pooled: {_SAVES} ({_ANYIO})")
     using = [i for i in items if "lab_engine" in getattr(i, "fixturenames", ())]
     apart = [i for i in using if (_anyio_backend_scope(i) != "session" if _uses_anyio(i)
                                   else fixtures != "session" or loop_scope_of(i) != "session")]
@@ -214,7 +220,7 @@ def choose(config: pytest.Config, items: list[pytest.Item] | None = None) -> Eng
         why = (f"its anyio_backend fixture is not session-scoped ({_ANYIO})" if _uses_anyio(apart[0])
                else f"it runs in its {loop_scope_of(apart[0])}-scoped loop")
         return EngineChoice(False, f"{len(apart)} of {len(using)} tests run outside the session loop, e.g. "
-                                   f"{apart[0].nodeid}: {why}")
+                                   f"{apart[0].nodeid}: {why}; all of them in the session loop: {_SAVES}")
     return EngineChoice(True, f"all {len(using)} tests that use it run in the session loop")
 
 

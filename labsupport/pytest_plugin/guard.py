@@ -31,6 +31,7 @@ in the process; ``check_url`` asks the server before anything runs (the pytest p
 
 from __future__ import annotations
 
+import functools
 import re
 import weakref
 from collections.abc import Iterator
@@ -288,11 +289,17 @@ def _is_postgres(connection: Connection) -> bool:
     return connection.dialect.name == "postgresql"
 
 
+@functools.lru_cache(maxsize=4096)
+def _verdict(statement: str) -> tuple[Destructive, ...]:
+    """destructive_sql, read once per statement text: SQLAlchemy sends the same few strings again and again."""
+    return tuple(destructive_sql(statement))
+
+
 def _before_cursor_execute(conn: Connection, cursor: Any, statement: str, parameters: Any,
                            context: Any, executemany: bool) -> None:
     if not _is_postgres(conn):
         return
-    for op in destructive_sql(statement):
+    for op in _verdict(statement):
         if op.verb == "DROP DATABASE":
             if not is_test_database(op.target):
                 raise GuardError(

@@ -6,9 +6,9 @@ the async version, as a chain of pytest fixtures (labsupport's pytest plugin reg
     lab_database_url       session   which database (precedence below)
     lab_engine_options     session   extra create_async_engine options ({}; lesson 04 names the worker)
     lab_engine             session   pooled in the session loop if the tests share it, else NullPool
-    lab_connection         function  one connection per test, inside an outer transaction
+    lab_connection         function  one connection per test, inside an outer transaction (the one async link)
     lab_session_factory    function  sessions on that connection, join_transaction_mode="create_savepoint"
-    lab_session            function  the test's own session from that factory
+    lab_session            function  the test's own session from that factory, closed by lab_connection
     lab_joined_engine      function  an AsyncEngine whose connections are savepoints on lab_connection
     lab_app                session   YOUR FastAPI app: ini lab_app = app.main:app, or a fixture
     lab_session_dependency session   YOUR dependency: ini lab_session_dependency = app.db:get_session
@@ -18,10 +18,13 @@ the async version, as a chain of pytest fixtures (labsupport's pytest plugin reg
     lab_redirect_targets   function  autouse: lab_session_factory_targets point at the test's connection
     lab_override_providers function  autouse: lab_container_providers give lab_joined_engine (or the factory)
     lab_run_lifespan       session   ini lab_run_lifespan (false): run the app's lifespan (asgi-lifespan)
-    lab_client             function  httpx.AsyncClient over ASGITransport, the override installed
+    lab_client             function  a new httpx.AsyncClient over the run's ASGITransport, the override installed
 
 The outer transaction is rolled back after each test, so the app's ``commit()`` calls only
-release savepoints and nothing reaches the database for good. A project names its app and its
+release savepoints and nothing reaches the database for good. Only ``lab_connection`` is an async
+fixture on the common path: each async fixture costs pytest-asyncio two trips through the event loop
+per test, so the links after it are plain fixtures, and what does not change during a run (the
+client's transport and base URL, what the dependency's source says) is worked out once. A project names its app and its
 dependency in pytest's configuration (``lab_app``, ``lab_session_dependency``, or
 ``lab_session_factory_targets`` for a module-level session factory); fixtures of those names in
 conftest.py still win, and every other link can be overridden too.
@@ -53,6 +56,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -68,8 +72,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "URL_ENV", "lab_database_url", "lab_engine_options", "lab_engine", "lab_connection", "lab_session_factory",
-    "lab_session", "lab_joined_engine", "lab_app", "lab_session_dependency", "lab_session_shape",
+    "lab_session", "_lab_closing_session", "lab_joined_engine", "lab_app", "lab_session_dependency", "lab_session_shape",
     "lab_app_override", "lab_redirect_targets", "lab_override_providers", "lab_run_lifespan", "lab_client",
+    "_lab_lifespan_client",
 ]
 
 URL_ENV = spec("lab_database_url").env  # LAB_TEST_DATABASE_URL
@@ -116,17 +121,37 @@ async def _connect(engine: AsyncEngine) -> AsyncConnection:
         fail(f"labsupport: cannot connect to {engine.url.render_as_string()}: {reason}")
 
 
+@dataclass
+class _TestConnection:
+    """The chain's connection of one test, and the sessions lab_session opened on it (closed with it)."""
+
+    connection: AsyncConnection
+    sessions: list[AsyncSession] = field(default_factory=list)
+
+
+_HELD = pytest.StashKey[_TestConnection]()
+
+
 @pytest_asyncio.fixture
-async def lab_connection(lab_engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """One connection per test inside an outer transaction, rolled back afterwards."""
+async def lab_connection(request: pytest.FixtureRequest, lab_engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """One connection per test inside an outer transaction, rolled back afterwards: the chain's one async link.
+
+    The sessions lab_session opened on it are closed after the rollback, which took their
+    savepoints with it, so closing them sends nothing to the server."""
     connection = await _connect(lab_engine)
     outer = await connection.begin()
+    held = request.node.stash[_HELD] = _TestConnection(connection)
     yield connection
+    del request.node.stash[_HELD]
     try:
         if outer.is_active:
             await outer.rollback()  # whatever the test and the app wrote: gone
     finally:
-        await connection.close()
+        try:
+            for session in held.sessions:
+                await session.close()
+        finally:
+            await connection.close()
 
 
 @pytest.fixture
@@ -138,9 +163,25 @@ def lab_session_factory(lab_connection: AsyncConnection) -> async_sessionmaker[A
                               expire_on_commit=False)
 
 
+@pytest.fixture
+def lab_session(request: pytest.FixtureRequest, lab_session_factory: async_sessionmaker[AsyncSession]) -> AsyncSession:
+    """The test's own session: what it adds and commits, the routes see; nothing outlives the test.
+
+    A plain fixture: lab_connection closes it after its rollback. A factory that is not bound to
+    the chain's own connection (an override of lab_connection or lab_session_factory) gets its
+    session from _lab_closing_session, which closes it itself."""
+    held = request.node.stash.get(_HELD, None)
+    if held is None or getattr(lab_session_factory, "kw", {}).get("bind") is not held.connection:
+        session: AsyncSession = request.getfixturevalue("_lab_closing_session")
+        return session
+    session = lab_session_factory()
+    held.sessions.append(session)
+    return session
+
+
 @pytest_asyncio.fixture
-async def lab_session(lab_session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """The test's own session: what it adds and commits, the routes see; nothing outlives the test."""
+async def _lab_closing_session(lab_session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """lab_session on a factory of someone else's connection: a session closed at the end of the test."""
     async with lab_session_factory() as session:
         yield session
 
@@ -192,9 +233,23 @@ def lab_session_shape(request: pytest.FixtureRequest, lab_session_dependency: Ca
         return shapes.detect(lab_session_dependency, name, explicit.value.strip())
 
 
-def _stand_in(shape: str, request: pytest.FixtureRequest,
-              factory: async_sessionmaker[AsyncSession]) -> Callable[..., Any]:
+_FACTS = pytest.StashKey[dict[tuple[str, int], tuple[Any, bool]]]()
+
+
+def _source_fact(config: pytest.Config, fact: Callable[[Any], bool], dependency: Any) -> bool:
+    """``fact(dependency)`` once per run: what a dependency's source says (read with ast) cannot change."""
+    known = config.stash.setdefault(_FACTS, {})
+    key = (fact.__name__, id(dependency))
+    hit = known.get(key)
+    if hit is None or hit[0] is not dependency:  # an id can be reused by a dependency made later
+        hit = known[key] = (dependency, fact(dependency))
+    return hit[1]
+
+
+def _stand_in(shape: str, request: pytest.FixtureRequest) -> Callable[..., Any]:
     """What the app gets instead of its dependency, in the dependency's own shape, on the test's connection."""
+    if shape in ("session", "sessionmaker"):
+        factory: async_sessionmaker[AsyncSession] = request.getfixturevalue("lab_session_factory")
     if shape == "session":
         async def session_for_request() -> AsyncIterator[AsyncSession]:
             async with factory() as session:
@@ -219,9 +274,10 @@ def _stand_in(shape: str, request: pytest.FixtureRequest,
 
 @pytest.fixture
 def lab_app_override(request: pytest.FixtureRequest, lab_app: Any, lab_session_dependency: Callable[..., Any] | None,
-                     lab_session_factory: async_sessionmaker[AsyncSession],
                      lab_redirect_targets: None, lab_override_providers: None) -> Iterator[Callable[..., Any] | None]:
-    """Routes get the test's connection in the dependency's own shape; the old override comes back after."""
+    """Routes get the test's connection in the dependency's own shape; the old override comes back after.
+
+    Whether the dependency's own code goes on after its yield (read from its source) is read once per run."""
     overrides = getattr(lab_app, "dependency_overrides", None)
     settings = plugin_settings(request.config)
     redirected = (settings.lab_session_factory_targets, settings.lab_container_providers)
@@ -237,11 +293,11 @@ def lab_app_override(request: pytest.FixtureRequest, lab_app: Any, lab_session_d
                f"a callable, got {type(lab_app).__name__} and {type(lab_session_dependency).__name__}")
 
     shape = request.getfixturevalue("lab_session_shape")
-    if shape == "session" and shapes.runs_after_yield(lab_session_dependency):
+    if shape == "session" and _source_fact(request.config, shapes.runs_after_yield, lab_session_dependency):
         with _own_code(request, lab_session_dependency):
             yield None  # the app's own dependency runs, on a factory bound to the test's connection
         return
-    stand_in = _stand_in(shape, request, lab_session_factory)
+    stand_in = _stand_in(shape, request)
     previous = overrides.get(lab_session_dependency, _MISSING)
     overrides[lab_session_dependency] = stand_in
     yield stand_in
@@ -358,16 +414,52 @@ def _base_url(config: pytest.Config) -> str:
     return value
 
 
+_TRANSPORTS = pytest.StashKey[dict[int, tuple[Any, Any]]]()
+_CLIENT_URL = pytest.StashKey[Any]()
+
+
+def _transport(config: pytest.Config, httpx: Any, app: Any) -> Any:
+    """One ASGITransport per app for the run: it holds nothing but the app."""
+    made = config.stash.setdefault(_TRANSPORTS, {})
+    hit = made.get(id(app))
+    if hit is None or hit[0] is not app:
+        hit = made[id(app)] = (app, httpx.ASGITransport(app=app))
+    return hit[1]
+
+
+def _client_url(config: pytest.Config, httpx: Any) -> Any:
+    """lab_client's base URL as an httpx.URL ending in a slash, as AsyncClient keeps it: parsed once per run."""
+    url = config.stash.get(_CLIENT_URL, None)
+    if url is None:
+        url = httpx.URL(_base_url(config))
+        if not url.raw_path.endswith(b"/"):
+            url = url.copy_with(raw_path=url.raw_path + b"/")
+        config.stash[_CLIENT_URL] = url
+    return url
+
+
+@pytest.fixture
+def lab_client(request: pytest.FixtureRequest, lab_app: Any, lab_app_override: Callable[..., Any],
+               lab_run_lifespan: bool) -> httpx.AsyncClient:
+    """An httpx client calling the app in-process, a new one per test (its cookies and headers are the
+    test's own) over the run's ASGITransport, which has nothing to open or close; ASGITransport alone
+    never runs the lifespan: with lab_run_lifespan, _lab_lifespan_client does."""
+    http = need("httpx", "httpx", "lab_client")
+    if lab_run_lifespan:
+        client: httpx.AsyncClient = request.getfixturevalue("_lab_lifespan_client")
+        return client
+    made: httpx.AsyncClient = http.AsyncClient(transport=_transport(request.config, http, lab_app),
+                                               base_url=_client_url(request.config, http))
+    return made
+
+
 @pytest_asyncio.fixture
-async def lab_client(request: pytest.FixtureRequest, lab_app: Any, lab_app_override: Callable[..., Any],
-                     lab_run_lifespan: bool) -> AsyncIterator[httpx.AsyncClient]:
-    """An httpx client calling the app in-process; ASGITransport alone never runs the lifespan."""
+async def _lab_lifespan_client(request: pytest.FixtureRequest, lab_app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """lab_client with the app's lifespan: its startup before the test, its shutdown after."""
     httpx = need("httpx", "httpx", "lab_client")
-    base_url = _base_url(request.config)
-    async with contextlib.AsyncExitStack() as stack:
-        app = lab_app
-        if lab_run_lifespan:
-            lifespan = need("asgi_lifespan", "asgi-lifespan", "lab_client with lab_run_lifespan")
-            app = (await stack.enter_async_context(lifespan.LifespanManager(lab_app))).app
-        transport = httpx.ASGITransport(app=app)
-        yield await stack.enter_async_context(httpx.AsyncClient(transport=transport, base_url=base_url))
+    base_url = _client_url(request.config, httpx)
+    lifespan = need("asgi_lifespan", "asgi-lifespan", "lab_client with lab_run_lifespan")
+    async with lifespan.LifespanManager(lab_app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client

@@ -318,3 +318,226 @@ def test_a_project_with_only_the_plugin_installed_sees_every_public_fixture(tmp_
     public = [name for name in transactional.__all__ if name.startswith("lab_")]
     assert public and set(public) <= set(listed), sorted(set(public) - set(listed))
     assert all("labsupport/pytest_plugin/" in listed[name] for name in public), listed
+
+
+# ---------------------------------------------------------------- each link overridden by name
+
+LINKS = '''
+"""What the overrides of this suite made, for the tests to compare the chain with."""
+MINE: list = []
+'''
+OVERRIDES = {
+    "lab_engine": ('''
+@pytest.fixture(scope="session")
+def lab_engine():
+    engine = create_async_engine(os.environ["LAB_TEST_DATABASE_URL"], poolclass=NullPool)
+    links.MINE.append(engine)
+    return engine
+''', "lab_connection.engine is links.MINE[0]"),
+    "lab_connection": ('''
+@pytest_asyncio.fixture
+async def lab_connection():
+    engine = create_async_engine(os.environ["LAB_TEST_DATABASE_URL"], poolclass=NullPool)
+    async with engine.connect() as connection:
+        await connection.begin()
+        links.MINE.append(connection)
+        yield connection
+        await connection.rollback()
+    await engine.dispose()
+''', "lab_connection is links.MINE[-1]"),
+    "lab_session_factory": ('''
+@pytest.fixture
+def lab_session_factory(lab_connection):
+    factory = async_sessionmaker(bind=lab_connection, join_transaction_mode="create_savepoint", info={"mine": 1})
+    links.MINE.append(factory)
+    return factory
+''', "lab_session_factory is links.MINE[-1] and lab_session.info == {'mine': 1}"),
+    "lab_session": ('''
+@pytest_asyncio.fixture
+async def lab_session(lab_session_factory):
+    async with lab_session_factory(info={"mine": 2}) as session:
+        links.MINE.append(session)
+        yield session
+''', "lab_session is links.MINE[-1] and lab_session.info == {'mine': 2}"),
+}
+OVERRIDE_TESTS = '''
+from sqlalchemy import text
+
+import links
+
+SESSIONS = []
+
+
+async def test_a_the_chain_sits_on_the_override(lab_connection, lab_session_factory, lab_session, lab_client):
+    assert {check}
+    assert lab_session_factory.kw["bind"] is lab_connection and lab_session.bind is lab_connection
+    assert (await lab_client.post("/notes/from-the-route")).status_code == 200
+    assert (await lab_session.execute(text("SELECT body FROM notes"))).scalars().all() == ["from-the-route"]
+    SESSIONS.append(lab_session)
+
+
+async def test_b_the_session_was_closed_and_the_row_rolled_back(lab_session):
+    assert not SESSIONS[0].in_transaction()
+    assert (await lab_session.execute(text("SELECT count(*) FROM notes"))).scalar() == 0
+'''
+OVERRIDE_IMPORTS = '''
+import os
+
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+import links
+'''
+
+
+@pytest.mark.parametrize("loop_scope", ["function", "session"])
+@pytest.mark.parametrize("link", list(OVERRIDES))
+def test_every_link_overridden_by_name_still_gives_one_chain(tmp_path: Path, notes_db: str, link: str,
+                                                             loop_scope: str) -> None:
+    fixture, check = OVERRIDES[link]
+    suite = _suite(tmp_path, loop_scope, **{"links.py": LINKS, "conftest.py": CONFTEST + OVERRIDE_IMPORTS + fixture,
+                                            "test_notes.py": OVERRIDE_TESTS.replace("{check}", check)})
+    result = lesson.run_suite(suite, "-p", "no:randomly", env={"LAB_TEST_DATABASE_URL": notes_db})
+
+    assert result.ok and result.passed == 2, result.output[-3000:]
+    assert _rows_left(notes_db) == 0
+
+
+# ---------------------------------------------------------------- the app's commit, a failing test
+
+COMMIT_APP = '''
+"""A get_db that commits after its yield, on a module-level factory of the app's own engine."""
+import os
+from collections.abc import AsyncIterator
+
+from fastapi import Depends, FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+engine = create_async_engine(os.environ["LAB_TEST_DATABASE_URL"])
+SessionLocal = async_sessionmaker(engine, expire_on_commit=False)
+app = FastAPI()
+
+
+async def get_db() -> AsyncIterator[AsyncSession]:
+    session = SessionLocal()
+    try:
+        yield session
+        await session.commit()
+    except Exception:
+        await session.rollback()
+        raise
+    finally:
+        await session.close()
+
+
+@app.post("/notes/{body}")
+async def add(body: str, session=Depends(get_db)):
+    await session.execute(text("INSERT INTO notes (body) VALUES (:body)"), {"body": body})
+    return {"saved": body}
+'''
+COMMIT_CONFTEST = '''
+import pytest
+from sqlalchemy import event
+
+import commit_app
+
+SENT = []
+
+
+@pytest.fixture(scope="session")
+def lab_app():
+    return commit_app.app
+
+
+@pytest.fixture(scope="session")
+def lab_session_dependency():
+    return commit_app.get_db
+
+
+@pytest.fixture(scope="session", autouse=True)
+def record_statements(lab_engine):
+    event.listen(lab_engine.sync_engine, "before_cursor_execute", lambda *args: SENT.append(args[2]))
+'''
+COMMIT_TESTS = '''
+from sqlalchemy import text
+
+from conftest import SENT
+
+KEPT = []
+
+
+async def count(session):
+    return await session.scalar(text("SELECT count(*) FROM notes"))
+
+
+async def test_a_each_commit_of_the_app_releases_its_savepoint(lab_session, lab_client):
+    for body in ("first", "second"):
+        SENT.clear()
+        assert (await lab_client.post(f"/notes/{body}")).status_code == 200
+        kinds = [s.split()[0] for s in SENT]
+        assert kinds == ["SAVEPOINT", "INSERT", "RELEASE"], SENT
+    assert await count(lab_session) == 2
+    KEPT.append(lab_session)
+    SENT.append("-- the end of test_a")
+
+
+async def test_b_closing_the_test_session_sent_nothing_after_the_rollback():
+    after = SENT[SENT.index("-- the end of test_a") + 1:]
+    assert not any(s.startswith("ROLLBACK") for s in after), after
+    assert not KEPT[0].in_transaction()
+
+
+async def test_c_fails_after_the_app_committed(lab_session, lab_client):
+    await lab_session.execute(text("INSERT INTO notes (body) VALUES ('from the test')"))
+    await lab_session.commit()
+    assert (await lab_client.post("/notes/left-by-a-failed-test")).status_code == 200
+    assert False, "fails on purpose"
+
+
+async def test_d_the_next_test_sees_zero_rows(lab_session):
+    assert await count(lab_session) == 0
+'''
+
+
+@pytest.mark.parametrize("loop_scope", ["function", "session"])
+def test_the_app_s_commit_releases_a_savepoint_and_a_failed_test_leaves_nothing(tmp_path: Path, notes_db: str,
+                                                                                loop_scope: str) -> None:
+    suite = _suite(tmp_path, loop_scope, **{"commit_app.py": COMMIT_APP, "conftest.py": COMMIT_CONFTEST,
+                                            "test_notes.py": COMMIT_TESTS})
+    result = lesson.run_suite(suite, "-p", "no:randomly", env={"LAB_TEST_DATABASE_URL": notes_db})
+
+    outcomes = {t.name: t.outcome for t in result.tests}
+    assert outcomes == {"test_a_each_commit_of_the_app_releases_its_savepoint": "passed",
+                        "test_b_closing_the_test_session_sent_nothing_after_the_rollback": "passed",
+                        "test_c_fails_after_the_app_committed": "failed",
+                        "test_d_the_next_test_sees_zero_rows": "passed"}, result.output[-3000:]
+    assert "fails on purpose" in result.messages[0]
+    assert _rows_left(notes_db) == 0
+
+
+CLIENT_TESTS = '''
+SEEN = []
+
+
+async def test_a_sets_a_cookie_and_a_header(lab_client):
+    lab_client.cookies.set("who", "test_a")
+    lab_client.headers["X-Test"] = "a"
+    SEEN.append(lab_client)
+    assert (await lab_client.get("/notes")).json() == []
+
+
+async def test_b_gets_a_client_of_its_own_over_the_same_transport(lab_client):
+    assert lab_client is not SEEN[0] and lab_client._transport is SEEN[0]._transport
+    assert "who" not in lab_client.cookies and "X-Test" not in lab_client.headers
+    assert str(lab_client.base_url) == "http://lab.test"
+    assert (await lab_client.get("/notes")).json() == []
+'''
+
+
+def test_each_test_gets_its_own_client_over_the_run_s_one_transport(tmp_path: Path, notes_db: str) -> None:
+    suite = _suite(tmp_path, **{"test_notes.py": CLIENT_TESTS})
+    result = lesson.run_suite(suite, "-p", "no:randomly", env={"LAB_TEST_DATABASE_URL": notes_db})
+
+    assert result.ok and result.passed == 2, result.output[-3000:]

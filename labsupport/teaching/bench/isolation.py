@@ -14,7 +14,9 @@ figure is the median of its runs' figures, with min and max as the spread; its o
 minus the figure of the no-DB baseline that runs in the same loop scope (the same async tests touching no
 database: a new event loop per test for the function-loop strategies, the session loop for the fast path),
 so pytest-asyncio's own per-test work is not billed to the database. The floor and the two reference rows
-run without pytest (loops in this process), so their overhead is their own time per iteration.
+run without pytest (loops in this process), so their overhead is their own time per iteration. The
+plugin's own cost per test is the fast path's median minus the test bodies' and the session loop's
+no-DB baseline.
 """
 
 from __future__ import annotations
@@ -330,6 +332,13 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]
     return out
 
 
+def plugin_cost(summary: dict[str, dict[str, Any]]) -> float:
+    """What the plugin itself costs a test on the fast path: its median minus the test bodies' (SQLAlchemy
+    and the isolation's statements, no pytest) minus pytest's own per-test cost in the session loop."""
+    return (summary["lab_fast"]["median_ms"] - summary["ref_bodies"]["median_ms"]
+            - summary["baseline_session"]["median_ms"])
+
+
 def check_targets(summary: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     results = []
     for name, num, den, op, bound in TARGETS:
@@ -353,6 +362,9 @@ def table(summary: dict[str, dict[str, Any]], targets: list[dict[str, Any]]) -> 
                  f"{summary['baseline']['median_ms']:.2f} ms; the fast path's session loop: "
                  f"{summary['baseline_session']['median_ms']:.2f} ms); the floor and the references have no "
                  "pytest, so their overhead is their own time")
+    lines.append(f"the plugin's own cost per test: lab fast path {summary['lab_fast']['median_ms']:.2f} - test bodies "
+                 f"{summary['ref_bodies']['median_ms']:.2f} - no-DB baseline, session loop "
+                 f"{summary['baseline_session']['median_ms']:.2f} = {plugin_cost(summary):.2f} ms")
     for t in targets:
         lines.append(f"{'PASS' if t['passed'] else 'FAIL'}: {t['target']}: {t['numerator']} / {t['denominator']} "
                      f"overhead = {t['ratio']:.1f}x (target {t['bound']})")
@@ -450,7 +462,7 @@ def bench_isolation(quick: bool = False, out: Path = Path("build/bench"), *,
                    "per run: median over its tests; per strategy: median, min, max over runs; overhead: minus "
                    "the median of the no-DB baseline of the same loop scope (its 'baseline' key; floor and "
                    "references: no pytest, their own time)"),
-        "strategies": summary, "targets": targets, "seconds": round(time.perf_counter() - started, 1),
+        "strategies": summary, "plugin_own_cost_ms": plugin_cost(summary), "targets": targets, "seconds": round(time.perf_counter() - started, 1),
     }
     out = Path(out)
     merge_results(out, result)  # the other parts' keys (parallel, lab, server_timings) stay

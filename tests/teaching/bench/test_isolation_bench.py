@@ -36,6 +36,9 @@ def test_quick_isolation_bench_measures_every_strategy(lab_server, tmp_path: Pat
     assert len(written["machine"]["load_average_at_start"]) == 3
     assert written["machine"]["cores"] >= 1 and written["machine"]["postgresql"] and written["machine"]["python"]
     assert {t["numerator"] for t in written["targets"]} == {"peer", "lab_fast"}
+    own = fast["median_ms"] - strategies["ref_bodies"]["median_ms"] - strategies["baseline_session"]["median_ms"]
+    assert written["plugin_own_cost_ms"] == own
+    assert sum(line.startswith("the plugin's own cost per test: lab fast path ") for line in lines) == 1
     assert (tmp_path / "isolation.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert result["strategies"].keys() == written["strategies"].keys()
 
