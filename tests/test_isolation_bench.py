@@ -15,6 +15,8 @@ from labsupport.databases import names_under
 from labsupport.teaching.isolation_bench import (
     STRATEGIES,
     TARGETS,
+    Plan,
+    _slices,
     bench_isolation,
     check_targets,
     own_cost,
@@ -104,6 +106,14 @@ def test_the_floor_and_baselines_steadiness_is_judged_by_their_spread() -> None:
     one = summarise({key: [{"median_ms": v[0]}] for key, v in ROUNDS.items()})
     one_round = table(one, own_cost(one), check_targets(one, own_cost(one)))[-1]
     assert one_round.startswith("n/a: ") and one_round.endswith("(one round: no spread to judge)")
+
+
+def test_the_loops_without_pytest_sample_the_whole_round_in_slices() -> None:
+    full = Plan.make(quick=False)
+    assert (full.loop_samples, full.baseline_tests, full.rounds) == (2000, 2000, 3)
+    sizes = _slices(full.loop_samples, len(IN_PYTEST))
+    assert len(sizes) == len(IN_PYTEST) and sum(sizes) == 2000 and max(sizes) - min(sizes) <= 1
+    assert _slices(200, 9) == [23, 23, 22, 22, 22, 22, 22, 22, 22]
 
 
 # Needs the bench extra (pytest-postgresql, the peer): `make test-slow` installs it and runs this.

@@ -80,7 +80,7 @@ STRATEGIES = [
 _BY_KEY = {s.key: s for s in STRATEGIES}
 BASELINES = ("baseline", "baseline_session")
 
-IN_PROCESS = ("floor", "ref_bodies", "ref_connect")
+IN_PROCESS = tuple(s.key for s in STRATEGIES if not s.tests)  # the loops without pytest
 OWN_COST = "own_cost"  # the derived row: lab_fast - ref_bodies - baseline_session, round by round
 OWN_COST_LABEL = "the plugin's own cost (fast path - bodies - session-loop baseline)"
 WITHIN_NOISE = "within noise"
@@ -523,7 +523,7 @@ def _round(r: int, plan: Plan, root: Path, admin_url: str, names: Names,
         figures[strategy.key] = got = _run_pytest(strategy, root, admin_url, names, tests)
         report(f"  round {r + 1}/{plan.rounds}  {strategy.key:<16} {got['median_ms']:8.2f} ms/test (median of "
                f"{got['tests']}; p10-p90 {got['p10_ms']:.2f}-{got['p90_ms']:.2f})  run {got['wall_s']:.1f} s")
-        for key in IN_PROCESS[i % 3:] + IN_PROCESS[:i % 3]:
+        for key in IN_PROCESS[i % len(IN_PROCESS):] + IN_PROCESS[:i % len(IN_PROCESS)]:
             durations, wall = _loop_slice(key, admin_url, names, size)
             samples[key] += durations
             walls[key] += wall
