@@ -171,7 +171,8 @@ def _cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    """Speed never sets the exit status: targets print PASS/FAIL, figures go to build/bench/."""
+    """Speed never sets the exit status: a missed target is a finding, printed (PASS/MISS, met/MISSED) beside
+    its figures, which go to build/bench/."""
     if args.repeat < 1:
         raise LabError("--repeat must be at least 1")
     parts = ["server", "isolation", "parallel", "lab", "workshop"] if args.what == "all" else [args.what]

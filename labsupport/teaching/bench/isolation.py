@@ -14,9 +14,15 @@ figure is the median of its runs' figures, with min and max as the spread; its o
 minus the figure of the no-DB baseline that runs in the same loop scope (the same async tests touching no
 database: a new event loop per test for the function-loop strategies, the session loop for the fast path),
 so pytest-asyncio's own per-test work is not billed to the database. The floor and the two reference rows
-run without pytest (loops in this process), so their overhead is their own time per iteration. The
-plugin's own cost per test is the fast path's median minus the test bodies' and the session loop's
-no-DB baseline.
+run without pytest (loops in this process), so their overhead is their own time per iteration.
+
+The rows the others are measured against take more samples, so that they hold still: the loops without
+pytest take 2,000 statement groups a round, in slices between the pytest runs of that round (each slice
+after a warm-up), and the no-DB baselines run 2,000 tests. Every row prints its spread, min-max over the
+rounds as a percentage of its median, and a ratio between two rows whose min-max ranges overlap is marked
+"within noise". The plugin's own cost per test is computed per round from rows measured side by side (the
+fast path minus the test bodies in a plain loop minus the session-loop baseline), its median reported.
+Speed never sets the exit status: each target prints PASS or MISS with its figures.
 """
 
 from __future__ import annotations
@@ -39,9 +45,11 @@ from labsupport import databases, server, urls
 from labsupport.connection import connect, fetchval, run_sync
 from labsupport.errors import LabError
 
+from ..noise import overlap
 from .results import machine_facts, merge_results
 
-__all__ = ["Strategy", "STRATEGIES", "TARGETS", "CASE_FILE_MS", "bench_isolation"]
+__all__ = ["Strategy", "STRATEGIES", "Plan", "Target", "TARGETS", "CASE_FILE_MS", "STEADY_PCT", "bench_isolation",
+           "summarise", "spread_pct", "own_cost", "check_targets", "table"]
 
 SUITE = Path(__file__).resolve().parent / "isolation_suite"
 CASE_FILE_MS = 2000.0  # case file 003: "Accept ~2s overhead per test"
@@ -72,10 +80,41 @@ STRATEGIES = [
 _BY_KEY = {s.key: s for s in STRATEGIES}
 BASELINES = ("baseline", "baseline_session")
 
-# (name, numerator, denominator, bound): numerator/denominator of overheads, PASS when the ratio meets the bound.
+IN_PROCESS = tuple(s.key for s in STRATEGIES if not s.tests)  # the loops without pytest
+OWN_COST = "own_cost"  # the derived row: lab_fast - ref_bodies - baseline_session, round by round
+OWN_COST_LABEL = "the plugin's own cost (fast path - bodies - session-loop baseline)"
+WITHIN_NOISE = "within noise"
+STEADY_PCT = 20.0  # the floor's and the baselines' spread over rounds, as % of the median, on a quiet machine
+
+
+class Plan(NamedTuple):
+    """How much one bench run measures."""
+
+    tests: int  # tests per run of a pytest strategy
+    rounds: int
+    loop_samples: int  # statement groups per round for each loop without pytest (floor, references)
+    baseline_tests: int  # tests per run of a no-DB baseline
+
+    @classmethod
+    def make(cls, quick: bool) -> Plan:
+        return cls(50, 1, 200, 200) if quick else cls(200, 3, 2000, 2000)
+
+
+class Target(NamedTuple):
+    """``numerator`` (a row's key, or OWN_COST) per test, against ``denominator``'s (a ratio) or, when
+    ``denominator`` is empty, against ``bound`` in ms; PASS when the figure meets ``op bound``."""
+
+    name: str
+    numerator: str
+    denominator: str
+    op: str
+    bound: float
+
+
 TARGETS = [
-    ("lab default chain >= 10x cheaper than the peer", "peer", "lab_default", ">=", 10.0),
-    ("lab fast path within 3x of the floor", "lab_fast", "floor", "<=", 3.0),
+    Target("the plugin's own cost per test", OWN_COST, "", "<=", 0.3),
+    Target("pytest-postgresql per test vs the lab fast path", "peer", "lab_fast", ">=", 15.0),
+    Target("the lab default chain per test vs a hand-written NullPool chain", "lab_default", "nullpool", "<=", 1.1),
 ]
 
 # The statements the ORM sends for one test (SQLAlchemy 2.x, asyncpg dialect), for the floor.
@@ -300,13 +339,14 @@ async def _connect_loop(url: str, tests: int, warmup: int = 5) -> list[float]:
     return samples[warmup:]
 
 
-_IN_PROCESS = {"floor": _floor_loop, "ref_bodies": _bodies_loop, "ref_connect": _connect_loop}
+_LOOPS = {"floor": _floor_loop, "ref_bodies": _bodies_loop, "ref_connect": _connect_loop}
 
 
-def _run_in_process(strategy: Strategy, admin_url: str, names: Names, tests: int) -> dict[str, Any]:
+def _loop_slice(key: str, admin_url: str, names: Names, samples: int) -> tuple[list[float], float]:
+    """One slice of a loop without pytest (after its own warm-up): ms per statement group, and wall seconds."""
     started = time.perf_counter()
-    durations = run_sync(_IN_PROCESS[strategy.key](urls.with_database(admin_url, names.schema), tests))
-    return _run_figures(durations, time.perf_counter() - started)
+    durations = run_sync(_LOOPS[key](urls.with_database(admin_url, names.schema), samples))
+    return durations, time.perf_counter() - started
 
 
 def _run_figures(durations: list[float], wall: float) -> dict[str, Any]:
@@ -318,13 +358,23 @@ def _run_figures(durations: list[float], wall: float) -> dict[str, Any]:
 # ---------------------------------------------------------------- the figures
 
 
+def spread_pct(samples: list[float]) -> float | None:
+    """Min-max of the samples as a percentage of their median; None when the median is not above zero."""
+    middle = statistics.median(samples)
+    return 100 * (max(samples) - min(samples)) / middle if middle > 0 else None
+
+
+def _row(label: str, samples: list[float]) -> dict[str, Any]:
+    return {"label": label, "samples_ms": samples, "median_ms": statistics.median(samples),
+            "min_ms": min(samples), "max_ms": max(samples), "spread_pct": spread_pct(samples)}
+
+
 def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
-    """Per strategy: its runs' medians as samples, their median, min and max, and the overhead per test."""
+    """Per strategy: its runs' medians as samples (one a round, in round order), their median, min, max and
+    spread, and the overhead per test."""
     out: dict[str, dict[str, Any]] = {}
     for key, rs in runs.items():
-        samples = [r["median_ms"] for r in rs]
-        out[key] = {"label": _BY_KEY[key].label, "samples_ms": samples, "median_ms": statistics.median(samples),
-                    "min_ms": min(samples), "max_ms": max(samples), "runs": rs}
+        out[key] = {**_row(_BY_KEY[key].label, [r["median_ms"] for r in rs]), "runs": rs}
     for key, s in out.items():
         base = _BY_KEY[key].baseline
         s["baseline"] = base or None
@@ -332,42 +382,85 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]
     return out
 
 
-def plugin_cost(summary: dict[str, dict[str, Any]]) -> float:
-    """What the plugin itself costs a test on the fast path: its median minus the test bodies' (SQLAlchemy
-    and the isolation's statements, no pytest) minus pytest's own per-test cost in the session loop."""
-    return (summary["lab_fast"]["median_ms"] - summary["ref_bodies"]["median_ms"]
-            - summary["baseline_session"]["median_ms"])
+def own_cost(summary: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What the plugin itself costs per test, round by round: the fast path minus the same test bodies in a
+    plain loop (SQLAlchemy and the isolation statements) minus pytest's own per-test cost in the session loop
+    (the no-DB session-loop baseline). Each round's three rows ran side by side; the median is the figure."""
+    rounds = zip(summary["lab_fast"]["samples_ms"], summary["ref_bodies"]["samples_ms"],
+                 summary["baseline_session"]["samples_ms"], strict=True)
+    return {**_row(OWN_COST_LABEL, [fast - bodies - base for fast, bodies, base in rounds]),
+            "formula": "lab_fast - ref_bodies - baseline_session, per round"}
 
 
-def check_targets(summary: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    results = []
-    for name, num, den, op, bound in TARGETS:
-        a, b = summary[num]["overhead_ms"], summary[den]["overhead_ms"]
-        ratio = a / b if b > 0 else float("inf")
-        ok = ratio >= bound if op == ">=" else ratio <= bound
-        results.append({"target": name, "ratio": ratio, "bound": f"{op} {bound:g}", "numerator": num,
-                        "denominator": den, "passed": ok})
-    return results
+def _verdict(figure: float, op: str, bound: float) -> bool:
+    return figure >= bound if op == ">=" else figure <= bound
 
 
-def table(summary: dict[str, dict[str, Any]], targets: list[dict[str, Any]]) -> list[str]:
-    lines = [f"{'strategy':<54} {'median':>9} {'min':>8} {'max':>8} {'overhead':>9} {'x floor':>8}",
-             f"{'':<54} {'ms/test':>9} {'':>8} {'':>8} {'ms/test':>9} {'':>8}"]
-    floor = summary["floor"]["overhead_ms"]
-    for key, s in summary.items():
-        rel = "" if key in BASELINES else f"{s['overhead_ms'] / floor:7.1f}x"
-        lines.append(f"{s['label']:<54} {s['median_ms']:9.2f} {s['min_ms']:8.2f} {s['max_ms']:8.2f} "
-                     f"{s['overhead_ms']:9.2f} {rel:>8}")
+def _check(target: Target, rows: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    num = rows[target.numerator]
+    result: dict[str, Any] = {"target": target.name, "numerator": target.numerator,
+                              "denominator": target.denominator or None, "bound": f"{target.op} {target.bound:g}"}
+    if target.denominator:
+        den = rows[target.denominator]
+        figure = num["median_ms"] / den["median_ms"] if den["median_ms"] > 0 else float("inf")
+        noisy = overlap(num["samples_ms"], den["samples_ms"])  # the two rows' spreads overlap
+        shown = f"{figure:.2f}x ({num['median_ms']:.2f} / {den['median_ms']:.2f} ms per test)"
+    else:
+        figure = num["median_ms"]
+        noisy = overlap(num["samples_ms"], [target.bound])  # the bound lies within the row's spread
+        shown = f"{figure:.2f} ms (min-max {num['min_ms']:.2f}-{num['max_ms']:.2f})"
+    unit = "x" if target.denominator else " ms"
+    line = (f"{target.name} {target.op} {target.bound:g}{unit}: {shown}" + (f", {WITHIN_NOISE}" if noisy else ""))
+    return {**result, "figure": figure, "within_noise": noisy, "passed": _verdict(figure, target.op, target.bound),
+            "line": line}
+
+
+def _steadiness(summary: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The rows others are measured against: their spread over rounds at most STEADY_PCT % of the median
+    (not judged, ``passed`` None, after one round)."""
+    keys = ("floor", *BASELINES)
+    spreads = {k: summary[k]["spread_pct"] for k in keys}
+    shown = ", ".join(f"{k} {'?' if v is None else f'{v:.0f} %'}" for k, v in spreads.items())
+    rounds = len(summary["floor"]["samples_ms"])
+    line = (f"the floor's and the no-DB baselines' spread over rounds <= {STEADY_PCT:g} % of the median: {shown}"
+            + (" (one round: no spread to judge)" if rounds < 2 else ""))
+    passed = None if rounds < 2 else all(v is not None and v <= STEADY_PCT for v in spreads.values())
+    return {"target": "steady floor and baselines", "numerator": "floor", "denominator": None,
+            "bound": f"<= {STEADY_PCT:g} %", "figure": max((v for v in spreads.values() if v is not None), default=None),
+            "spreads_pct": spreads, "within_noise": False, "passed": passed, "line": line}
+
+
+def check_targets(summary: dict[str, dict[str, Any]], own: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every TARGETS entry, then the floor's and baselines' steadiness; each with its figure, verdict and line."""
+    rows = {**summary, OWN_COST: own}
+    return [_check(t, rows) for t in TARGETS] + [_steadiness(summary)]
+
+
+_VERDICTS = {True: "PASS", False: "MISS", None: "n/a"}  # None: nothing to judge it by (one round's spread)
+
+
+def _spread_cell(s: dict[str, Any]) -> str:
+    return "?" if s["spread_pct"] is None else f"{s['spread_pct']:.0f} %"
+
+
+def table(summary: dict[str, dict[str, Any]], own: dict[str, Any], targets: list[dict[str, Any]]) -> list[str]:
+    """The rows, the plugin's own cost, how overhead is reckoned, and a PASS or MISS line per target."""
+    lines = [f"{'strategy':<66} {'median':>8} {'min':>7} {'max':>7} {'spread':>7} {'overhead':>9} {'x floor':>8}",
+             f"{'':<66} {'ms/test':>8} {'':>7} {'':>7} {'min-max':>7} {'ms/test':>9} {'':>8}"]
+    floor = summary["floor"]
+    for key, s in [*summary.items(), (OWN_COST, {**own, "overhead_ms": own["median_ms"]})]:
+        rel = "" if key in BASELINES or floor["overhead_ms"] <= 0 else f"{s['overhead_ms'] / floor['overhead_ms']:7.1f}x"
+        noisy = key not in (*BASELINES, "floor") and overlap(s["samples_ms"], floor["samples_ms"])
+        lines.append(f"{s['label']:<66} {s['median_ms']:8.2f} {s['min_ms']:7.2f} {s['max_ms']:7.2f} "
+                     f"{_spread_cell(s):>7} {s['overhead_ms']:9.2f} {rel:>8}" + (f"  {WITHIN_NOISE}" if noisy else ""))
     lines.append(f"overhead = median minus the no-DB baseline of the same loop scope (a new loop per test: "
                  f"{summary['baseline']['median_ms']:.2f} ms; the fast path's session loop: "
                  f"{summary['baseline_session']['median_ms']:.2f} ms); the floor and the references have no "
                  "pytest, so their overhead is their own time")
-    lines.append(f"the plugin's own cost per test: lab fast path {summary['lab_fast']['median_ms']:.2f} - test bodies "
-                 f"{summary['ref_bodies']['median_ms']:.2f} - no-DB baseline, session loop "
-                 f"{summary['baseline_session']['median_ms']:.2f} = {plugin_cost(summary):.2f} ms")
+    lines.append(f"spread = (max - min) / median over the rounds; '{WITHIN_NOISE}': the row's min-max overlaps the "
+                 "floor's, or for a target, the two rows' min-max ranges overlap (or the bound lies within the row's)")
     for t in targets:
-        lines.append(f"{'PASS' if t['passed'] else 'FAIL'}: {t['target']}: {t['numerator']} / {t['denominator']} "
-                     f"overhead = {t['ratio']:.1f}x (target {t['bound']})")
+        lines.append(f"{_VERDICTS[t['passed']]}: {t['line']}")
     return lines
 
 
@@ -410,64 +503,103 @@ def chart(summary: dict[str, dict[str, Any]], path: Path, title: str) -> Path:
 # ---------------------------------------------------------------- the benchmark
 
 
-def _rounds(admin_url: str, names: Names, tests: int, rounds: int,
+def _slices(total: int, parts: int) -> list[int]:
+    """``total`` split into ``parts`` sizes that differ by at most one, the larger first."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def _round(r: int, plan: Plan, root: Path, admin_url: str, names: Names,
+           report: Callable[[str], None]) -> dict[str, dict[str, Any]]:
+    """One round: every pytest strategy once, in an order rotated by the round, and after each of them a slice
+    of every loop without pytest (their order rotated by the slice), so those loops sample the whole round."""
+    in_pytest = [s for s in STRATEGIES if s.tests]
+    shift = r % len(in_pytest)
+    figures: dict[str, dict[str, Any]] = {}
+    samples: dict[str, list[float]] = {k: [] for k in IN_PROCESS}
+    walls = dict.fromkeys(IN_PROCESS, 0.0)
+    for i, (strategy, size) in enumerate(zip(in_pytest[shift:] + in_pytest[:shift],
+                                             _slices(plan.loop_samples, len(in_pytest)), strict=True)):
+        tests = plan.baseline_tests if strategy.key in BASELINES else plan.tests
+        figures[strategy.key] = got = _run_pytest(strategy, root, admin_url, names, tests)
+        report(f"  round {r + 1}/{plan.rounds}  {strategy.key:<16} {got['median_ms']:8.2f} ms/test (median of "
+               f"{got['tests']}; p10-p90 {got['p10_ms']:.2f}-{got['p90_ms']:.2f})  run {got['wall_s']:.1f} s")
+        for key in IN_PROCESS[i % len(IN_PROCESS):] + IN_PROCESS[:i % len(IN_PROCESS)]:
+            durations, wall = _loop_slice(key, admin_url, names, size)
+            samples[key] += durations
+            walls[key] += wall
+    for key in IN_PROCESS:
+        figures[key] = got = _run_figures(samples[key], walls[key])
+        report(f"  round {r + 1}/{plan.rounds}  {key:<16} {got['median_ms']:8.2f} ms/test (median of {got['tests']} "
+               f"in {len(in_pytest)} slices; p10-p90 {got['p10_ms']:.2f}-{got['p90_ms']:.2f})  "
+               f"loops {got['wall_s']:.1f} s")
+    return figures
+
+
+def _rounds(admin_url: str, names: Names, plan: Plan,
             report: Callable[[str], None]) -> dict[str, list[dict[str, Any]]]:
     runs: dict[str, list[dict[str, Any]]] = {s.key: [] for s in STRATEGIES}
     with tempfile.TemporaryDirectory(prefix="lab-isobench-") as tmp:
-        root = Path(tmp)
-        for r in range(rounds):
-            order = STRATEGIES[r % len(STRATEGIES):] + STRATEGIES[:r % len(STRATEGIES)]
-            for strategy in order:
-                if not strategy.tests:
-                    figures = _run_in_process(strategy, admin_url, names, tests)
-                else:
-                    figures = _run_pytest(strategy, root, admin_url, names, tests)
-                runs[strategy.key].append(figures)
-                report(f"  round {r + 1}/{rounds}  {strategy.key:<16} {figures['median_ms']:8.2f} ms/test (median of "
-                       f"{figures['tests']}; p10-p90 {figures['p10_ms']:.2f}-{figures['p90_ms']:.2f})  "
-                       f"run {figures['wall_s']:.1f} s")
+        for r in range(plan.rounds):
+            for key, figures in _round(r, plan, Path(tmp), admin_url, names, report).items():
+                runs[key].append(figures)
     return runs
+
+
+def _machine_line(facts: dict[str, Any]) -> str:
+    load = "/".join(f"{x:.2f}" for x in facts["load_average_1_5_15_min"]) or "?"
+    return (f"machine: {facts['cores']} cores, {facts['cpu']}, load average at start {load} (1/5/15 min); "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
 
 
 def bench_isolation(quick: bool = False, out: Path = Path("build/bench"), *,
                     report: Callable[[str], None] = print) -> dict[str, Any]:
-    """Run every strategy on the lab's server, print the table and PASS/FAIL lines, write JSON and a chart.
+    """Run every strategy on the lab's server, print the table and PASS/MISS lines, write JSON and a chart.
 
-    ``quick``: 50 tests, one round (checks that everything works; figures are noisier).
-    Otherwise 200 tests, three rounds. Returns what it writes to ``out/results.json``.
+    ``quick``: 50 tests, one round, 200 groups for the loops and 200 tests for the baselines (checks that
+    everything works; figures are noisier and have no spread). Otherwise 200 tests, three rounds, 2,000
+    groups and 2,000 baseline tests (``Plan``). Returns what it writes to ``out/results.json``; a missed
+    target is a finding, printed as MISS, never an exception.
     """
     _require_extra()
-    tests, rounds = (50, 1) if quick else (200, 3)
+    plan = Plan.make(quick)
     started = time.perf_counter()
-    load_at_start = machine_facts()["load_average_1_5_15_min"]
+    facts = machine_facts()
+    load_at_start = facts["load_average_1_5_15_min"]
+    report(_machine_line(facts))
     with server.ensure() as info:
         admin_url = info.url
         names = Names(f"isobench_{secrets.token_hex(3)}")
-        report(f"isolation: {tests} tests x {len(STRATEGIES)} strategies x {rounds} round(s) on "
-               f"{urls.describe(admin_url)} ({info.source}); databases {names.prefix}_*")
+        report(f"isolation: {plan.tests} tests x {len(STRATEGIES)} strategies x {plan.rounds} round(s) on "
+               f"{urls.describe(admin_url)} ({info.source}); no-DB baselines {plan.baseline_tests} tests, loops "
+               f"without pytest {plan.loop_samples} groups a round; databases {names.prefix}_*")
         try:
             run_sync(_prepare(admin_url, names))
-            runs = _rounds(admin_url, names, tests, rounds, report)
+            runs = _rounds(admin_url, names, plan, report)
             about = {**machine(admin_url), "load_average_at_start": load_at_start}
         finally:
             run_sync(_cleanup(admin_url, names.prefix))
     summary = summarise(runs)
-    targets = check_targets(summary)
-    for line in table(summary, targets):
+    own = own_cost(summary)
+    targets = check_targets(summary, own)
+    for line in table(summary, own, targets):
         report(line)
     result = {
-        "benchmark": "isolation", "quick": quick, "tests": tests, "rounds": rounds, "machine": about,
+        "benchmark": "isolation", "quick": quick, "tests": plan.tests, "rounds": plan.rounds,
+        "loop_samples": plan.loop_samples, "baseline_tests": plan.baseline_tests, "machine": about,
         "server": urls.describe(admin_url), "databases_prefix": names.prefix,
         "method": ("per test: pytest's setup + call + teardown (isobench_timing plugin, unrounded JUnit figure); "
-                   "per run: median over its tests; per strategy: median, min, max over runs; overhead: minus "
-                   "the median of the no-DB baseline of the same loop scope (its 'baseline' key; floor and "
-                   "references: no pytest, their own time)"),
-        "strategies": summary, "plugin_own_cost_ms": plugin_cost(summary), "targets": targets, "seconds": round(time.perf_counter() - started, 1),
+                   "per run: median over its tests; the loops without pytest: median over the round's groups, "
+                   "taken in slices between the pytest runs; per strategy: median, min, max over rounds, spread "
+                   "(max - min) / median; overhead: minus the median of the no-DB baseline of the same loop scope "
+                   "(its 'baseline' key; floor and references: no pytest, their own time); own_cost: lab_fast - "
+                   "ref_bodies - baseline_session per round, its median"),
+        "strategies": summary, "own_cost": own, "targets": targets,
+        "seconds": round(time.perf_counter() - started, 1),
     }
     out = Path(out)
     merge_results(out, result)  # the other parts' keys (parallel, lab, server_timings) stay
     load = "/".join(f"{x:.1f}" for x in about["load_average_1_5_15_min"][:1] + load_at_start[:1])
-    title = (f"{tests} small DB tests, {rounds} interleaved round(s); {about['cores']} cores, "
+    title = (f"{plan.tests} small DB tests, {plan.rounds} interleaved round(s); {about['cores']} cores, "
              f"PostgreSQL {about['postgresql']};\nload average {load or '?'} (1 minute, end/start)")
     chart(summary, out / "isolation.png", title)
     report(f"wrote {out / 'results.json'} and {out / 'isolation.png'} in {result['seconds']:.0f} s")
