@@ -21,7 +21,7 @@ import labsupport.pytest_plugin
 from labsupport.pytest_plugin.settings_table import TABLE, PluginSettings, markdown_table, plugin_settings
 from labsupport.teaching import lesson
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 _OPTION = re.compile(r"^\s+(--lab-[a-z-]+)")
 _INI = re.compile(r"^\s+(lab_[a-z_]+) \(")
 
