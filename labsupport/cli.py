@@ -8,7 +8,6 @@ doctor, bench) is imported by the subcommands that need it.
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import shutil
 import signal
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import owners, server
-from .errors import LabError
+from .errors import LabError, os_error_line
 
 __all__ = ["main", "Terminated"]
 
@@ -297,16 +296,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         print("labsupport: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:  # a folder or file the lab needs: say which, and stop
-        print(f"labsupport: {_os_error_line(exc)}", file=sys.stderr)
+        print(f"labsupport: {os_error_line(exc)}", file=sys.stderr)
         return LabError.exit_code
-
-
-def _os_error_line(exc: OSError) -> str:
-    """What went wrong with a file the lab needs, and what to do: a full disk is not a permission problem."""
-    where = f" ({exc.filename})" if exc.filename else ""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f"{exc.strerror or exc}{where}: free some space there (or set LAB_HOME to a folder with room)"
-    return f"{exc.strerror or exc}{where}: check LAB_HOME and the permissions there"
 
 
 def _stdout_closed() -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["LabError"]
+import errno
+
+__all__ = ["LabError", "os_error_line"]
 
 
 class LabError(Exception):
@@ -16,3 +18,12 @@ class LabError(Exception):
 
     def __init__(self, message: str) -> None:
         super().__init__(" ".join(message.split()))
+
+
+def os_error_line(exc: OSError) -> str:
+    """A file the lab needs that it cannot use, in one line: which file, and what to do (a full disk
+    is not a permission problem). What the CLI, the plugin and the doctor say alike."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{exc.strerror or exc}{where}: free some space there (or set LAB_HOME to a folder with room)"
+    return f"{exc.strerror or exc}{where}: check LAB_HOME and the permissions there"

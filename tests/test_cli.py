@@ -151,14 +151,3 @@ def test_status_into_a_closed_pipe_ends_quietly(cluster: Cluster) -> None:
     assert proc.wait(timeout=120) == 128 + signal.SIGPIPE, stderr
     assert stderr == ""
     assert not cluster.home.exists()  # status changed nothing
-
-
-def test_a_full_disk_is_named_as_one_and_a_permission_problem_as_one() -> None:
-    import errno
-
-    from labsupport.cli import _os_error_line
-
-    full = _os_error_line(OSError(errno.ENOSPC, "No space left on device", "/lab/.lab/postgres.log"))
-    denied = _os_error_line(PermissionError(errno.EACCES, "Permission denied", "/lab/.lab"))
-    assert full == "No space left on device (/lab/.lab/postgres.log): free some space there (or set LAB_HOME to a folder with room)"
-    assert denied == "Permission denied (/lab/.lab): check LAB_HOME and the permissions there"

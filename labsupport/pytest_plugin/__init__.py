@@ -8,7 +8,7 @@ Each piece is inert until configured, except the guard's two checks that need no
     guard_hooks      lesson 01: the session stops unless the test database (and the app's) is one; the
                      plugin's engines refuse destructive SQL on other databases (guard)
     transactional    lesson 02: rollback fixtures lab_engine -> lab_connection -> lab_session -> lab_client
-    shapes           the app's session shape (session, sessionmaker, engine, connection) and how each joins the test
+    shapes           the app's session shape (session, sessionmaker, engine, connection, begin) and how each joins the test
     project_hooks    the header lines on the config file, the app and lab_engine
     engines          lesson 03: lab_pooled_engine, lab_nullpool_engine, loop-aware
     worker_hooks     lesson 04: a database per xdist worker (workers), once lab_metadata or lab_migrations is set

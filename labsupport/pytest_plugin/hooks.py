@@ -1,6 +1,6 @@
 """Every pytest hook of labsupport's plugin, each once; the work is in the feature modules' functions.
 
-    settings_table   every flag and ini option (pytest_addoption), read once (pytest_configure)
+    settings_table   every flag and ini option (pytest_addoption), read at pytest_configure and the session's start
     server_fixture   lab_start_server: the run's use of the lab's server, its header line
     project_hooks    the header's lines on the config file, the app and lab_engine; lab_engine's pool
     guard_hooks      lesson 01's guard: the session's databases, the plugin's engines
@@ -111,6 +111,7 @@ class _RunHooks:
 
     @pytest.hookimpl(trylast=True)  # registered in pytest_configure: after conftest files, before the header
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        settings_table.reread(session.config)
         guard_hooks.check_session(session)
 
     @pytest.hookimpl(tryfirst=True)  # before the progress character of the first report

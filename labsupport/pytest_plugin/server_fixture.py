@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ..errors import LabError
+from ..errors import LabError, os_error_line
 from .options import expand, is_worker
 from .settings_table import plugin_settings
 
@@ -81,10 +81,7 @@ def _use_home(config: pytest.Config) -> None:
 
 def _one_line(exc: BaseException) -> str:
     """A failure of the lab's own making as the CLI says it (an OSError: which file, and where to look)."""
-    if isinstance(exc, OSError):
-        where = f" ({exc.filename})" if exc.filename else ""
-        return f"labsupport: {exc.strerror or exc}{where}: check LAB_HOME and the permissions there"
-    return f"labsupport: {exc}"
+    return f"labsupport: {os_error_line(exc) if isinstance(exc, OSError) else exc}"
 
 
 def held(config: pytest.Config) -> list[Lease]:
@@ -133,8 +130,8 @@ def take_for_workers(config: pytest.Config) -> Lease:
     return take(config)
 
 
-def start_for_run(config: pytest.Config) -> bool:
-    """``lab_start_server = true``: a use of the server before any test or worker; True when started here.
+def start_for_run(config: pytest.Config) -> None:
+    """``lab_start_server = true``: a use of the server before any test or worker.
 
     A bad input (a URL, LAB_HOME, a data folder, someone else's lab ...) ends the run before it
     starts: one line on stderr and exit status 2, as ``labsupport`` says it, not an INTERNALERROR.
@@ -147,7 +144,7 @@ def start_for_run(config: pytest.Config) -> bool:
         with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
             lease = take(config)  # its one line about reaped leftovers reaches the terminal
         config.stash[_RUN] = lease
-        return lease.started
+        return
     except (LabError, OSError) as exc:
         failure = _one_line(exc)
     pytest.exit(failure, returncode=LabError.exit_code)

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-__all__ = ["Setting", "Spec", "PluginSettings", "TABLE", "KINDS", "spec", "register", "build", "plugin_settings",
+__all__ = ["Setting", "Spec", "PluginSettings", "TABLE", "KINDS", "spec", "register", "build", "reread", "plugin_settings",
            "markdown_table"]
 
 KINDS = ("str", "path", "url", "object", "list", "lines", "bool", "switch", "flag")
@@ -92,7 +92,7 @@ def _s(kind: str, help: str, **spec: Any) -> Any:
 
 @dataclass(frozen=True)
 class PluginSettings:
-    """The run's settings, read once (``build``); each field's metadata is its row of the table."""
+    """The run's settings (``build``), frozen; each field's metadata is its row of the table."""
 
     lab_app: Setting = _s(
         "object", "your FastAPI app, or a function that makes it", shown="none (or a `lab_app` fixture)")
@@ -214,7 +214,13 @@ def _read(config: pytest.Config, spec: Spec) -> Setting:
 def _read_bool(config: pytest.Config, spec: Spec) -> bool:
     if spec.flag and config.getoption(spec.name, None):
         return True
-    return bool(config.getini(spec.name)) if spec.ini else False
+    if not spec.ini:
+        return False
+    try:
+        return bool(config.getini(spec.name))
+    except (ValueError, pytest.UsageError):  # pytest's own "invalid truth value", without the option's name
+        raise pytest.UsageError(f"labsupport: {spec.name} takes true or false: fix it in "
+                                f"{config.inipath or 'the configuration file'}") from None
 
 
 def build(config: pytest.Config) -> PluginSettings:
@@ -224,8 +230,16 @@ def build(config: pytest.Config) -> PluginSettings:
     return PluginSettings(**values)
 
 
+def reread(config: pytest.Config) -> PluginSettings:
+    """Read them again once the session has started: a conftest's own ``pytest_sessionstart`` may set
+    an environment variable (``LAB_TEST_DATABASE_URL`` for a database it has just made)."""
+    found = config.stash[_CONFIG] = build(config)
+    return found
+
+
 def plugin_settings(config: pytest.Config) -> PluginSettings:
-    """The run's settings: built once (``pytest_configure`` builds them first), then the same object."""
+    """The run's settings: built at ``pytest_configure``, built again at the session's start (``reread``),
+    the same object in between."""
     found = config.stash.get(_CONFIG, None)
     if found is None:
         found = config.stash[_CONFIG] = build(config)

@@ -96,7 +96,7 @@ def _start(chosen: Cluster | External, tcp: bool, port: int | None) -> tuple[Ser
 def up(tcp: bool = False, port: int | None = None, keep: bool = False) -> tuple[ServerInfo, bool]:
     """The server to use, started if needed, cleared of what killed runs left. Returns (info, started_now).
 
-    No use is taken: with ``keep`` (``labsupport up`` and ``lab``) the server then keeps running
+    No use is taken: with ``keep`` (``labsupport up``) the server then keeps running
     after the last use ends; without it, nothing changes about when it stops.
     """
     chosen = current()
@@ -307,13 +307,18 @@ def reset(force: bool = False) -> ServerInfo:
 
 
 def _person_made(chosen: Cluster) -> list[str]:
-    """The databases a person made on the lab's cluster (started for the look if it is stopped)."""
+    """The databases a person made on the lab's cluster (started for the look if it is stopped, and
+    stopped again afterwards)."""
     from .. import databases
     from ..connection import run_sync
 
     try:
-        info = chosen.status() or chosen.up()[0]
+        info, started = _start(chosen, False, None)
     except LabError as exc:
         raise LabError(f"the lab's cluster does not start ({exc}), so the lab cannot tell whether it holds "
                        "databases a person made: 'labsupport reset --force' deletes it anyway") from None
-    return run_sync(databases.person_made(info.url))
+    try:
+        return run_sync(databases.person_made(info.url))
+    finally:
+        if started:
+            chosen.down()

@@ -318,6 +318,7 @@ def _run_jobs(jobs_args: list[tuple[Path, Path, dict[str, Any], bool]], jobs: in
             results.append(_execute_job(job))
             report(f"[{i}/{total}] {results[-1].line()}")
     else:
+        others = {child.pid for child in multiprocessing.active_children() if child.pid is not None}
         pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, initializer=_stop_when_told)
         try:
             futures = {pool.submit(_execute_job, job): job[0] for job in jobs_args}
@@ -326,16 +327,16 @@ def _run_jobs(jobs_args: list[tuple[Path, Path, dict[str, Any], bool]], jobs: in
                 results.append(fut.result())
                 report(f"[{i}/{total}] {results[-1].line()}")
         except BaseException:  # Ctrl-C, SIGTERM: stop the notebooks still running now, not when they end
-            _stop_now(pool)
+            _stop_now(pool, others)
             raise
         pool.shutdown()
 
 
-def _stop_now(pool: concurrent.futures.ProcessPoolExecutor, wait_s: float = 30) -> None:
-    """Stop a pool's workers (each saves its notebook and shuts its kernel down) and wait until their
-    kernels are gone, so the command's clean-up finds what they kept no longer in use."""
+def _stop_now(pool: concurrent.futures.ProcessPoolExecutor, others: set[int], wait_s: float = 30) -> None:
+    """Stop a pool's workers (the children not in ``others``; each saves its notebook and shuts its kernel
+    down) and wait until their kernels are gone, so the command's clean-up finds them no longer in use."""
     pool.shutdown(wait=False, cancel_futures=True)
-    workers = multiprocessing.active_children()
+    workers = [child for child in multiprocessing.active_children() if child.pid not in others]
     kernels = [p for p in owners.processes() if p.ppid in {w.pid for w in workers}]
     for worker in workers:
         worker.terminate()
@@ -345,7 +346,8 @@ def _stop_now(pool: concurrent.futures.ProcessPoolExecutor, wait_s: float = 30) 
     while (left := [k for k in kernels if _alive(k)]) and time.monotonic() < deadline:
         time.sleep(0.1)
     for kernel in left:  # one that missed its parent's end
-        os.kill(kernel.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # or ended just now
+            os.kill(kernel.pid, signal.SIGKILL)
 
 
 def _alive(proc: owners.Process) -> bool:

@@ -119,12 +119,11 @@ def clean_env(extra: Mapping[str, str] | None = None, scenarios: bool = True) ->
 def _write_bytecode(env: dict[str, str]) -> None:
     """Let a nested pytest keep what it compiles, as Python does by default.
 
-    With ``PYTHONDONTWRITEBYTECODE`` (which the lab used to force, and which container images often
-    set) every nested process compiled the lab's modules and the suite's again, and rewrote the
+    With ``PYTHONDONTWRITEBYTECODE`` (which container images often set) every nested process compiled the lab's modules and the suite's again, and rewrote the
     asserts of the plugins it loads, 0.1-0.2 CPU-s per process; a ``-n 2`` run has three and a lesson
     starts dozens. Without it, ``__pycache__`` folders appear beside the sources as in any Python
     project (git ignores them, JupyterLab hides them); a temporary suite's go with its folder, and
-    where a folder cannot be written Python keeps the result in memory, as before."""
+    where a folder cannot be written Python keeps the result in memory."""
     env.pop("PYTHONDONTWRITEBYTECODE", None)
 
 

@@ -117,3 +117,35 @@ def test_the_documents_table_of_settings_is_the_registrys() -> None:
     assert markdown_table() in text, ("docs/plugin.md's table of settings differs from settings_table.TABLE: replace "
                                       "it with the output of: python -c 'from labsupport.pytest_plugin.settings_table "
                                       "import markdown_table; print(markdown_table())'")
+
+
+SETS_THE_URL = """\
+    import os
+
+
+    def pytest_sessionstart(session):  # a conftest that makes its test database here would set it here too
+        os.environ["LAB_TEST_DATABASE_URL"] = os.environ["LATER_URL"]
+"""
+
+
+def test_a_variable_a_conftest_sets_at_the_sessions_start_is_read_and_checked(lab_server, tmp_path: Path) -> None:
+    from labsupport import urls
+
+    (tmp_path / "conftest.py").write_text(textwrap.dedent(SETS_THE_URL), encoding="utf-8")
+    (tmp_path / "test_nothing.py").write_text("def test_nothing():\n    pass\n", encoding="utf-8")
+    (tmp_path / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    with own_folders() as folders:
+        result = lesson.run_suite(tmp_path, env={**folders, "LATER_URL": urls.with_database(lab_server.url, "postgres")},
+                                  scenarios=False)
+    assert result.returncode == 4, result.output[-2000:]  # the guard: 'postgres' is not a test database
+    assert "labsupport guard: LAB_TEST_DATABASE_URL" in result.output and "'postgres'" in result.output
+
+
+def test_a_bool_setting_that_is_not_true_or_false_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "pytest.ini").write_text("[pytest]\nlab_run_lifespan = ture\n", encoding="utf-8")
+    (tmp_path / "test_nothing.py").write_text("def test_nothing():\n    pass\n", encoding="utf-8")
+    with own_folders() as folders:
+        result = lesson.run_suite(tmp_path, env=folders, scenarios=False)
+    assert result.returncode == 4, result.output[-2000:]
+    assert "labsupport: lab_run_lifespan takes true or false" in result.output
+    assert "Traceback" not in result.output and "INTERNALERROR" not in result.output

@@ -21,7 +21,7 @@ import pytest
 from labsupport.teaching.lesson import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
-PLUGIN_MODULES = ("labsupport.pytest_plugin", "labsupport.pytest_plugin.guard_hooks",
+PLUGIN_MODULES = ("labsupport.pytest_plugin", "labsupport.pytest_plugin.hooks", "labsupport.pytest_plugin.guard_hooks",
                   "labsupport.pytest_plugin.worker_hooks")
 FORBIDDEN = ("labsupport.server", "labsupport.teaching", "jupyter", "papermill", "matplotlib", "fastapi",
              "nbclient")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ... import databases, server
 from ...connection import run_sync
-from ...errors import LabError
+from ...errors import LabError, os_error_line
 from ...server.cluster import SHM, memory_ok
 from ...settings import settings
 
@@ -157,8 +157,8 @@ def run_checks(report: Callable[[str], None] = print) -> bool:
         if isinstance(exc, LabError):  # its message already says what to do
             add(Check("server starts", False, str(exc)))
         else:
-            add(Check("server starts", False, f"{exc.strerror or exc} ({exc.filename})",
-                      "check LAB_HOME and the permissions there"))
+            problem, _, remedy = os_error_line(exc).rpartition(": ")
+            add(Check("server starts", False, problem, remedy))
         add(_kernel())
         add(_notebooks())
         return False
@@ -176,7 +176,7 @@ def run_checks(report: Callable[[str], None] = print) -> bool:
         except Exception as exc:  # noqa: BLE001 - a check that fails in any way is a [FAIL] line, never a traceback
             add(Check("template clone", False, f"{type(exc).__name__}: {exc}",
                       "check that LAB_DATABASE_URL's server lets its user create databases from a template"
-                      if external else "run 'labsupport reset'"))
+                      if external else "run 'labsupport reset --force' (the lab's databases are lost)"))
         add(_placement(info, seconds))
     finally:
         server.release(lease)  # stops the server if this check started it and nothing else uses it

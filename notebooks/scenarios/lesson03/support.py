@@ -337,22 +337,21 @@ def measure(url: str, section4: Mapping[str, TimedResult] | None = None, repeats
     m = Measurement(tests=tests, load=[load_average()])
     report(f"before: {m.load[0]}")
     names = list(FIXES)
-    progress = progress_bar(repeats * 4 - len(reuse), "pytest runs", "run")
-    for i in range(repeats):
-        progress.set_postfix_str(f"round {i + 1}, baseline")
-        base = timed_run(BASELINE, url, tests)
-        progress.update()
-        if not base.complete(tests):
-            raise lesson.LabError(f"the no-DB baseline did not pass: {base.summary()}")
-        m.baseline_ms.append(statistics.fmean(base.ms))
-        for fix in names[i % 3:] + names[:i % 3]:
-            if i == 0 and reuse:
-                m.add(fix, reuse[fix])
-                continue
-            progress.set_postfix_str(f"round {i + 1}, {fix}")
-            m.add(fix, timed_run(FIXES[fix], url, tests))
+    with progress_bar(repeats * 4 - len(reuse), "pytest runs", "run") as progress:
+        for i in range(repeats):
+            progress.set_postfix_str(f"round {i + 1}, baseline")
+            base = timed_run(BASELINE, url, tests)
             progress.update()
-    progress.close()
+            if not base.complete(tests):
+                raise lesson.LabError(f"the no-DB baseline did not pass: {base.summary()}")
+            m.baseline_ms.append(statistics.fmean(base.ms))
+            for fix in names[i % 3:] + names[:i % 3]:
+                if i == 0 and reuse:
+                    m.add(fix, reuse[fix])
+                    continue
+                progress.set_postfix_str(f"round {i + 1}, {fix}")
+                m.add(fix, timed_run(FIXES[fix], url, tests))
+                progress.update()
     m.load.append(load_average())
     report(f"after:  {m.load[1]}")
     return m
