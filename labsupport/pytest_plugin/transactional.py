@@ -24,7 +24,7 @@ The outer transaction is rolled back after each test, so the app's ``commit()`` 
 release savepoints and nothing reaches the database for good. Only ``lab_connection`` is an async
 fixture on the common path: each async fixture costs pytest-asyncio two trips through the event loop
 per test, so the links after it are plain fixtures, and what does not change during a run (the
-client's transport and base URL, what the dependency's source says) is worked out once. A project names its app and its
+client's transport and base URL, whether the dependency runs code after its yield) is worked out once. A project names its app and its
 dependency in pytest's configuration (``lab_app``, ``lab_session_dependency``, or
 ``lab_session_factory_targets`` for a module-level session factory); fixtures of those names in
 conftest.py still win, and every other link can be overridden too.
