@@ -204,6 +204,7 @@ def test_sigterm_mid_run_cleans_up_like_ctrl_c_and_exits_143_with_one_line(clust
     assert err.splitlines() == ["labsupport: terminated (SIGTERM): cleaned up what this command started"], err
     assert cluster.running() is None  # the run started the server: it stopped it
     assert _lab_temp_entries(tmp_path) == []
+    assert [p.name for p in (tmp_path / "out" / "notebooks").glob("*.ipynb") if p.stat().st_size == 0] == []
     info, _ = cluster.up()  # no reaping here: only what the run itself removed counts
     assert run_sync(databases.names(info.url, r"lab00\_%")) == []
 
@@ -230,10 +231,9 @@ def test_sigterm_mid_parallel_run_stops_the_running_notebooks_then_cleans_up(clu
     assert run.returncode == 143, err
     assert err.splitlines() == ["labsupport: terminated (SIGTERM): cleaned up what this command started"], err
     assert [k.pid for k in kernels if (now := owners.process(k.pid)) and now.started == k.started] == []
-    for executed in (out / "notebooks").glob("0[34]_*.ipynb"):  # stopped part-way: not saved, or cells left unrun
-        text = executed.read_text()
-        cells = json.loads(text)["cells"] if text else []
-        assert not text or any(c["cell_type"] == "code" and c["execution_count"] is None for c in cells), executed
+    for executed in (out / "notebooks").glob("0[34]_*.ipynb"):  # stopped part-way: no copy, or cells left unrun
+        cells = json.loads(executed.read_text())["cells"]  # never an empty file
+        assert any(c["cell_type"] == "code" and c["execution_count"] is None for c in cells), executed
     assert cluster.running() is None
     assert _lab_temp_entries(tmp_path) == []
     info, _ = cluster.up()

@@ -197,6 +197,11 @@ def execute(notebook: Path, out_dir: Path, parameters: dict[str, Any], progress:
             if attempt == 1 and not cell_failed and _never_started(output):  # the kernel did not start
                 retried = error
                 continue
+        except BaseException:  # Ctrl-C, SIGTERM: papermill saved nothing, so leave no empty copy behind
+            with contextlib.suppress(OSError):
+                if output.stat().st_size == 0:
+                    output.unlink()
+            raise
         break
     seconds = time.perf_counter() - started
     outcomes = read_outcomes(output) if output.stat().st_size else {}  # empty: papermill wrote nothing
