@@ -17,8 +17,11 @@ a person made, even one named exactly as the lab would name its own, is refused 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
-from collections.abc import Callable
+import signal
+import threading
+from collections.abc import Callable, Iterator
 
 import asyncpg
 
@@ -139,10 +142,9 @@ async def create(admin_url: str, name: str, *, template: str | None = None, repl
         if replace:
             await drop_lab_made(conn, name)
         try:
-            await conn.execute(f"CREATE DATABASE {quote(name)}")
+            await _create_marked(conn, f"CREATE DATABASE {quote(name)}", name)
         except asyncpg.DuplicateDatabaseError:
             raise LabError(f"database {name!r} already exists: drop it first or pass replace=True") from None
-        await _mark(conn, name)
     finally:
         await conn.close()
     return name
@@ -205,8 +207,7 @@ async def clone(admin_url: str, template: str, name: str, *, replace: bool = Fal
         for attempt in range(_CLONE_RETRIES):
             await terminate_sessions(conn, template)
             try:
-                await conn.execute(sql)
-                await _mark(conn, name)
+                await _create_marked(conn, sql, name)
                 return name
             except asyncpg.ObjectInUseError:  # 55006: someone connected between the two statements
                 await asyncio.sleep(0.05 * (attempt + 1))
@@ -220,12 +221,35 @@ async def clone(admin_url: str, template: str, name: str, *, replace: bool = Fal
         await conn.close()
 
 
-async def _mark(conn: asyncpg.Connection, name: str) -> None:
-    """Mark ``name`` with its owner, durably: the lab's own server runs with synchronous_commit=off,
-    and an asynchronous commit is lost when the server is killed; the database itself is not."""
-    owner = owners.current().comment.replace("'", "''")
-    await conn.execute("SET synchronous_commit TO on")
-    await conn.execute(f"COMMENT ON DATABASE {quote(name)} IS '{owner}'")
+async def _create_marked(conn: asyncpg.Connection, create: str, name: str) -> None:
+    """Run ``create`` (a CREATE DATABASE), then mark ``name`` with its owner, with nothing between the
+    two statements but the mark's own round trip, and Ctrl-C or SIGTERM held until both are done: a
+    database left without its mark would count as a person's, and no run would ever drop it."""
+    with _signals_held():
+        await conn.execute("SET synchronous_commit TO on")  # the mark outlives a killed server
+        await conn.execute(create)
+        await conn.execute(f"COMMENT ON DATABASE {quote(name)} IS '{owners.current().comment.replace(chr(39), chr(39) * 2)}'")
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block ends, then act as they would have (main thread only:
+    elsewhere Python runs no signal handler anyway)."""
+    kinds = (signal.SIGINT, signal.SIGTERM)
+    previous = {kind: signal.getsignal(kind) for kind in kinds}
+    if threading.current_thread() is not threading.main_thread() or None in previous.values():
+        yield
+        return
+    caught: list[int] = []
+    for kind in kinds:
+        signal.signal(kind, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for kind, handler in previous.items():
+            signal.signal(kind, handler)
+        for signum in caught:
+            signal.raise_signal(signum)
 
 
 async def reap(admin_url: str) -> list[str]:
