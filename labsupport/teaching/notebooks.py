@@ -269,6 +269,9 @@ def _stop_when_told() -> None:
     """A ``run -j N`` worker's start: SIGTERM or SIGINT stops its notebook as Ctrl-C stops a sequential
     run's (papermill saves what ran, nbclient shuts the kernel down); an idle worker just exits."""
     def stop(signum: int, frame: object) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)  # what a stopped notebook's client says as it dies is
+        os.dup2(devnull, 2)  # noise on the user's terminal; the command says the one line that counts
+        os.close(devnull)
         if _running_job:
             raise KeyboardInterrupt
         raise SystemExit(128 + signum)
