@@ -364,8 +364,9 @@ def plot(m: Measurement) -> Any:
 
     names = [LABELS[f] for f in FIXES]
     medians = [m.median(f) for f in FIXES]
-    low = [med - min(m.overhead_ms[f]) for f, med in zip(FIXES, medians, strict=True)]
-    high = [max(m.overhead_ms[f]) - med for f, med in zip(FIXES, medians, strict=True)]
+    # the median is taken over every test, the range over rounds: it can sit outside the range by a hair
+    low = [max(0.0, med - min(m.overhead_ms[f])) for f, med in zip(FIXES, medians, strict=True)]
+    high = [max(0.0, max(m.overhead_ms[f]) - med) for f, med in zip(FIXES, medians, strict=True)]
     fig, ax = plt.subplots(figsize=(7, 3.6))
     bars = ax.bar(names, medians, yerr=[low, high], capsize=6, color=["#4c72b0", "#55a868", "#c44e52"])
     ax.set_ylabel("overhead per test (ms)")
