@@ -364,7 +364,7 @@ def plot(m: Measurement) -> Any:
 
     names = [LABELS[f] for f in FIXES]
     medians = [m.median(f) for f in FIXES]
-    # the median is taken over every test, the range over rounds: it can sit outside the range by a hair
+    # the median is rounded to 0.01 ms, so it can sit a hair outside the rounds' range
     low = [max(0.0, med - min(m.overhead_ms[f])) for f, med in zip(FIXES, medians, strict=True)]
     high = [max(0.0, max(m.overhead_ms[f]) - med) for f, med in zip(FIXES, medians, strict=True)]
     fig, ax = plt.subplots(figsize=(7, 3.6))
