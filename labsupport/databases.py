@@ -88,13 +88,21 @@ async def names(admin_url: str, like: str = "%") -> list[str]:
         await conn.close()
 
 
+_SYSTEM = ("postgres", "template0", "template1")  # PostgreSQL's own databases
+
+
+async def _comments(conn: asyncpg.Connection) -> list[tuple[str, str | None]]:
+    """Every database with its comment (where the lab's owner mark lives), sorted by name."""
+    rows = await conn.fetch("SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database ORDER BY 1")
+    return [(r[0], r[1]) for r in rows]
+
+
 async def person_made(admin_url: str) -> list[str]:
     """The databases a person made (no lab owner mark), PostgreSQL's own ``postgres`` and templates aside."""
     conn = await connect(admin_url)
     try:
-        rows = await conn.fetch("SELECT datname, shobj_description(oid, 'pg_database') AS comment FROM pg_database "
-                                "WHERE datname NOT IN ('postgres', 'template0', 'template1') ORDER BY 1")
-        return [r["datname"] for r in rows if not owners.is_lab_made(r["comment"])]
+        return [name for name, comment in await _comments(conn)
+                if name not in _SYSTEM and not owners.is_lab_made(comment)]
     finally:
         await conn.close()
 
@@ -260,10 +268,8 @@ async def reap(admin_url: str) -> list[str]:
     """
     conn = await connect(admin_url)
     try:
-        rows = await conn.fetch(
-            "SELECT datname, shobj_description(oid, 'pg_database') AS owner FROM pg_database "
-            "WHERE shobj_description(oid, 'pg_database') LIKE $1 ORDER BY 1", owners.MARK + "%")
-        gone = [r["datname"] for r in rows if (o := owners.parse(r["owner"])) is not None and o.is_gone()]
+        gone = [name for name, comment in await _comments(conn)
+                if (owner := owners.parse(comment)) is not None and owner.is_gone()]
         for name in gone:
             await drop_lab_made(conn, name)
         return gone

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 
-__all__ = ["LabError", "os_error_line"]
+__all__ = ["LabError", "os_error_line", "os_error_parts"]
 
 
 class LabError(Exception):
@@ -20,10 +20,15 @@ class LabError(Exception):
         super().__init__(" ".join(message.split()))
 
 
-def os_error_line(exc: OSError) -> str:
-    """A file the lab needs that it cannot use, in one line: which file, and what to do (a full disk
-    is not a permission problem). What the CLI, the plugin and the doctor say alike."""
+def os_error_parts(exc: OSError) -> tuple[str, str]:
+    """A file the lab needs that it cannot use: which file, and what to do (a full disk is not a
+    permission problem). What the CLI, the plugin and the doctor say alike."""
     where = f" ({exc.filename})" if exc.filename else ""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f"{exc.strerror or exc}{where}: free some space there (or set LAB_HOME to a folder with room)"
-    return f"{exc.strerror or exc}{where}: check LAB_HOME and the permissions there"
+        return f"{exc.strerror or exc}{where}", "free some space there (or set LAB_HOME to a folder with room)"
+    return f"{exc.strerror or exc}{where}", "check LAB_HOME and the permissions there"
+
+
+def os_error_line(exc: OSError) -> str:
+    """``os_error_parts`` in one line."""
+    return ": ".join(os_error_parts(exc))

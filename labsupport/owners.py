@@ -14,9 +14,10 @@ the folder's name, and ``reap_temp_dirs`` removes this user's folders whose owne
 Reaping drops a database only when its comment is the lab's, names this host and boot, and
 its process is gone. A database made on another host is never reaped: the lab cannot tell
 whether its owner lives. A database without the lab's comment is never dropped at all, by any
-command or run (``is_lab_made``; ``databases.drop_lab_made`` is the one place that drops). (The mark is a second statement after
-CREATE DATABASE, which cannot run in a transaction: a run killed in the millisecond between the
-two leaves an unmarked database, for ``labsupport reset``.)
+command or run (``is_lab_made``; ``databases.drop_lab_made`` is the one place that drops). The mark is a
+second statement after CREATE DATABASE, which cannot run in a transaction; Ctrl-C and SIGTERM wait
+for it, so only a SIGKILL between the two leaves an unmarked database, which ``labsupport reset --force``
+removes with the cluster.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ class Process(NamedTuple):
     def args(self) -> str:
         """The command line as one string, as ``ps`` shows it."""
         return " ".join(self.argv)
+
+    def still_runs(self) -> bool:
+        """Whether this very process still runs: its pid not taken by a later one (its parent may differ)."""
+        return _start_time(self.pid) == self.started
 
 
 _PROC = Path("/proc")

@@ -17,8 +17,16 @@ async def own_lab(server_url: str, lesson_no: str) -> AsyncIterator[object]:
     await opened.cleanup()
 
 
+VERDICTS = ("Passed:", "Not yet:")  # how every exercise check's verdict line starts
+
+
+def verdicts(text: str) -> list[str]:
+    """The verdict lines in a cell's output, in order."""
+    return [line for line in text.splitlines() if line.startswith(VERDICTS)]
+
+
 def verdict_and_hint(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
     """The verdict and its hint, as the learner reads them (wrapped lines joined)."""
     text = " ".join(capsys.readouterr().out.split())
-    verdict = text[text.index("Passed:") if "Passed:" in text else text.index("Not yet:"):]
+    verdict = text[text.index(VERDICTS[0]) if VERDICTS[0] in text else text.index(VERDICTS[1]):]
     return verdict, verdict.split("Hint: ", 1)[1] if "Hint: " in verdict else ""

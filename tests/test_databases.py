@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
 
 import asyncpg
 import pytest
 
-from labsupport import databases, urls
+from labsupport import databases, owners, urls
+from labsupport.connection import fetchval, run_sync
 from labsupport.errors import LabError
 from labsupport.server import ServerInfo
 
@@ -104,32 +107,18 @@ async def test_names_under_takes_the_prefix_literally(lab_server: ServerInfo) ->
 def test_an_interrupt_while_a_database_is_made_waits_until_it_carries_its_mark(lab_server, monkeypatch) -> None:
     """Ctrl-C that lands between CREATE DATABASE and its owner mark would leave a database that counts
     as a person's, which no run ever drops: the signal waits until both are done, then acts as usual."""
-    import os
-    import signal
-
-    import pytest
-
-    from labsupport import databases, owners
-    from labsupport.connection import connect, run_sync
-
-    name = databases.validate_name(f"interrupted_{os.getpid()}_test")
+    made = databases.validate_name(f"interrupted_{os.getpid()}_test")
     real = owners.current
 
     def interrupted_then_real() -> owners.Owner:  # asked for right after CREATE DATABASE, for the mark
         signal.raise_signal(signal.SIGINT)
         return real()
 
-    async def comment() -> str | None:
-        conn = await connect(lab_server.url)
-        try:
-            return await conn.fetchval("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
-                                       "WHERE datname = $1", name)
-        finally:
-            await conn.close()
-
     monkeypatch.setattr(owners, "current", interrupted_then_real)
     with pytest.raises(KeyboardInterrupt):
-        run_sync(databases.create(lab_server.url, name))
+        run_sync(databases.create(lab_server.url, made))
     monkeypatch.setattr(owners, "current", real)
-    assert owners.is_lab_made(run_sync(comment()))  # made and marked before the interrupt acted
-    assert run_sync(databases.drop_lab_made(lab_server.url, name))
+    comment = run_sync(fetchval(lab_server.url, "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                                                "WHERE datname = $1", made))
+    assert owners.is_lab_made(comment)  # made and marked before the interrupt acted
+    assert run_sync(databases.drop_lab_made(lab_server.url, made))

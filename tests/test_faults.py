@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from throwaway_support import lab_env, started_a_kernel, wait_for
+from throwaway_support import kernels_of, lab_env, started_a_kernel, wait_for
 
 from labsupport import databases, owners, urls
 from labsupport.connection import fetchval, run_sync
@@ -181,11 +181,6 @@ def test_two_labs_at_once_never_touch_each_other(own_cluster: Cluster, lab_serve
 # ---------------------------------------------------------------- SIGTERM, a dead server, a full disk, temporary folders
 
 
-def _throwaway_env(cluster: Cluster, tmp_path) -> dict[str, str]:
-    """A subprocess environment for ``cluster``'s lab, with its own HOME, IPython, Jupyter runtime and temp folders."""
-    return lab_env(cluster, tmp_path)
-
-
 def _lab_temp_entries(tmp_path) -> list[str]:
     """What the lab leaves in the temporary and Jupyter runtime folders: its temp folders, kernel files."""
     found = [p.name for p in (tmp_path / "tmp").glob(owners.TEMP_PREFIX + "*")]
@@ -193,7 +188,7 @@ def _lab_temp_entries(tmp_path) -> list[str]:
 
 
 def test_sigterm_mid_run_cleans_up_like_ctrl_c_and_exits_143_with_one_line(cluster: Cluster, tmp_path) -> None:
-    env = _throwaway_env(cluster, tmp_path)
+    env = lab_env(cluster, tmp_path)
     run = subprocess.Popen([*LABSUPPORT, "run", "00", "--out", str(tmp_path / "out")], env=env, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_for(lambda: started_a_kernel(run.pid) or run.poll() is not None, "the run's kernel start")
@@ -211,15 +206,13 @@ def test_sigterm_mid_run_cleans_up_like_ctrl_c_and_exits_143_with_one_line(clust
 
 def _kernels_under(pid: int) -> list[owners.Process]:
     """The notebook kernels that ``pid``'s child processes started (``run -j N``'s workers' kernels)."""
-    every = owners.processes()
-    children = {p.pid for p in every if p.ppid == pid}
-    return [p for p in every if p.ppid in children and "ipykernel_launcher" in p.args]
+    return kernels_of({p.pid for p in owners.processes() if p.ppid == pid})
 
 
 def test_sigterm_mid_parallel_run_stops_the_running_notebooks_then_cleans_up(cluster: Cluster, tmp_path) -> None:
     """With ``-j 2`` the notebooks run in worker processes: SIGTERM stops them where they are (it does
     not wait for them to end), then the same clean-up and the same one line as a sequential run."""
-    env = _throwaway_env(cluster, tmp_path)
+    env = lab_env(cluster, tmp_path)
     out = tmp_path / "out"
     run = subprocess.Popen([*LABSUPPORT, "run", "03", "04", "-j", "2", "--out", str(out)], env=env, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -230,7 +223,7 @@ def test_sigterm_mid_parallel_run_stops_the_running_notebooks_then_cleans_up(clu
 
     assert run.returncode == 143, err
     assert err.splitlines() == ["labsupport: terminated (SIGTERM): cleaned up what this command started"], err
-    assert [k.pid for k in kernels if (now := owners.process(k.pid)) and now.started == k.started] == []
+    assert [k.pid for k in kernels if k.still_runs()] == []
     for executed in (out / "notebooks").glob("0[34]_*.ipynb"):  # stopped part-way: no copy, or cells left unrun
         cells = json.loads(executed.read_text())["cells"]  # never an empty file
         assert any(c["cell_type"] == "code" and c["execution_count"] is None for c in cells), executed
@@ -265,7 +258,7 @@ def test_a_test_run_whose_server_dies_ends_with_one_line(cluster: Cluster, tmp_p
     suite.mkdir()
     (suite / "pytest.ini").write_text("[pytest]\nlab_start_server = true\n")
     (suite / "test_dies.py").write_text(textwrap.dedent(_KILLS_THE_SERVER))
-    env = _throwaway_env(cluster, tmp_path)
+    env = lab_env(cluster, tmp_path)
     done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly", "-q", "-rfE",
                            str(suite)], env=env, cwd=suite, capture_output=True, text=True, timeout=300)
     out = done.stdout + done.stderr
@@ -278,7 +271,7 @@ def test_a_test_run_whose_server_dies_ends_with_one_line(cluster: Cluster, tmp_p
 
 
 def test_labsupport_run_whose_server_dies_ends_with_one_line(cluster: Cluster, tmp_path) -> None:
-    env = _throwaway_env(cluster, tmp_path)
+    env = lab_env(cluster, tmp_path)
     run = subprocess.Popen([*LABSUPPORT, "run", "00", "--out", str(tmp_path / "out")], env=env, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_for(lambda: started_a_kernel(run.pid) or run.poll() is not None, "the run's kernel start")
@@ -317,7 +310,7 @@ def _fill(folder, leave: int) -> None:
 
 def test_a_nearly_full_disk_is_named_by_up_run_and_status(small_disk, tmp_path) -> None:
     lab = Cluster(small_disk / "state")
-    env = _throwaway_env(lab, tmp_path) | {"LAB_DATA_IN_MEMORY": "0"}
+    env = lab_env(lab, tmp_path) | {"LAB_DATA_IN_MEMORY": "0"}
 
     def labsupport(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*LABSUPPORT, *args], env=env, capture_output=True, text=True, timeout=300)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from labsupport import owners
 from labsupport.server import Cluster
 
 _DROPPED = ("PYTEST_", "FORCE_COLOR", "PY_COLORS", "LAB_OWNER", "LAB_SERVER_USE", "LAB_DATABASE_URL", "LAB_HOME")
@@ -30,14 +31,11 @@ def wait_for(check: Callable[[], object], what: str, seconds: float = 180) -> No
         time.sleep(0.1)
 
 
+def kernels_of(parents: set[int]) -> list[owners.Process]:
+    """The notebook kernels (processes running ipykernel) whose parent is one of ``parents``."""
+    return [p for p in owners.processes() if p.ppid in parents and "ipykernel" in p.args]
+
+
 def started_a_kernel(pid: int) -> bool:
     """Whether the process ``pid`` has started a notebook's kernel (a child running ipykernel)."""
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and b"ipykernel" in cmdline:
-            return True
-    return False
+    return bool(kernels_of({pid}))

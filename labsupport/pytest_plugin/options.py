@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
@@ -23,8 +24,8 @@ import pytest
 from ..errors import LabError
 from ..settings import import_object, last_line
 
-__all__ = ["expand", "resolve_url", "resolve_object", "import_hint", "config_file_note", "is_worker", "worker_id",
-           "fail", "failing_on_lab_error", "need"]
+__all__ = ["expand", "resolve_url", "resolve_object", "import_hint", "config_file_note", "config_folder", "is_worker",
+           "worker_id", "fail", "failing_on_lab_error", "need"]
 
 
 def expand(value: str, what: str, where: str = "") -> str:
@@ -102,6 +103,11 @@ def config_file_note(config: pytest.Config) -> str | None:
         return None
     return (f"labsupport: pytest reads its settings from {inipath.name} only; the {table} table of "
             f"{pyproject} is ignored: move those settings into {inipath.name}, or delete {inipath.name}")
+
+
+def config_folder(config: pytest.Config) -> Path:
+    """Where a relative ``path`` setting starts: the configuration file's folder, else pytest's rootdir."""
+    return config.inipath.parent if config.inipath else config.rootpath
 
 
 def is_worker(config: pytest.Config) -> bool:

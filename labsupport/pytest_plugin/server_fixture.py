@@ -26,14 +26,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ..errors import LabError, os_error_line
-from .options import expand, is_worker
+from .options import config_folder, expand, fail, is_worker
 from .settings_table import plugin_settings
 
 if TYPE_CHECKING:
     from ..server import Lease, ServerInfo
 
-__all__ = ["lab_server", "start_run", "start_for_run", "stop_run", "header_lines", "take", "take_for_workers",
-           "give_back", "held", "state_home", "NO_SERVER"]
+__all__ = ["lab_server", "start_run", "stop_run", "header_lines", "take", "take_for_workers", "give_back", "NO_SERVER"]
 
 _HELD = pytest.StashKey[list["Lease"]]()
 _RUN = pytest.StashKey["Lease"]()
@@ -56,8 +55,7 @@ def state_home(config: pytest.Config) -> tuple[Path, bool] | None:
         return None  # the user's folder, or a parent's use of its server covers this run (a nested pytest)
     setting = plugin_settings(config).lab_server_home
     if setting.value:
-        base = config.inipath.parent if config.inipath else config.rootpath
-        return (base / expand(setting.value, "lab_server_home", setting.source)).resolve(), False
+        return (config_folder(config) / expand(setting.value, "lab_server_home", setting.source)).resolve(), False
     checkout, root = _lab_checkout(), config.rootpath.resolve()
     if checkout is not None and root.is_relative_to(checkout):
         return None
@@ -130,34 +128,27 @@ def take_for_workers(config: pytest.Config) -> Lease:
     return take(config)
 
 
-def start_for_run(config: pytest.Config) -> None:
-    """``lab_start_server = true``: a use of the server before any test or worker.
-
-    A bad input (a URL, LAB_HOME, a data folder, someone else's lab ...) ends the run before it
-    starts: one line on stderr and exit status 2, as ``labsupport`` says it, not an INTERNALERROR.
-    """
-    from .guard_hooks import refuse_early
-
-    refuse_early(config)  # a run the guard refuses starts nothing
-    capture = config.pluginmanager.getplugin("capturemanager")
-    try:
-        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            lease = take(config)  # its one line about reaped leftovers reaches the terminal
-        config.stash[_RUN] = lease
-        return
-    except (LabError, OSError) as exc:
-        failure = _one_line(exc)
-    pytest.exit(failure, returncode=LabError.exit_code)
-
-
 def _starts_server(config: pytest.Config) -> bool:
     return not is_worker(config) and plugin_settings(config).lab_start_server
 
 
 def start_run(session: pytest.Session) -> None:
-    """``lab_start_server = true``: the controller takes its use of the server at the session's start."""
-    if _starts_server(session.config) and not session.config.option.collectonly:
-        start_for_run(session.config)  # the guard first; a bad input: one line, exit 2
+    """``lab_start_server = true``: the controller takes its use of the server at the session's start,
+    before any test or worker. A run the guard refuses starts nothing; a bad input (a URL, LAB_HOME, a
+    data folder, someone else's lab ...) ends the run before it starts: one line on stderr and exit
+    status 2, as ``labsupport`` says it, not an INTERNALERROR."""
+    config = session.config
+    if not _starts_server(config) or config.option.collectonly:
+        return
+    from .guard_hooks import refuse_early
+
+    refuse_early(config)
+    capture = config.pluginmanager.getplugin("capturemanager")
+    try:
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+            config.stash[_RUN] = take(config)  # its one line about reaped leftovers reaches the terminal
+    except (LabError, OSError) as exc:
+        pytest.exit(_one_line(exc), returncode=LabError.exit_code)
 
 
 def header_lines(config: pytest.Config) -> list[str]:
@@ -175,7 +166,7 @@ def header_lines(config: pytest.Config) -> list[str]:
 
 
 def stop_run(config: pytest.Config) -> None:
-    """End the use ``start_for_run`` took (the workers, which it covers, are gone by now)."""
+    """End the use ``start_run`` took (the workers, which it covers, are gone by now)."""
     lease = config.stash.get(_RUN, None)
     if lease is not None:
         del config.stash[_RUN]
@@ -189,12 +180,9 @@ def lab_server(request: pytest.FixtureRequest) -> Iterator[ServerInfo]:
     The fixture holds a use of it for the session (none of its own in an xdist worker or a
     nested run that its parent's use covers): the last use to end stops it if a use started it.
     """
-    failure = ""
     try:
         lease = take(request.config)
     except (LabError, OSError) as exc:  # a bad input: the test errors with the one line, no traceback
-        failure = _one_line(exc)
-    if failure:
-        pytest.fail(failure, pytrace=False)
+        fail(_one_line(exc))
     yield lease.info
     give_back(request.config, lease)

@@ -230,11 +230,10 @@ def build(config: pytest.Config) -> PluginSettings:
     return PluginSettings(**values)
 
 
-def reread(config: pytest.Config) -> PluginSettings:
+def reread(config: pytest.Config) -> None:
     """Read them again once the session has started: a conftest's own ``pytest_sessionstart`` may set
     an environment variable (``LAB_TEST_DATABASE_URL`` for a database it has just made)."""
-    found = config.stash[_CONFIG] = build(config)
-    return found
+    config.stash[_CONFIG] = build(config)
 
 
 def plugin_settings(config: pytest.Config) -> PluginSettings:

@@ -264,31 +264,27 @@ def check_target(name: str, obj: Any) -> tuple[str, Any]:
 
 @contextlib.contextmanager
 def redirect(targets: list[tuple[str, Any]], connection: AsyncConnection, engine: AsyncEngine | None) -> Iterator[None]:
-    """Point each (name, object) target at the test's connection for the block; restore it afterwards.
+    """Point each (name, object) target, as ``check_target`` passed it, at the test's connection for the
+    block; restore it afterwards.
 
     An ``async_sessionmaker`` is reconfigured in place (every module that imported it sees the
     change): bound to the connection with ``join_transaction_mode="create_savepoint"``. An
-    ``AsyncEngine`` keeps its identity and borrows the joined engine's inner engine.
+    ``AsyncEngine`` keeps its identity and borrows ``engine``'s (the joined engine's) inner engine.
     """
-    from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
     undo: list[Any] = []
     try:
-        for name, obj in targets:
+        for _name, obj in targets:
             if isinstance(obj, async_sessionmaker):
                 saved = dict(obj.kw)
-                if saved.get("binds"):
-                    raise LabError(f"lab_session_factory_targets {name} has binds=...: labsupport redirects a "
-                                   "session factory with one bind only")
                 obj.configure(bind=connection, join_transaction_mode="create_savepoint")
                 undo.append(lambda obj=obj, saved=saved: setattr(obj, "kw", saved))
-            elif isinstance(obj, AsyncEngine) and engine is not None:
+            else:  # an AsyncEngine: check_target lets nothing else through
+                assert engine is not None, "an AsyncEngine target needs the joined engine"
                 saved_sync = obj.sync_engine
                 obj.sync_engine = engine.sync_engine
                 undo.append(lambda obj=obj, saved_sync=saved_sync: setattr(obj, "sync_engine", saved_sync))
-            else:
-                raise LabError(f"lab_session_factory_targets {name} is a {type(obj).__name__}, not an "
-                               "async_sessionmaker or an AsyncEngine made at import time")
         yield
     finally:
         for step in reversed(undo):

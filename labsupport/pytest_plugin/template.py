@@ -41,7 +41,7 @@ from ..connection import connect, run_sync
 from ..errors import LabError
 from ..settings import import_object
 from .migrations import Migrations, drift, reason
-from .options import expand, import_hint
+from .options import config_folder, expand, import_hint
 from .settings_table import PluginSettings
 
 __all__ = ["KEPT", "DRIFT_MODES", "kept_name", "kept_comment", "Recipe", "Template", "load_statements",
@@ -305,11 +305,6 @@ def drift_header(lines: list[str], ms: float) -> list[str]:
 # ---------------------------------------------------------------- from the run's settings
 
 
-def _base(config: pytest.Config) -> Path:
-    """Where a relative file setting starts: the config file's folder, else pytest's rootdir."""
-    return config.inipath.parent if config.inipath else config.rootpath
-
-
 def from_settings(config: pytest.Config, settings: PluginSettings) -> Recipe:
     """The run's recipe from its settings; every import and file is checked here, before any server work."""
     from .migrations import load
@@ -324,7 +319,7 @@ def from_settings(config: pytest.Config, settings: PluginSettings) -> Recipe:
     migrations = None
     found = settings.lab_migrations
     if found.value:
-        migrations = load(expand(found.value, "lab_migrations", found.source), _base(config),
+        migrations = load(expand(found.value, "lab_migrations", found.source), config_folder(config),
                           f"lab_migrations ({found.source})")
     drift = settings.lab_migrations_drift
     return Recipe(statements=load_statements(lines, sql_where, hint), statements_setting=sql_where,

@@ -227,23 +227,25 @@ def lab_session_shape(request: pytest.FixtureRequest, lab_session_dependency: Ca
     dependency's return annotation or its own type (``shapes.detect``)."""
     if lab_session_dependency is None:
         return None
-    explicit = plugin_settings(request.config).lab_session_shape
+    explicit = plugin_settings(request.config).lab_session_shape.value.strip()
     name = getattr(lab_session_dependency, "__qualname__", repr(lab_session_dependency))
     with failing_on_lab_error():
-        return shapes.detect(lab_session_dependency, name, explicit.value.strip())
+        shape: str = _per_run(request.config, "shape", lab_session_dependency,
+                              lambda dependency: shapes.detect(dependency, name, explicit))
+        return shape
 
 
-_FACTS = pytest.StashKey[dict[tuple[str, int], tuple[Any, bool]]]()
+_PER_RUN = pytest.StashKey[dict[tuple[str, int], tuple[Any, Any]]]()
 
 
-def _source_fact(config: pytest.Config, fact: Callable[[Any], bool], dependency: Any) -> bool:
-    """``fact(dependency)`` once per run: what a dependency's source says (read with ast) cannot change."""
-    known = config.stash.setdefault(_FACTS, {})
-    key = (fact.__name__, id(dependency))
-    hit = known.get(key)
-    if hit is None or hit[0] is not dependency:  # an id can be reused by a dependency made later
-        hit = known[key] = (dependency, fact(dependency))
-    return hit[1]
+def _per_run(config: pytest.Config, what: str, obj: Any, make: Callable[[Any], Any]) -> Any:
+    """``make(obj)`` once per run, for what cannot change while it runs (a dependency's shape, what its
+    source says, an app's transport). The entry keeps ``obj`` alive, so no later object takes its id."""
+    known = config.stash.setdefault(_PER_RUN, {})
+    key = (what, id(obj))
+    if key not in known:
+        known[key] = (obj, make(obj))
+    return known[key][1]
 
 
 def _stand_in(shape: str, request: pytest.FixtureRequest) -> Callable[..., Any]:
@@ -293,7 +295,8 @@ def lab_app_override(request: pytest.FixtureRequest, lab_app: Any, lab_session_d
                f"a callable, got {type(lab_app).__name__} and {type(lab_session_dependency).__name__}")
 
     shape = request.getfixturevalue("lab_session_shape")
-    if shape == "session" and _source_fact(request.config, shapes.runs_after_yield, lab_session_dependency):
+    if shape == "session" and _per_run(request.config, "runs after yield", lab_session_dependency,
+                                       shapes.runs_after_yield):
         with _own_code(request, lab_session_dependency):
             yield None  # the app's own dependency runs, on a factory bound to the test's connection
         return
@@ -323,18 +326,30 @@ def _own_code(request: pytest.FixtureRequest, dependency: Callable[..., Any]) ->
              "would skip, and it names no module-level async_sessionmaker or AsyncEngine the plugin can point "
              "at the test's connection: name the factory it uses with lab_session_factory_targets = "
              "yourapp.db:SessionLocal (module:attribute)")
-    connection: AsyncConnection = request.getfixturevalue("lab_connection")
-    needs_engine = any(shapes.shape_of_type(type(obj)) == "engine" for _, obj in found)
-    engine = request.getfixturevalue("lab_joined_engine") if needs_engine else None
-    with shapes.redirect(found, connection, engine):
+    with _redirecting(request, found):
         yield
+
+
+@contextlib.contextmanager
+def _redirecting(request: pytest.FixtureRequest, targets: list[tuple[str, Any]]) -> Iterator[None]:
+    """``shapes.redirect`` onto this test's connection (and its joined engine, if a target is an engine)."""
+    connection: AsyncConnection = request.getfixturevalue("lab_connection")
+    needs_engine = any(shapes.shape_of_type(type(obj)) == "engine" for _, obj in targets)
+    engine = request.getfixturevalue("lab_joined_engine") if needs_engine else None
+    with shapes.redirect(targets, connection, engine):
+        yield
+
+
+def _listed(setting: Setting, what: str) -> list[str]:
+    """A ``list`` setting's ``module:attribute`` names (spaces or commas between)."""
+    return expand(setting.value, what, setting.source).replace(",", " ").split()
 
 
 def _targets(request: pytest.FixtureRequest) -> list[tuple[str, Any]]:
     """Each ``module:attribute`` of lab_session_factory_targets (spaces or commas between), with its object."""
     setting = plugin_settings(request.config).lab_session_factory_targets
     with failing_on_lab_error():
-        names = expand(setting.value, "lab_session_factory_targets", setting.source).replace(",", " ").split()
+        names = _listed(setting, "lab_session_factory_targets")
         return [shapes.check_target(n, resolve_object(n, "lab_session_factory_targets", "app.db:async_session_maker", setting.source,
                                                       import_hint(request.config))) for n in names]
 
@@ -346,11 +361,7 @@ def lab_redirect_targets(request: pytest.FixtureRequest) -> Iterator[None]:
     if not plugin_settings(request.config).lab_session_factory_targets.value:
         yield
         return
-    targets = _targets(request)
-    connection: AsyncConnection = request.getfixturevalue("lab_connection")
-    needs_engine = any(shapes.shape_of_type(type(obj)) == "engine" for _, obj in targets)
-    engine = request.getfixturevalue("lab_joined_engine") if needs_engine else None
-    with shapes.redirect(targets, connection, engine):
+    with _redirecting(request, _targets(request)):
         yield
 
 
@@ -358,7 +369,7 @@ def _providers(request: pytest.FixtureRequest) -> list[tuple[str, Any]]:
     """Each ``module:attribute`` of lab_container_providers, with its provider (an object with override())."""
     setting = plugin_settings(request.config).lab_container_providers
     with failing_on_lab_error():
-        names = expand(setting.value, "lab_container_providers", setting.source).replace(",", " ").split()
+        names = _listed(setting, "lab_container_providers")
         found = [(n, resolve_object(n, "lab_container_providers", "app.main:container.engine", setting.source,
                                     import_hint(request.config))) for n in names]
     for name, provider in found:
@@ -414,17 +425,12 @@ def _base_url(config: pytest.Config) -> str:
     return value
 
 
-_TRANSPORTS = pytest.StashKey[dict[int, tuple[Any, Any]]]()
 _CLIENT_URL = pytest.StashKey[Any]()
 
 
 def _transport(config: pytest.Config, httpx: Any, app: Any) -> Any:
     """One ASGITransport per app for the run: it holds nothing but the app."""
-    made = config.stash.setdefault(_TRANSPORTS, {})
-    hit = made.get(id(app))
-    if hit is None or hit[0] is not app:
-        hit = made[id(app)] = (app, httpx.ASGITransport(app=app))
-    return hit[1]
+    return _per_run(config, "transport", app, lambda app: httpx.ASGITransport(app=app))
 
 
 def _client_url(config: pytest.Config, httpx: Any) -> Any:

@@ -199,13 +199,22 @@ def down(force: bool = False) -> bool:
     if uses is None:
         return chosen.down()
     with uses.locked():
-        held = [u for u in uses.live() if u.owner.pid != os.getpid()]
+        held = _held_by_others(uses)
         if held and not force and chosen.status() is not None:
-            names = ", ".join(u.line() for u in held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "")
-            raise LabError(f"the lab's server is in use by {names}: wait until they end, "
+            raise LabError(f"the lab's server is in use by {held}: wait until they end, "
                            "or stop it anyway with 'labsupport down --force'")
         uses.mark_stop(False)
         return chosen.down()
+
+
+def _held_by_others(uses: Uses) -> str:
+    """The live uses of other processes, as a reader would name them ("" when there are none)."""
+    return _some([u.line() for u in uses.live() if u.owner.pid != os.getpid()])
+
+
+def _some(names: list[str], shown: int = 5) -> str:
+    """The first few names, and how many more: what a one-line message has room for."""
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def died() -> str | None:
@@ -268,7 +277,7 @@ def say_reaped(gone: list[str], folders: list[Path]) -> None:
     cover = Uses(chosen.home).covering() if isinstance(chosen, Cluster) else None
     if cover is not None and cover.owner.pid != os.getpid():
         return
-    names = ", ".join(gone[:5]) + (f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+    names = _some(gone)
     print(f"labsupport: removed what runs that are gone left behind: {len(gone)} database(s)"
           f"{' (' + names + ')' if gone else ''}, {len(folders)} temporary folder(s)",
           file=sys.stdout if "ipykernel" in sys.modules else sys.stderr)
@@ -291,16 +300,15 @@ def reset(force: bool = False) -> ServerInfo:
     if uses is None or not isinstance(chosen, Cluster):
         return chosen.reset()  # an external server: refused there, in its own words
     with uses.locked():
-        held = [u for u in uses.live() if u.owner.pid != os.getpid()]
         if not force:
+            held = _held_by_others(uses)
             if held:
-                raise LabError(f"the lab's server is in use by {held[0].line()}"
-                               f"{f' and {len(held) - 1} more' if len(held) > 1 else ''}: wait until they end, "
+                raise LabError(f"the lab's server is in use by {held}: wait until they end, "
                                "or reset anyway with 'labsupport reset --force'")
             kept = _person_made(chosen)
             if kept:
-                raise LabError(f"the lab's cluster holds database(s) a person made: {', '.join(kept[:5])}"
-                               f"{' and more' if len(kept) > 5 else ''}; copy what you need (pg_dump), "
+                raise LabError(f"the lab's cluster holds database(s) a person made: {_some(kept)}; "
+                               "copy what you need (pg_dump), "
                                "then 'labsupport reset --force' deletes them with the rest")
         uses.mark_stop(False)
         return chosen.reset()
@@ -312,6 +320,8 @@ def _person_made(chosen: Cluster) -> list[str]:
     from .. import databases
     from ..connection import run_sync
 
+    if not chosen.exists():
+        return []  # no cluster yet: nothing anyone made, and no initdb only to look
     try:
         info, started = _start(chosen, False, None)
     except LabError as exc:

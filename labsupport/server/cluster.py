@@ -234,6 +234,10 @@ class Cluster:
     def status(self) -> ServerInfo | None:
         return self.running()
 
+    def exists(self) -> bool:
+        """Whether there is a cluster (or a data folder where one should be) to look into."""
+        return self._load() is not None or os.path.lexists(self.home / "data")
+
     def source(self) -> str:
         return find_binaries().source
 

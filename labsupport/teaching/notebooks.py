@@ -267,8 +267,10 @@ def _execute_job(args: tuple[Path, Path, dict[str, Any], bool]) -> NotebookResul
 
 def _stop_when_told() -> None:
     """A ``run -j N`` worker's start: SIGTERM or SIGINT stops its notebook as Ctrl-C stops a sequential
-    run's (papermill saves what ran, nbclient shuts the kernel down); an idle worker just exits."""
+    run's (nbclient shuts the kernel down); an idle worker just exits."""
     def stop(signum: int, frame: object) -> None:
+        for kind in (signal.SIGTERM, signal.SIGINT):  # once is enough: a second (Ctrl-C, then the command's
+            signal.signal(kind, signal.SIG_IGN)        # SIGTERM) must not cut the kernel's shutdown short
         devnull = os.open(os.devnull, os.O_WRONLY)  # what a stopped notebook's client says as it dies is
         os.dup2(devnull, 2)  # noise on the user's terminal; the command says the one line that counts
         os.close(devnull)
@@ -351,17 +353,12 @@ def _stop_now(pool: concurrent.futures.ProcessPoolExecutor, others: set[int], wa
     deadline = time.monotonic() + wait_s
     for worker in workers:
         worker.join(max(0.0, deadline - time.monotonic()))
-    while (left := [k for k in kernels if _alive(k)]) and time.monotonic() < deadline:
+    while (left := [k for k in kernels if k.still_runs()]) and time.monotonic() < deadline:
         time.sleep(0.1)
     for kernel in left:  # one that missed its parent's end
         with contextlib.suppress(ProcessLookupError):  # or ended just now
             os.kill(kernel.pid, signal.SIGKILL)
 
-
-def _alive(proc: owners.Process) -> bool:
-    """Whether that very process still runs (its pid not reused since): its parent may have changed."""
-    now = owners.process(proc.pid)
-    return now is not None and now.started == proc.started
 
 
 def _fmt(value: Any) -> str:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from exercise_support import own_lab, verdict_and_hint
+from exercise_support import own_lab, verdict_and_hint, verdicts
 
 from labsupport import databases
 from labsupport.connection import run_sync
@@ -30,10 +30,6 @@ def _assert_the_story(outcomes: dict[str, object]) -> None:
     divergence = outcomes["sqlite_divergence"]
     assert isinstance(divergence, str) and divergence.strip()
     assert "gen_random_uuid" in divergence or "DID NOT RAISE" in divergence, divergence
-
-
-def verdicts(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.startswith(("Passed:", "Not yet:"))]
 
 
 @pytest.mark.starts_first(2)

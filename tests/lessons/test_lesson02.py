@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from exercise_support import own_lab, verdict_and_hint
+from exercise_support import own_lab, verdict_and_hint, verdicts
 
 from labsupport import databases
 from labsupport.connection import run_sync
@@ -21,10 +21,6 @@ NOTEBOOK = "02_shared_factory_visibility"
 LESSON = Path(__file__).resolve().parents[2] / "notebooks" / "scenarios" / "lesson02"
 DESIGN = "check.design_task("
 PREDICTION = "check.visibility("
-
-
-def verdicts(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.startswith(("Passed:", "Not yet:"))]
 
 
 def _assert_the_story(outcomes) -> None:

@@ -9,6 +9,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from exercise_support import verdicts
 from nbclient.exceptions import CellExecutionError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -82,10 +83,6 @@ async def test_03_as_the_learner_finds_it_works_it_and_the_solution(live_noteboo
         assert executed["exercise_passed"] is True and executed["prediction_passed"] is True
         await nb.run("print(await lesson.clean_up())")
         assert run_sync(databases.names_under(lab_server.url, nb.prefix)) == []
-
-
-def verdicts(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.startswith(("Passed:", "Not yet:"))]
 
 
 def _support():

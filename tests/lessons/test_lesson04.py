@@ -13,6 +13,7 @@ import re
 import secrets
 
 import pytest
+from exercise_support import verdicts
 
 from labsupport import databases
 from labsupport.connection import run_sync
@@ -50,10 +51,6 @@ def _assert_the_story(outcomes, prefix: str, repeats: int) -> None:
     assert "load average" in outcomes.seen("evidence.time_suites(")
     said = outcomes.seen("evidence.conclusions(")
     assert said.startswith("At 0 ms per test, -n 2 "), said
-
-
-def verdicts(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.startswith(("Passed:", "Not yet:"))]
 
 
 # The cells that measure speed hold the lab's timing lock: never measured beside lesson 03's.

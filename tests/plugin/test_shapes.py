@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from users_support import own_folders
 
 from labsupport import databases, urls
-from labsupport.connection import connect, run_sync
+from labsupport.connection import fetchval, run_sync
 from labsupport.errors import LabError
 from labsupport.pytest_plugin import shapes
 from labsupport.teaching import lesson
@@ -211,19 +211,11 @@ INI = ("[pytest]\naddopts = -p no:cacheprovider -p no:randomly\nasyncio_mode = a
 
 async def _make_database(admin_url: str, name: str) -> None:
     await databases.create(admin_url, name, replace=True)
-    conn = await connect(urls.with_database(admin_url, name))
-    try:
-        await conn.execute("CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL)")
-    finally:
-        await conn.close()
+    await fetchval(urls.with_database(admin_url, name), "CREATE TABLE notes (id serial PRIMARY KEY, body text NOT NULL)")
 
 
-async def _rows(url: str) -> int:
-    conn = await connect(url)
-    try:
-        return int(await conn.fetchval("SELECT count(*) FROM notes"))
-    finally:
-        await conn.close()
+def _rows(url: str) -> int:
+    return int(run_sync(fetchval(url, "SELECT count(*) FROM notes")))
 
 
 @pytest.fixture
@@ -252,13 +244,13 @@ def _run(suite: Path, notes_db: str, expected: tuple[str, int], *args: str) -> l
 def test_an_annotated_connection_dependency_gets_connect_whatever_its_source_opens(suite: Path, notes_db: str) -> None:
     result = _run(suite, notes_db, ("connection", 0))
     assert result.ok and result.passed == 1, result.output[-3000:]
-    assert run_sync(_rows(notes_db)) == 0
+    assert _rows(notes_db) == 0
 
 
 def test_the_setting_begin_commits_each_request_inside_the_test(suite: Path, notes_db: str) -> None:
     result = _run(suite, notes_db, ("begin", 1), "-o", "lab_session_shape=begin")
     assert result.ok and result.passed == 1, result.output[-3000:]
-    assert run_sync(_rows(notes_db)) == 0
+    assert _rows(notes_db) == 0
 
 
 def test_an_unannotated_dependency_without_the_setting_stops_in_one_line(suite: Path, notes_db: str) -> None:

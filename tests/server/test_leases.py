@@ -34,6 +34,14 @@ def _holder(env: dict[str, str], tmp_path: Path) -> subprocess.Popen[str]:
     return proc
 
 
+_USE_AND_END = "from labsupport import server; l = server.acquire(); print(server.release(l))"  # True: its end stopped it
+_KEEP_AND_END = "from labsupport import server; l = server.acquire(keep=True); print(l.started, server.release(l))"
+
+
+def _python(env: dict[str, str], code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+
+
 def _labsupport(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*LABSUPPORT, *args], env=env, capture_output=True, text=True, timeout=180)
 
@@ -78,17 +86,16 @@ def test_the_last_use_to_end_stops_a_server_a_use_started_but_not_one_up_started
     first, second = _holder(env, tmp_path), _holder(env, tmp_path)
     first.kill()
     first.wait()
-    code = "from labsupport import server; l = server.acquire(); print(server.release(l))"
-    ends = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    ends = _python(env, _USE_AND_END)
     assert ends.stdout.strip() == "False", ends  # the second holder still uses it
     second.kill()
     second.wait()
-    ends = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    ends = _python(env, _USE_AND_END)
     assert ends.stdout.strip() == "True", ends  # the last use: a use started the server, so it stops it
     assert cluster.running() is None
 
     assert _labsupport(env, "up").returncode == 0
-    ends = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    ends = _python(env, _USE_AND_END)
     assert ends.stdout.strip() == "False", ends  # 'labsupport up' started it: it keeps running
     assert cluster.running() is not None
 
@@ -97,36 +104,24 @@ def test_labsupport_lab_keeps_a_server_it_started_but_not_one_a_test_run_started
     """``labsupport lab`` takes its use with ``keep``: a server it finds running (a test run's, which
     a browser test's JupyterLab joins) still stops when the last use ends; one it starts keeps running."""
     env = lab_env(cluster, tmp_path)
-    keep = "from labsupport import server; l = server.acquire(keep=True); print(l.started, server.release(l))"
-    plain = "from labsupport import server; l = server.acquire(); print(server.release(l))"
     holder = _holder(env, tmp_path)  # a run that started the server for itself
-    joined = subprocess.run([sys.executable, "-c", keep], env=env, capture_output=True, text=True, timeout=120)
+    joined = _python(env, _KEEP_AND_END)
     assert joined.stdout.split() == ["False", "False"], joined  # found it running; the holder still uses it
     holder.kill()
     holder.wait()
-    ends = subprocess.run([sys.executable, "-c", plain], env=env, capture_output=True, text=True, timeout=120)
+    ends = _python(env, _USE_AND_END)
     assert ends.stdout.strip() == "True", ends  # the run's rule stands: the last use stops it
     assert cluster.running() is None
 
-    started = subprocess.run([sys.executable, "-c", keep], env=env, capture_output=True, text=True, timeout=120)
+    started = _python(env, _KEEP_AND_END)
     assert started.stdout.split() == ["True", "False"], started  # started it, kept it
     assert cluster.running() is not None
-
-
-async def _by_hand(url: str, sql: str) -> None:
-    from labsupport.connection import connect
-
-    conn = await connect(url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 def test_reset_refuses_while_a_use_holds_the_server_or_a_person_made_a_database_and_force_resets(
         cluster: Cluster, tmp_path: Path) -> None:
     from labsupport import databases
-    from labsupport.connection import run_sync
+    from labsupport.connection import fetchval, run_sync
 
     env = lab_env(cluster, tmp_path)
     holder = _holder(env, tmp_path)
@@ -141,7 +136,7 @@ def test_reset_refuses_while_a_use_holds_the_server_or_a_person_made_a_database_
     info = cluster.up()[0]
     run_sync(databases.create(info.url, "scratch_lab_made"))  # the lab's mark: never blocks a reset
     run_sync(databases.drop_lab_made(info.url, "scratch_lab_made"))
-    run_sync(_by_hand(info.url, "CREATE DATABASE notes_by_hand"))  # no comment: a person's
+    run_sync(fetchval(info.url, "CREATE DATABASE notes_by_hand"))  # no comment: a person's
     kept = _labsupport(env, "reset")
     assert kept.returncode == 2 and len(kept.stderr.splitlines()) == 1, kept
     assert "notes_by_hand" in kept.stderr and "--force" in kept.stderr, kept.stderr

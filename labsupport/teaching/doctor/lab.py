@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ... import databases, server
 from ...connection import run_sync
-from ...errors import LabError, os_error_line
+from ...errors import LabError, os_error_parts
 from ...server.cluster import SHM, memory_ok
 from ...settings import settings
 
@@ -157,8 +157,7 @@ def run_checks(report: Callable[[str], None] = print) -> bool:
         if isinstance(exc, LabError):  # its message already says what to do
             add(Check("server starts", False, str(exc)))
         else:
-            problem, _, remedy = os_error_line(exc).rpartition(": ")
-            add(Check("server starts", False, problem, remedy))
+            add(Check("server starts", False, *os_error_parts(exc)))
         add(_kernel())
         add(_notebooks())
         return False

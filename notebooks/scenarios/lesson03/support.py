@@ -363,10 +363,9 @@ def plot(m: Measurement) -> Any:
     import matplotlib.pyplot as plt
 
     names = [LABELS[f] for f in FIXES]
-    medians = [m.median(f) for f in FIXES]
-    # the median is rounded to 0.01 ms, so it can sit a hair outside the rounds' range
-    low = [max(0.0, med - min(m.overhead_ms[f])) for f, med in zip(FIXES, medians, strict=True)]
-    high = [max(0.0, max(m.overhead_ms[f]) - med) for f, med in zip(FIXES, medians, strict=True)]
+    medians = [statistics.median(m.overhead_ms[f]) for f in FIXES]  # unrounded: within its rounds' range
+    low = [med - min(m.overhead_ms[f]) for f, med in zip(FIXES, medians, strict=True)]
+    high = [max(m.overhead_ms[f]) - med for f, med in zip(FIXES, medians, strict=True)]
     fig, ax = plt.subplots(figsize=(7, 3.6))
     bars = ax.bar(names, medians, yerr=[low, high], capsize=6, color=["#4c72b0", "#55a868", "#c44e52"])
     ax.set_ylabel("overhead per test (ms)")
