@@ -7,7 +7,8 @@ Each piece is inert until configured, except the guard's two checks that need no
     options          what a setting's value names (env:, module:attribute), worker check, one-line failure
     guard_hooks      lesson 01: the session stops unless the test database (and the app's) is one; the
                      plugin's engines refuse destructive SQL on other databases (guard)
-    transactional    lesson 02: rollback fixtures lab_engine -> lab_connection -> lab_session -> lab_client
+    transactional    lesson 02: rollback fixtures lab_engine -> lab_connection -> lab_session -> lab_client;
+                     redirect_every_test: the app's factories and providers redirected in every test, once set
     shapes           the app's session shape (session, sessionmaker, engine, connection, begin) and how each joins the test
     project_hooks    the header lines on the config file, the app and lab_engine
     engines          lesson 03: lab_pooled_engine, lab_nullpool_engine, loop-aware

@@ -37,7 +37,7 @@ from ..errors import LabError
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["LoopMismatchError", "LoopGuard", "loop_bound_engine", "loop_scope_of", "EngineChoice", "choose",
+__all__ = ["LoopMismatchError", "LoopGuard", "loop_bound_engine", "idle_birth_loop", "loop_scope_of", "EngineChoice", "choose",
            "POOLED", "lab_pooled_engine", "lab_nullpool_engine"]
 
 
@@ -115,6 +115,21 @@ def loop_bound_engine(url: str, *, owner: str = "this engine", loop_scope: str =
         guard.describe_user = describe_user
     engine.sync_engine.pool.lab_guard = guard  # type: ignore[attr-defined]  # a pool attribute of the lab's own, read by LoopGuardedPool
     return engine
+
+
+def idle_birth_loop(engine: Any, item: pytest.Item) -> asyncio.AbstractEventLoop | None:
+    """The loop a ``loop_bound_engine`` was born in, when ``item`` runs in that loop and it is idle now.
+
+    A sync fixture can then run the engine's work in that loop itself (``loop.run_until_complete``),
+    in the loop the test's own coroutine will run in, without a trip through pytest-asyncio's runner
+    per step. None for any other engine (NullPool, your own), an anyio test, a test in another loop
+    (whose use then meets LoopGuard's one line), or a loop that is running or closed.
+    """
+    pool = getattr(getattr(engine, "sync_engine", None), "pool", None)
+    guard: LoopGuard | None = getattr(pool, "lab_guard", None)
+    if guard is None or guard.loop.is_closed() or guard.loop.is_running() or _uses_anyio(item):
+        return None
+    return guard.loop if loop_scope_of(item) == guard.loop_scope else None
 
 
 def loop_scope_of(item: pytest.Item) -> str:

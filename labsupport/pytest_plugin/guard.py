@@ -295,9 +295,9 @@ def _verdict(statement: str) -> tuple[Destructive, ...]:
     return tuple(destructive_sql(statement))
 
 
-def _before_cursor_execute(conn: Connection, cursor: Any, statement: str, parameters: Any,
-                           context: Any, executemany: bool) -> None:
-    if not _is_postgres(conn):
+def _check_statement(statement: str, context: Any) -> None:
+    connection: Connection = context.root_connection
+    if not _is_postgres(connection):
         return
     for op in _verdict(statement):
         if op.verb == "DROP DATABASE":
@@ -307,7 +307,37 @@ def _before_cursor_execute(conn: Connection, cursor: Any, statement: str, parame
                     f"(its name does not end in {MARKER!r}); drop only databases your tests created"
                 )
         else:
-            require_test_database(server_database(conn), op.verb)
+            require_test_database(server_database(connection), op.verb)
+
+
+def _do_execute(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+    """The dialect's ``do_execute`` and ``do_executemany`` events: the statement is judged just before the
+    driver gets it. A dialect event, not the engine's ``before_cursor_execute``: an engine with any engine
+    event listened for dispatches every engine event on every statement and transaction step, which costs
+    a test about as much as the guard itself. False: SQLAlchemy then sends it as usual."""
+    _check_statement(statement, context)
+    return False
+
+
+def _do_execute_no_params(cursor: Any, statement: str, context: Any) -> bool:
+    _check_statement(statement, context)
+    return False
+
+
+_DIALECT_EVENTS = (("do_execute", _do_execute), ("do_executemany", _do_execute),
+                   ("do_execute_no_params", _do_execute_no_params))
+
+
+def _listen(target: Any) -> None:
+    for name, fn in _DIALECT_EVENTS:
+        if not event.contains(target, name, fn):
+            event.listen(target, name, fn)
+
+
+def _stop_listening(target: Any) -> None:
+    for name, fn in _DIALECT_EVENTS:
+        if event.contains(target, name, fn):
+            event.remove(target, name, fn)
 
 
 def _guarded(connection: Connection) -> bool:
@@ -353,16 +383,14 @@ def protect(engine: Any) -> Any:
     if sync.dialect.name != "postgresql":
         raise LabError(f"labsupport.guard knows PostgreSQL only; this engine is {sync.dialect.name}")
     _install_metadata_hooks()
-    if not event.contains(sync, "before_cursor_execute", _before_cursor_execute):
-        event.listen(sync, "before_cursor_execute", _before_cursor_execute)
+    _listen(sync)
     _PROTECTED.add(sync)
     return engine
 
 
 def unprotect(engine: Any) -> None:
     sync = _sync(engine)
-    if event.contains(sync, "before_cursor_execute", _before_cursor_execute):
-        event.remove(sync, "before_cursor_execute", _before_cursor_execute)
+    _stop_listening(sync)
     _PROTECTED.discard(sync)
 
 
@@ -374,15 +402,13 @@ def protect_all() -> None:
     """Guard every PostgreSQL engine in this process, those made later included."""
     global _EVERYWHERE
     _install_metadata_hooks()
-    if not event.contains(Engine, "before_cursor_execute", _before_cursor_execute):
-        event.listen(Engine, "before_cursor_execute", _before_cursor_execute)
+    _listen(Engine)  # every dialect, those of engines made later included
     _EVERYWHERE = True
 
 
 def unprotect_all() -> None:
     global _EVERYWHERE
-    if event.contains(Engine, "before_cursor_execute", _before_cursor_execute):
-        event.remove(Engine, "before_cursor_execute", _before_cursor_execute)
+    _stop_listening(Engine)
     _EVERYWHERE = False
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from . import guard_hooks, project_hooks, server_fixture, server_hooks, settings_table, worker_hooks
+from . import guard_hooks, project_hooks, server_fixture, server_hooks, settings_table, transactional, worker_hooks
 from .options import is_worker
 
 
@@ -112,6 +112,7 @@ class _RunHooks:
     @pytest.hookimpl(trylast=True)  # registered in pytest_configure: after conftest files, before the header
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         settings_table.reread(session.config)
+        transactional.every_test_redirects(session.config)  # before collection: its autouse fixture counts
         guard_hooks.check_session(session)
 
     @pytest.hookimpl(tryfirst=True)  # before the progress character of the first report

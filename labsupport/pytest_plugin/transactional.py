@@ -6,25 +6,33 @@ the async version, as a chain of pytest fixtures (labsupport's pytest plugin reg
     lab_database_url       session   which database (precedence below)
     lab_engine_options     session   extra create_async_engine options ({}; lesson 04 names the worker)
     lab_engine             session   pooled in the session loop if the tests share it, else NullPool
-    lab_connection         function  one connection per test, inside an outer transaction (the one async link)
+    lab_connection         function  one connection per test, inside an outer transaction
     lab_session_factory    function  sessions on that connection, join_transaction_mode="create_savepoint"
-    lab_session            function  the test's own session from that factory, closed by lab_connection
+    lab_session            function  the test's own session (from that factory if you override it), closed by
+                                     lab_connection
     lab_joined_engine      function  an AsyncEngine whose connections are savepoints on lab_connection
     lab_app                session   YOUR FastAPI app: ini lab_app = app.main:app, or a fixture
     lab_session_dependency session   YOUR dependency: ini lab_session_dependency = app.db:get_session
     lab_session_shape      function  what that dependency gives: session, sessionmaker, engine, connection, begin
     lab_app_override       function  routes get the test's connection in the dependency's own shape (a session
                                      dependency with code after its yield runs as written, its factory bound there)
-    lab_redirect_targets   function  autouse: lab_session_factory_targets point at the test's connection
-    lab_override_providers function  autouse: lab_container_providers give lab_joined_engine (or the factory)
+    lab_redirect_targets   function  lab_session_factory_targets point at the test's connection (every test,
+                                     once that is set: redirect_every_test)
+    lab_override_providers function  lab_container_providers give lab_joined_engine or the factory (the same)
     lab_run_lifespan       session   ini lab_run_lifespan (false): run the app's lifespan (asgi-lifespan)
     lab_client             function  a new httpx.AsyncClient over the run's ASGITransport, the override installed
 
 The outer transaction is rolled back after each test, so the app's ``commit()`` calls only
-release savepoints and nothing reaches the database for good. Only ``lab_connection`` is an async
-fixture on the common path: each async fixture costs pytest-asyncio two trips through the event loop
-per test, so the links after it are plain fixtures, and what does not change during a run (the
-client's transport and base URL, whether the dependency runs code after its yield) is worked out once. A project names its app and its
+release savepoints and nothing reaches the database for good.
+
+What a test pays for it: pytest sets up every fixture in a test's closure, and every ``request``
+argument in it, again for each test, and pytest-asyncio runs each async fixture's setup and teardown
+as trips of their own through its runner. So the common path is short and has no async fixture:
+``lab_connection`` opens and closes its connection in the session loop itself when the engine is
+the pooled one born there, ``lab_session`` makes its session without a factory fixture unless you
+override ``lab_session_factory``, the redirect links join a test only when a setting names targets,
+and what does not change during a run (the client's transport and base URL, whether the dependency
+runs code after its yield, the dependency's shape) is worked out once. A project names its app and its
 dependency in pytest's configuration (``lab_app``, ``lab_session_dependency``, or
 ``lab_session_factory_targets`` for a module-level session factory); fixtures of those names in
 conftest.py still win, and every other link can be overridden too.
@@ -68,10 +76,11 @@ from .settings_table import Setting, plugin_settings, spec
 
 if TYPE_CHECKING:
     import httpx
-    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, AsyncTransaction, async_sessionmaker
 
 __all__ = [
-    "URL_ENV", "lab_database_url", "lab_engine_options", "lab_engine", "lab_connection", "lab_session_factory",
+    "URL_ENV", "lab_database_url", "lab_engine_options", "lab_engine", "lab_connection", "_lab_connection_in_test_loop",
+    "lab_session_factory",
     "lab_session", "_lab_closing_session", "lab_joined_engine", "lab_app", "lab_session_dependency", "lab_session_shape",
     "lab_app_override", "lab_redirect_targets", "lab_override_providers", "lab_run_lifespan", "lab_client",
     "_lab_lifespan_client",
@@ -123,35 +132,67 @@ async def _connect(engine: AsyncEngine) -> AsyncConnection:
 
 @dataclass
 class _TestConnection:
-    """The chain's connection of one test, and the sessions lab_session opened on it (closed with it)."""
+    """The chain's connection of one test, its outer transaction, and the sessions lab_session opened on it."""
 
     connection: AsyncConnection
+    outer: AsyncTransaction
     sessions: list[AsyncSession] = field(default_factory=list)
+
+    @classmethod
+    async def open(cls, engine: AsyncEngine) -> _TestConnection:
+        connection = await _connect(engine)
+        return cls(connection, await connection.begin())
+
+    async def close(self) -> None:
+        """Roll back whatever the test and the app wrote, then close: the sessions' savepoints went with
+        the rollback, so closing them sends nothing to the server."""
+        try:
+            if self.outer.is_active:
+                await self.outer.rollback()
+        finally:
+            try:
+                for session in self.sessions:
+                    await session.close()
+            finally:
+                await self.connection.close()
 
 
 _HELD = pytest.StashKey[_TestConnection]()
 
 
-@pytest_asyncio.fixture
-async def lab_connection(request: pytest.FixtureRequest, lab_engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """One connection per test inside an outer transaction, rolled back afterwards: the chain's one async link.
+@pytest.fixture
+def lab_connection(request: pytest.FixtureRequest, lab_engine: AsyncEngine) -> Iterator[AsyncConnection]:
+    """One connection per test inside an outer transaction, rolled back afterwards.
 
-    The sessions lab_session opened on it are closed after the rollback, which took their
-    savepoints with it, so closing them sends nothing to the server."""
-    connection = await _connect(lab_engine)
-    outer = await connection.begin()
-    held = request.node.stash[_HELD] = _TestConnection(connection)
-    yield connection
-    del request.node.stash[_HELD]
+    On the fast path (``lab_pooled_engine``, the test in the session loop) it opens and closes the
+    connection in that loop itself, ``loop.run_until_complete`` while the loop is idle between tests:
+    pytest-asyncio's runner would cost two more trips per test. Any other engine or loop gets
+    ``_lab_connection_in_test_loop``, the same steps as an async fixture in the test's own loop."""
+    loop = engines.idle_birth_loop(lab_engine, request.node)
+    if loop is None:
+        yield request.getfixturevalue("_lab_connection_in_test_loop")
+        return
+    held = request.node.stash[_HELD] = loop.run_until_complete(_TestConnection.open(lab_engine))
     try:
-        if outer.is_active:
-            await outer.rollback()  # whatever the test and the app wrote: gone
+        yield held.connection
     finally:
-        try:
-            for session in held.sessions:
-                await session.close()
-        finally:
-            await connection.close()
+        del request.node.stash[_HELD]
+        loop.run_until_complete(held.close())
+
+
+@pytest_asyncio.fixture
+async def _lab_connection_in_test_loop(request: pytest.FixtureRequest,
+                                       lab_engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """lab_connection in the loop the test runs in: NullPool, an engine of your own, anyio."""
+    held = request.node.stash[_HELD] = await _TestConnection.open(lab_engine)
+    try:
+        yield held.connection
+    finally:
+        del request.node.stash[_HELD]
+        await held.close()
+
+
+_SESSION_OPTIONS: dict[str, Any] = {"join_transaction_mode": "create_savepoint", "expire_on_commit": False}
 
 
 @pytest.fixture
@@ -159,24 +200,52 @@ def lab_session_factory(lab_connection: AsyncConnection) -> async_sessionmaker[A
     """Sessions on the test's connection; their commit() and rollback() only touch a savepoint."""
     from sqlalchemy.ext.asyncio import async_sessionmaker
 
-    return async_sessionmaker(bind=lab_connection, join_transaction_mode="create_savepoint",
-                              expire_on_commit=False)
+    return async_sessionmaker(bind=lab_connection, **_SESSION_OPTIONS)
 
 
 @pytest.fixture
-def lab_session(request: pytest.FixtureRequest, lab_session_factory: async_sessionmaker[AsyncSession]) -> AsyncSession:
+def lab_session(request: pytest.FixtureRequest, lab_connection: AsyncConnection) -> AsyncSession:
     """The test's own session: what it adds and commits, the routes see; nothing outlives the test.
 
-    A plain fixture: lab_connection closes it after its rollback. A factory that is not bound to
-    the chain's own connection (an override of lab_connection or lab_session_factory) gets its
-    session from _lab_closing_session, which closes it itself."""
+    A plain fixture: lab_connection closes it after its rollback. It takes its session from
+    lab_session_factory when that is overridden (a conftest.py, a module, a class, a parameter), and
+    otherwise makes the same session itself, which spares every test one fixture. A factory that is not
+    bound to the chain's own connection gets its session from _lab_closing_session, which closes it."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     held = request.node.stash.get(_HELD, None)
-    if held is None or getattr(lab_session_factory, "kw", {}).get("bind") is not held.connection:
-        session: AsyncSession = request.getfixturevalue("_lab_closing_session")
-        return session
-    session = lab_session_factory()
+    ours = held is not None and held.connection is lab_connection
+    if ours and _plugins_own(request, "lab_session_factory"):
+        session = AsyncSession(bind=lab_connection, **_SESSION_OPTIONS)
+    else:
+        factory: async_sessionmaker[AsyncSession] = request.getfixturevalue("lab_session_factory")
+        if not ours or getattr(factory, "kw", {}).get("bind") is not lab_connection:
+            closing: AsyncSession = request.getfixturevalue("_lab_closing_session")
+            return closing
+        session = factory()
+    assert held is not None
     held.sessions.append(session)
     return session
+
+
+_OWN = pytest.StashKey[dict[tuple[str, str], bool]]()
+
+
+def _plugins_own(request: pytest.FixtureRequest, name: str) -> bool:
+    """Whether the test gets this module's fixture ``name``: nothing overrides it where the test lives
+    and the test does not parametrize it. Looked up once per module or class (pytest's fixture manager,
+    the plugin ``funcmanage``)."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and name in callspec.params:
+        return False
+    parent = request.node.parent
+    known = request.config.stash.setdefault(_OWN, {})
+    key = (name, parent.nodeid if parent is not None else "")
+    if key not in known:
+        manager = request.config.pluginmanager.get_plugin("funcmanage")
+        defs = manager.getfixturedefs(name, request.node) if manager is not None else None
+        known[key] = defs is not None and len(defs) > 0 and getattr(defs[-1].func, "__module__", None) == __name__
+    return known[key]
 
 
 @pytest_asyncio.fixture
@@ -275,8 +344,8 @@ def _stand_in(shape: str, request: pytest.FixtureRequest) -> Callable[..., Any]:
 
 
 @pytest.fixture
-def lab_app_override(request: pytest.FixtureRequest, lab_app: Any, lab_session_dependency: Callable[..., Any] | None,
-                     lab_redirect_targets: None, lab_override_providers: None) -> Iterator[Callable[..., Any] | None]:
+def lab_app_override(request: pytest.FixtureRequest, lab_app: Any,
+                     lab_session_dependency: Callable[..., Any] | None) -> Iterator[Callable[..., Any] | None]:
     """Routes get the test's connection in the dependency's own shape; the old override comes back after.
 
     Whether the dependency's own code goes on after its yield (read from its source) is read once per run."""
@@ -354,15 +423,31 @@ def _targets(request: pytest.FixtureRequest) -> list[tuple[str, Any]]:
                                                       import_hint(request.config))) for n in names]
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def lab_redirect_targets(request: pytest.FixtureRequest) -> Iterator[None]:
     """With lab_session_factory_targets set, every test runs inside the outer transaction: the app's
-    module-level session factories (and engines) point at lab_connection until the test ends."""
+    module-level session factories (and engines) point at lab_connection until the test ends
+    (``redirect_every_test`` requests this fixture in every test then)."""
     if not plugin_settings(request.config).lab_session_factory_targets.value:
         yield
         return
     with _redirecting(request, _targets(request)):
         yield
+
+
+_EVERY_TEST = "labsupport-redirect-every-test"
+
+
+def every_test_redirects(config: pytest.Config) -> None:
+    """Once lab_session_factory_targets or lab_container_providers is set, every test requests
+    lab_redirect_targets and lab_override_providers (``redirect_every_test``, a plugin of its own);
+    a run that sets neither sets up neither. Called at the session's start, when the settings are final."""
+    settings = plugin_settings(config)
+    wanted = settings.lab_session_factory_targets.value or settings.lab_container_providers.value
+    if wanted and not config.pluginmanager.has_plugin(_EVERY_TEST):
+        from . import redirect_every_test as module
+
+        config.pluginmanager.register(module, _EVERY_TEST)
 
 
 def _providers(request: pytest.FixtureRequest) -> list[tuple[str, Any]]:
@@ -388,11 +473,12 @@ def _gives_factory(provider: Any) -> bool:
     return isinstance(provides, type) and issubclass(provides, async_sessionmaker)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def lab_override_providers(request: pytest.FixtureRequest) -> Iterator[None]:
     """With lab_container_providers set, every test overrides those container providers: an engine
     provider gives lab_joined_engine (its connections are savepoints in the test's transaction), a
-    provider of an async_sessionmaker gives lab_session_factory; each override ends with the test."""
+    provider of an async_sessionmaker gives lab_session_factory; each override ends with the test
+    (``redirect_every_test`` requests this fixture in every test then)."""
     if not plugin_settings(request.config).lab_container_providers.value:
         yield
         return

@@ -170,6 +170,9 @@ OPERATIONS: dict[str, Op] = {
     "TRUNCATE": lambda c: c.execute(text("TRUNCATE precious")),
     "ALTER ... DROP COLUMN": lambda c: c.execute(text("ALTER TABLE precious DROP COLUMN v")),
     "DELETE without WHERE": lambda c: c.execute(text("DELETE FROM precious")),
+    "DELETE as executemany": lambda c: c.execute(text("DELETE FROM precious"), [{"n": 1}, {"n": 2}]),
+    "TRUNCATE with no_parameters": lambda c: c.exec_driver_sql("TRUNCATE precious",
+                                                                execution_options={"no_parameters": True}),
     "DO block": lambda c: c.execute(text("DO $$ BEGIN EXECUTE 'TRUNCATE precious'; END $$")),
     "DROP SCHEMA": lambda c: c.execute(text("DROP SCHEMA public CASCADE")),
 }
@@ -317,6 +320,18 @@ def real_databases(lab_server: ServerInfo, prefix: str) -> dict[str, str]:
     for name in names.values():
         run_sync(_make_precious(lab_server, name))
     return names
+
+
+def test_a_guarded_engine_turns_on_no_engine_events(lab_server: ServerInfo) -> None:
+    """The guard listens on the dialect: an engine with an engine event listened for dispatches every
+    engine event on every statement and transaction step, a cost each test of the plugin's chain pays."""
+    engine = guard.protect(create_async_engine(_url(lab_server, "postgres")))
+    try:
+        assert guard.is_protected(engine) and engine.sync_engine.dialect._has_events
+        assert not engine.sync_engine._has_events
+    finally:
+        guard.unprotect(engine)
+        engine.sync_engine.dispose()
 
 
 async def test_the_guard_asks_the_server_not_the_url(lab_server: ServerInfo, real_databases: dict[str, str]) -> None:

@@ -541,3 +541,68 @@ def test_each_test_gets_its_own_client_over_the_run_s_one_transport(tmp_path: Pa
     result = lesson.run_suite(suite, "-p", "no:randomly", env={"LAB_TEST_DATABASE_URL": notes_db})
 
     assert result.ok and result.passed == 2, result.output[-3000:]
+
+
+# ---------------------------------------------------------------- what each test sets up
+
+SHAPE_TESTS = '''
+import pytest
+from sqlalchemy import text
+
+
+async def test_a_writes(lab_session):
+    await lab_session.execute(text("INSERT INTO notes (body) VALUES ('written')"))
+    await lab_session.commit()
+
+
+def test_b_touches_no_database():
+    pass
+
+
+class TestOwnFactory:
+    @pytest.fixture
+    def lab_session_factory(self, lab_connection):
+        from sqlalchemy.ext.asyncio import async_sessionmaker
+
+        return async_sessionmaker(bind=lab_connection, join_transaction_mode="create_savepoint", info={"mine": 1})
+
+    async def test_c_gets_the_class_s_factory(self, lab_session):
+        assert lab_session.info == {"mine": 1}
+
+
+async def test_d_gets_the_plugin_s_session_again(lab_session):
+    assert lab_session.info == {}
+    assert await lab_session.scalar(text("SELECT count(*) FROM notes")) == 0
+'''
+
+
+def _set_up(output: str, test: str) -> list[str]:
+    """The plugin's function-scoped fixtures ``--setup-show`` says were set up for one test (SETUP lines
+    before it), sorted."""
+    names: list[str] = []
+    for line in output.splitlines():
+        found = re.match(r"\s+SETUP\s+F (_?lab_\w+)", line)
+        if found:
+            names.append(found.group(1))
+        elif f"::{test}" in line:
+            return sorted(names)
+        elif "TEARDOWN" in line:
+            names = [n for n in names if f"TEARDOWN F {n}" not in line]
+    raise AssertionError(f"{test} is not in the output:\n{output[-3000:]}")
+
+
+@pytest.mark.parametrize("loop_scope", ["function", "session"])
+def test_a_test_sets_up_only_the_links_it_uses(tmp_path: Path, notes_db: str, loop_scope: str) -> None:
+    """The session loop runs lab_connection without an async fixture; no redirect links without a setting;
+    lab_session takes lab_session_factory only where a class (or conftest, module, parameter) overrides it."""
+    suite = _suite(tmp_path, loop_scope, **{"test_notes.py": SHAPE_TESTS})
+    result = lesson.run_suite(suite, "-p", "no:randomly", "--setup-show", env={"LAB_TEST_DATABASE_URL": notes_db})
+
+    assert result.ok and result.passed == 4, result.output[-3000:]
+    chain = sorted(["lab_connection", "lab_session"] + (["_lab_connection_in_test_loop"] if loop_scope == "function"
+                                                        else []))
+    assert _set_up(result.output, "test_a_writes") == chain
+    assert _set_up(result.output, "test_b_touches_no_database") == []
+    assert _set_up(result.output, "test_c_gets_the_class_s_factory") == sorted([*chain, "lab_session_factory"])
+    assert _set_up(result.output, "test_d_gets_the_plugin_s_session_again") == chain
+    assert _rows_left(notes_db) == 0

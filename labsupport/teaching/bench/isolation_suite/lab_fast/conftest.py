@@ -1,11 +1,7 @@
-"""The lab's fast path: lab_engine is the pooled engine born in the session loop; rollback per test."""
+"""The lab's fast path as an adopter gets it: pytest.ini's two loop-scope lines make lab_engine the pooled
+engine born in the session loop; rollback per test."""
 
 import pytest
-
-
-@pytest.fixture(scope="session")
-def lab_engine(lab_pooled_engine):
-    return lab_pooled_engine
 
 
 @pytest.fixture
