@@ -207,8 +207,14 @@ def _anyio_backend_scope(item: pytest.Item) -> str:
     return str(defs[-1].scope) if defs else "module"
 
 
+# The plugin's fixtures that reach lab_engine, some of them only as they run (request.getfixturevalue):
+# lab_session opens the connection itself on the fast path, the app's override builds its stand-in then.
+_REACHING_LAB_ENGINE = frozenset({"lab_engine", "lab_connection", "lab_session_factory", "lab_session", "lab_joined_engine",
+                                  "lab_app_override", "lab_client", "lab_redirect_targets", "lab_override_providers"})
+
+
 def choose(config: pytest.Config, items: list[pytest.Item] | None = None) -> EngineChoice:
-    """Pooled when every test that uses lab_engine runs in the session loop its fixtures run in.
+    """Pooled when every test that uses lab_engine (itself or through the chain) runs in the session loop its fixtures run in.
 
     Before collection (``items`` None) only the ini options are known; after it, each test's own
     ``asyncio`` marker and, for anyio-marked tests, the scope of ``anyio_backend`` count too.
@@ -226,7 +232,7 @@ def choose(config: pytest.Config, items: list[pytest.Item] | None = None) -> Eng
             return EngineChoice(True, f"{_FAST}; anyio-marked tests also need a session-scoped anyio_backend")
         return EngineChoice(False, f"tests in {tests}-scoped loops, fixtures in {fixtures or 'their own'}; "
                                    f"{_FAST} make it pooled: {_SAVES} ({_ANYIO})")
-    using = [i for i in items if "lab_engine" in getattr(i, "fixturenames", ())]
+    using = [i for i in items if not _REACHING_LAB_ENGINE.isdisjoint(getattr(i, "fixturenames", ()))]
     apart = [i for i in using if (_anyio_backend_scope(i) != "session" if _uses_anyio(i)
                                   else fixtures != "session" or loop_scope_of(i) != "session")]
     if not using:

@@ -61,6 +61,7 @@ test's data. Use a database cloned from a template per test there (lesson 02, se
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import inspect
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -160,24 +161,36 @@ class _TestConnection:
 _HELD = pytest.StashKey[_TestConnection]()
 
 
+@contextlib.contextmanager
+def _opened_in(loop: asyncio.AbstractEventLoop, engine: AsyncEngine, request: pytest.FixtureRequest) -> Iterator[_TestConnection]:
+    """The test's connection opened and closed in ``loop`` by a sync fixture, ``loop.run_until_complete``
+    while the loop is idle between tests: pytest-asyncio's runner would cost two trips of its own."""
+    held = request.node.stash[_HELD] = loop.run_until_complete(_TestConnection.open(engine))
+    try:
+        yield held
+    finally:
+        del request.node.stash[_HELD]
+        loop.run_until_complete(held.close())
+
+
 @pytest.fixture
 def lab_connection(request: pytest.FixtureRequest, lab_engine: AsyncEngine) -> Iterator[AsyncConnection]:
     """One connection per test inside an outer transaction, rolled back afterwards.
 
     On the fast path (``lab_pooled_engine``, the test in the session loop) it opens and closes the
-    connection in that loop itself, ``loop.run_until_complete`` while the loop is idle between tests:
-    pytest-asyncio's runner would cost two more trips per test. Any other engine or loop gets
-    ``_lab_connection_in_test_loop``, the same steps as an async fixture in the test's own loop."""
+    connection in that loop itself; any other engine or loop gets ``_lab_connection_in_test_loop``,
+    the same steps as an async fixture in the test's own loop. When lab_session opened the test's
+    connection first, this is that connection, and lab_session closes it."""
+    held = request.node.stash.get(_HELD, None)
+    if held is not None:
+        yield held.connection
+        return
     loop = engines.idle_birth_loop(lab_engine, request.node)
     if loop is None:
         yield request.getfixturevalue("_lab_connection_in_test_loop")
         return
-    held = request.node.stash[_HELD] = loop.run_until_complete(_TestConnection.open(lab_engine))
-    try:
+    with _opened_in(loop, lab_engine, request) as held:
         yield held.connection
-    finally:
-        del request.node.stash[_HELD]
-        loop.run_until_complete(held.close())
 
 
 @pytest_asyncio.fixture
@@ -204,28 +217,43 @@ def lab_session_factory(lab_connection: AsyncConnection) -> async_sessionmaker[A
 
 
 @pytest.fixture
-def lab_session(request: pytest.FixtureRequest, lab_connection: AsyncConnection) -> AsyncSession:
+def lab_session(request: pytest.FixtureRequest) -> Iterator[AsyncSession]:
     """The test's own session: what it adds and commits, the routes see; nothing outlives the test.
 
-    A plain fixture: lab_connection closes it after its rollback. It takes its session from
-    lab_session_factory when that is overridden (a conftest.py, a module, a class, a parameter), and
-    otherwise makes the same session itself, which spares every test one fixture. A factory that is not
-    bound to the chain's own connection gets its session from _lab_closing_session, which closes it."""
+    The chain's one fixture on the fast path: when neither lab_connection nor lab_session_factory is
+    overridden (a conftest.py, a module, a class, a parameter) and the engine is the pooled one of the
+    session loop the test runs in, it opens the test's connection itself (lab_connection, if the test
+    asks for it too, is that connection) and makes its session on it. Otherwise it takes the session from
+    those links: from lab_session_factory, or made on lab_connection. Either way the connection's
+    teardown closes the session after the rollback, which sends nothing to the server; a factory that is
+    not bound to the chain's own connection gets its session from _lab_closing_session, which closes it."""
     from sqlalchemy.ext.asyncio import AsyncSession
 
     held = request.node.stash.get(_HELD, None)
-    ours = held is not None and held.connection is lab_connection
-    if ours and _plugins_own(request, "lab_session_factory"):
-        session = AsyncSession(bind=lab_connection, **_SESSION_OPTIONS)
+    links_ours = _plugins_own(request, "lab_connection") and _plugins_own(request, "lab_session_factory")
+    if held is None and links_ours:
+        engine: AsyncEngine = request.getfixturevalue("lab_engine")
+        loop = engines.idle_birth_loop(engine, request.node)
+        if loop is not None:
+            with _opened_in(loop, engine, request) as held:
+                session = AsyncSession(bind=held.connection, **_SESSION_OPTIONS)
+                held.sessions.append(session)
+                yield session
+            return
+    connection: AsyncConnection = request.getfixturevalue("lab_connection")
+    held = request.node.stash.get(_HELD, None)
+    ours = held is not None and held.connection is connection
+    if ours and links_ours:
+        session = AsyncSession(bind=connection, **_SESSION_OPTIONS)
     else:
         factory: async_sessionmaker[AsyncSession] = request.getfixturevalue("lab_session_factory")
-        if not ours or getattr(factory, "kw", {}).get("bind") is not lab_connection:
-            closing: AsyncSession = request.getfixturevalue("_lab_closing_session")
-            return closing
+        if not ours or getattr(factory, "kw", {}).get("bind") is not connection:
+            yield request.getfixturevalue("_lab_closing_session")
+            return
         session = factory()
     assert held is not None
     held.sessions.append(session)
-    return session
+    yield session
 
 
 _OWN = pytest.StashKey[dict[tuple[str, str], bool]]()

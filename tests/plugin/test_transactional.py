@@ -573,6 +573,12 @@ class TestOwnFactory:
 async def test_d_gets_the_plugin_s_session_again(lab_session):
     assert lab_session.info == {}
     assert await lab_session.scalar(text("SELECT count(*) FROM notes")) == 0
+
+
+async def test_e_asks_for_the_session_then_the_connection(lab_session, lab_connection):
+    assert lab_session.bind is lab_connection
+    await lab_connection.execute(text("INSERT INTO notes (body) VALUES ('by the connection')"))
+    assert await lab_session.scalar(text("SELECT count(*) FROM notes")) == 1
 '''
 
 
@@ -593,16 +599,21 @@ def _set_up(output: str, test: str) -> list[str]:
 
 @pytest.mark.parametrize("loop_scope", ["function", "session"])
 def test_a_test_sets_up_only_the_links_it_uses(tmp_path: Path, notes_db: str, loop_scope: str) -> None:
-    """The session loop runs lab_connection without an async fixture; no redirect links without a setting;
-    lab_session takes lab_session_factory only where a class (or conftest, module, parameter) overrides it."""
+    """In the session loop lab_session is the one link a test sets up (it opens the connection itself), in a
+    function loop lab_connection is an async fixture in that loop; no redirect links without a setting; the
+    links in between join where a class (or a conftest, a module, a parameter) overrides one of them."""
     suite = _suite(tmp_path, loop_scope, **{"test_notes.py": SHAPE_TESTS})
     result = lesson.run_suite(suite, "-p", "no:randomly", "--setup-show", env={"LAB_TEST_DATABASE_URL": notes_db})
 
-    assert result.ok and result.passed == 4, result.output[-3000:]
-    chain = sorted(["lab_connection", "lab_session"] + (["_lab_connection_in_test_loop"] if loop_scope == "function"
-                                                        else []))
+    assert result.ok and result.passed == 5, result.output[-3000:]
+    engine = "lab_pooled_engine" if loop_scope == "session" else "lab_nullpool_engine"  # tests of lab_session count
+    assert re.search(rf"SETUP\s+S {engine}\b", result.output), result.output[-3000:]
+    links = ["lab_connection", "lab_session"]
+    chain = ["lab_session"] if loop_scope == "session" else sorted([*links, "_lab_connection_in_test_loop"])
     assert _set_up(result.output, "test_a_writes") == chain
     assert _set_up(result.output, "test_b_touches_no_database") == []
-    assert _set_up(result.output, "test_c_gets_the_class_s_factory") == sorted([*chain, "lab_session_factory"])
+    assert _set_up(result.output, "test_c_gets_the_class_s_factory") == sorted(
+        [*links, "lab_session_factory"] + (["_lab_connection_in_test_loop"] if loop_scope == "function" else []))
     assert _set_up(result.output, "test_d_gets_the_plugin_s_session_again") == chain
+    assert _set_up(result.output, "test_e_asks_for_the_session_then_the_connection") == sorted(set([*chain, *links]))
     assert _rows_left(notes_db) == 0
