@@ -23,6 +23,13 @@ rounds as a percentage of its median, and a ratio between two rows whose min-max
 "within noise". The plugin's own cost per test is computed per round from rows measured side by side (the
 fast path minus the test bodies in a plain loop minus the session-loop baseline), its median reported.
 Speed never sets the exit status: each target prints PASS or MISS with its figures.
+
+A second look at the plugin's own cost, ``lab_paired``: one pytest run of the fast path in which each
+lab test alternates with the same test doing the chain's isolation in its own body (on the chain's own
+engine), the figure the median over n of the lab test minus its by-hand twin. Both kinds run between
+pytest's tests, where a body runs with caches that pytest's own work between tests has cooled, which the
+plain loop of the test bodies does not see; so this is what the plugin's fixtures add to a test that does
+the same work, and the formula above is that plus the body's cost of running between pytest's tests.
 """
 
 from __future__ import annotations
@@ -48,8 +55,8 @@ from labsupport.errors import LabError
 from ..noise import overlap
 from .results import machine_facts, merge_results
 
-__all__ = ["Strategy", "STRATEGIES", "Plan", "Target", "TARGETS", "CASE_FILE_MS", "STEADY_PCT", "bench_isolation",
-           "summarise", "spread_pct", "own_cost", "check_targets", "table"]
+__all__ = ["Strategy", "STRATEGIES", "Plan", "Target", "TARGETS", "CASE_FILE_MS", "STEADY_PCT", "PAIRED", "bench_isolation",
+           "summarise", "spread_pct", "own_cost", "paired_differences", "check_targets", "table"]
 
 SUITE = Path(__file__).resolve().parent / "isolation_suite"
 CASE_FILE_MS = 2000.0  # case file 003: "Accept ~2s overhead per test"
@@ -71,6 +78,8 @@ STRATEGIES = [
     Strategy("ref_connect", "reference: floor on a new connection each, no pytest", "", ""),
     Strategy("lab_default", "lab default chain (lab_session, NullPool)", "small_tests.py"),
     Strategy("lab_fast", "lab fast path (lab_pooled_engine, session loop)", "small_tests.py", "baseline_session"),
+    Strategy("lab_paired", "the plugin's own cost, paired: a fast-path test minus the same test doing its isolation",
+             "paired_tests.py", ""),
     Strategy("nullpool", "NullPool engine, connection per test", "small_tests.py"),
     Strategy("engine_per_test", "engine per test + dispose", "small_tests.py"),
     Strategy("create_drop", "create_all/drop_all per test", "small_tests.py"),
@@ -81,6 +90,8 @@ _BY_KEY = {s.key: s for s in STRATEGIES}
 BASELINES = ("baseline", "baseline_session")
 
 IN_PROCESS = tuple(s.key for s in STRATEGIES if not s.tests)  # the loops without pytest
+PAIRED = "lab_paired"  # its run's figure is the median of per-test differences (lab test - by-hand test, same n)
+_BY_HAND = "::test_in_its_body["
 OWN_COST = "own_cost"  # the derived row: lab_fast - ref_bodies - baseline_session, round by round
 OWN_COST_LABEL = "the plugin's own cost (fast path - bodies - session-loop baseline)"
 WITHIN_NOISE = "within noise"
@@ -212,6 +223,7 @@ def _env(admin_url: str, names: Names, tests: int, root: Path, times: Path) -> d
         "PYTHONPATH": str(root),
         "ISOBENCH_TESTS": str(tests), "ISOBENCH_TIMES": str(times), "ISOBENCH_ADMIN_URL": admin_url,
         "ISOBENCH_PREFIX_DEFAULT": f"{names.prefix}_default", "ISOBENCH_PREFIX_FAST": f"{names.prefix}_fast",
+        "ISOBENCH_PREFIX_PAIRED": f"{names.prefix}_paired",
         "ISOBENCH_SCHEMA_URL": urls.with_database(admin_url, names.schema),
         "ISOBENCH_EMPTY_URL": urls.with_database(admin_url, names.empty),
         "ISOBENCH_TEMPLATE": names.template, "ISOBENCH_CLONE_PREFIX": f"{names.prefix}_clone",
@@ -230,7 +242,7 @@ def _peer_options(admin_url: str) -> list[str]:
 
 def _project(root: Path, strategy: Strategy) -> Path:
     """Lay out one strategy as a project of its own: shared modules at the root, its folder below."""
-    for shared in ("isobench_models.py", "isobench_timing.py"):
+    for shared in ("isobench_models.py", "isobench_timing.py", "small_tests.py"):
         if not (root / shared).exists():
             shutil.copy(SUITE / shared, root / shared)
     folder = root / strategy.key
@@ -255,7 +267,8 @@ def _run_pytest(strategy: Strategy, root: Path, admin_url: str, names: Names, te
                           capture_output=True, text=True, timeout=1200, check=False)
     wall = time.perf_counter() - started
     data = json.loads(times.read_text(encoding="utf-8")) if times.exists() else {"seconds": {}, "failed": []}
-    durations = [1000 * s for s in data["seconds"].values()]
+    durations = (paired_differences(data["seconds"]) if strategy.key == PAIRED
+                 else [1000 * s for s in data["seconds"].values()])
     if proc.returncode != 0 or data["failed"] or len(durations) != tests:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
         raise LabError(f"bench isolation: strategy {strategy.key} did not pass all {tests} tests "
@@ -347,6 +360,13 @@ def _loop_slice(key: str, admin_url: str, names: Names, samples: int) -> tuple[l
     started = time.perf_counter()
     durations = run_sync(_LOOPS[key](urls.with_database(admin_url, names.schema), samples))
     return durations, time.perf_counter() - started
+
+
+def paired_differences(seconds: dict[str, float]) -> list[float]:
+    """lab_paired's run: for each n, the lab test's ms minus the by-hand test's ms (``test_in_its_body``)."""
+    by_hand = {nodeid.replace(_BY_HAND, "::test_insert_and_read_back["): 1000 * s
+               for nodeid, s in seconds.items() if _BY_HAND in nodeid}
+    return [1000 * s - by_hand[nodeid] for nodeid, s in seconds.items() if nodeid in by_hand]
 
 
 def _run_figures(durations: list[float], wall: float) -> dict[str, Any]:
@@ -449,8 +469,9 @@ def table(summary: dict[str, dict[str, Any]], own: dict[str, Any], targets: list
              f"{'':<66} {'ms/test':>8} {'':>7} {'':>7} {'min-max':>7} {'ms/test':>9} {'':>8}"]
     floor = summary["floor"]
     for key, s in [*summary.items(), (OWN_COST, {**own, "overhead_ms": own["median_ms"]})]:
-        rel = "" if key in BASELINES or floor["overhead_ms"] <= 0 else f"{s['overhead_ms'] / floor['overhead_ms']:7.1f}x"
-        noisy = key not in (*BASELINES, "floor") and overlap(s["samples_ms"], floor["samples_ms"])
+        apart = key in (*BASELINES, PAIRED)  # the baselines, and a difference: nothing to hold against the floor
+        rel = "" if apart or floor["overhead_ms"] <= 0 else f"{s['overhead_ms'] / floor['overhead_ms']:7.1f}x"
+        noisy = not apart and key != "floor" and overlap(s["samples_ms"], floor["samples_ms"])
         lines.append(f"{s['label']:<66} {s['median_ms']:8.2f} {s['min_ms']:7.2f} {s['max_ms']:7.2f} "
                      f"{_spread_cell(s):>7} {s['overhead_ms']:9.2f} {rel:>8}" + (f"  {WITHIN_NOISE}" if noisy else ""))
     lines.append(f"overhead = median minus the no-DB baseline of the same loop scope (a new loop per test: "
@@ -471,7 +492,7 @@ def chart(summary: dict[str, dict[str, Any]], path: Path, title: str) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    keys = [k for k in summary if k not in BASELINES]
+    keys = [k for k in summary if k not in (*BASELINES, PAIRED)]  # strategies; the paired row is a difference
     values = [max(summary[k]["overhead_ms"], 0.01) for k in keys]  # a log axis has no room for 0 or less
     colours = ["#55a868" if k.startswith("lab_") else "#c44e52" if k == "peer" else
                "#8c8c8c" if not _BY_KEY[k].tests else "#4c72b0" for k in keys]

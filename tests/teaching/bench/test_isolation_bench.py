@@ -20,6 +20,7 @@ from labsupport.teaching.bench.isolation import (
     bench_isolation,
     check_targets,
     own_cost,
+    paired_differences,
     spread_pct,
     summarise,
     table,
@@ -32,7 +33,7 @@ WITHOUT_PYTEST = [s.key for s in STRATEGIES if not s.tests]
 ROUNDS = {
     "baseline": [0.57, 0.52, 0.58], "baseline_session": [0.40, 0.39, 0.40], "floor": [0.11, 0.12, 0.11],
     "ref_bodies": [2.00, 2.40, 2.00], "ref_connect": [3.96, 3.81, 3.99], "lab_default": [7.05, 7.30, 6.99],
-    "lab_fast": [3.00, 3.50, 3.20], "nullpool": [7.33, 6.94, 7.52], "engine_per_test": [9.76, 9.48, 10.18],
+    "lab_fast": [3.00, 3.50, 3.20], "lab_paired": [0.05, 0.08, 0.04], "nullpool": [7.33, 6.94, 7.52], "engine_per_test": [9.76, 9.48, 10.18],
     "create_drop": [18.95, 18.53, 19.00], "clone": [25.73, 22.97, 28.21], "peer": [40.0, 41.0, 39.0],
 }
 
@@ -91,10 +92,19 @@ def test_the_table_shows_every_rows_spread_and_the_own_cost_row() -> None:
     rows = {line.split("  ")[0]: line for line in lines}
     assert rows["NullPool engine, connection per test"].split()[-5:-1] == ["7.52", "8", "%", "6.76"]  # max, spread
     assert rows["floor: raw asyncpg loop, no pytest"].split()[-5:] == ["0.12", "9", "%", "0.11", "1.0x"]
-    own_row = next(line for line in lines if line.startswith("the plugin's own cost"))
+    own_row = next(line for line in lines if line.startswith("the plugin's own cost (fast path"))
+    paired_row = next(line for line in lines if line.startswith("the plugin's own cost, paired"))
+    assert paired_row.split()[-6:] == ["0.05", "0.04", "0.08", "80", "%", "0.05"]  # a difference: no "x floor"
     assert own_row.split()[-7:] == ["0.71", "0.60", "0.80", "28", "%", "0.71", "6.5x"]  # 0.71 / 0.11 the floor
-    noisy = [line for line in lines[2:14] if line.endswith("within noise")]
+    noisy = [line for line in lines[2:2 + len(STRATEGIES)] if line.endswith("within noise")]
     assert [line.split("  ")[0] for line in noisy] == ["reference: floor on a new connection each, no pytest"]
+
+
+def test_the_paired_run_s_figure_is_each_lab_test_minus_its_by_hand_twin() -> None:
+    seconds = {"t.py::test_insert_and_read_back[0]": 0.0031, "t.py::test_in_its_body[0]": 0.0030,
+               "t.py::test_insert_and_read_back[1]": 0.0028, "t.py::test_in_its_body[1]": 0.0029,
+               "t.py::test_insert_and_read_back[2]": 0.0035}  # no twin: not counted
+    assert paired_differences(seconds) == pytest.approx([0.1, -0.1])
 
 
 def test_the_floor_and_baselines_steadiness_is_judged_by_their_spread() -> None:
@@ -126,7 +136,8 @@ def test_quick_isolation_bench_measures_every_strategy(lab_server, tmp_path: Pat
     assert written["strategies"].keys() == {s.key for s in STRATEGIES}
     assert written["quick"] and written["tests"] == 50 and written["rounds"] == 1
     for key, figures in written["strategies"].items():
-        assert figures["median_ms"] > 0 and figures["min_ms"] <= figures["median_ms"] <= figures["max_ms"], key
+        assert key == "lab_paired" or figures["median_ms"] > 0, key  # the paired row is a difference
+        assert figures["min_ms"] <= figures["median_ms"] <= figures["max_ms"], key
         assert figures["samples_ms"] == [figures["median_ms"]] and figures["spread_pct"] == 0.0, key
         assert "overhead_ms" in figures, key
     strategies = written["strategies"]
