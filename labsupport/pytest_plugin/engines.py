@@ -178,7 +178,7 @@ POOLED = pytest.StashKey[EngineChoice]()
 _FAST = "asyncio_default_fixture_loop_scope = session and asyncio_default_test_loop_scope = session"
 # The lab's bench, not this run: docs/performance.md's isolation table, median ms per test of the default
 # chain (NullPool) and of the fast path (pooled, session loop); the report header quotes their difference.
-BENCH_MS_PER_TEST = {"nullpool": 12.04, "pooled": 5.37}
+BENCH_MS_PER_TEST = {"nullpool": 7.68, "pooled": 2.79}
 _SAVES = (f"{BENCH_MS_PER_TEST['nullpool'] - BENCH_MS_PER_TEST['pooled']:.1f} ms less per test in the lab's bench "
           f"({BENCH_MS_PER_TEST['nullpool']:.2f} vs {BENCH_MS_PER_TEST['pooled']:.2f} ms, docs/performance.md; "
           "labsupport bench isolation measures this server's)")

@@ -141,7 +141,7 @@ def test_the_header_names_anyio_s_way_to_the_session_loop(tmp_path: Path, lab_se
     assert result.ok, result.output[-2000:]
     assert ("labsupport lab_engine: NullPool, a new server connection per test (tests in function-scoped loops, "
             "fixtures in function; asyncio_default_fixture_loop_scope = session and asyncio_default_test_loop_scope "
-            "= session make it pooled: 6.7 ms less per test in the lab's bench (12.04 vs 5.37 ms, docs/performance.md; "
+            "= session make it pooled: 4.9 ms less per test in the lab's bench (7.68 vs 2.79 ms, docs/performance.md; "
             "labsupport bench isolation measures this server's) (anyio-marked tests: a session-scoped anyio_backend "
             "fixture))") in result.output
 

@@ -78,7 +78,7 @@ STRATEGIES = [
     Strategy("ref_connect", "reference: floor on a new connection each, no pytest", "", ""),
     Strategy("lab_default", "lab default chain (lab_session, NullPool)", "small_tests.py"),
     Strategy("lab_fast", "lab fast path (lab_pooled_engine, session loop)", "small_tests.py", "baseline_session"),
-    Strategy("lab_paired", "the plugin's own cost, paired: a fast-path test minus the same test doing its isolation",
+    Strategy("lab_paired", "the plugin's own cost, paired (a lab test - its by-hand twin, one run)",
              "paired_tests.py", ""),
     Strategy("nullpool", "NullPool engine, connection per test", "small_tests.py"),
     Strategy("engine_per_test", "engine per test + dispose", "small_tests.py"),
