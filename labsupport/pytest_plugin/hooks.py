@@ -6,6 +6,7 @@
     guard_hooks      lesson 01's guard: the session's databases, the plugin's engines
     worker_hooks     lesson 04's database per xdist worker: the run, its template, the tests' lock
     server_hooks     the lab's server dying mid-run: one line, and the run stops
+    transactional    at the session's start: the redirect links in every test, once a setting names targets
 
 Two hooks need more than a module-level function, and ``_RunHooks`` holds them: the guard's
 check at the session's start runs after the conftest files' own ``pytest_sessionstart`` (they may
