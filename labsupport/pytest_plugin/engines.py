@@ -197,14 +197,11 @@ def _uses_anyio(item: pytest.Item) -> bool:
 
 
 def _anyio_backend_scope(item: pytest.Item) -> str:
-    """The scope of the anyio_backend fixture the test gets (the most specific one it can see).
+    """The scope of the anyio_backend fixture the test gets (the most specific one it can see)."""
+    from .options import fixture_seen_by
 
-    pytest registers its fixture manager as the plugin ``funcmanage``; its ``getfixturedefs`` and
-    ``FixtureDef.scope`` answer before any fixture runs, without an underscore attribute of pytest's.
-    """
-    manager = item.config.pluginmanager.get_plugin("funcmanage")
-    defs = manager.getfixturedefs("anyio_backend", item) if manager is not None else None
-    return str(defs[-1].scope) if defs else "module"
+    seen = fixture_seen_by(item, "anyio_backend")
+    return str(seen.scope) if seen is not None else "module"
 
 
 # The plugin's fixtures that reach lab_engine, some of them only as they run (request.getfixturevalue):

@@ -328,34 +328,28 @@ _DIALECT_EVENTS = (("do_execute", _do_execute), ("do_executemany", _do_execute),
                    ("do_execute_no_params", _do_execute_no_params))
 
 
-_LISTENING: weakref.WeakSet[Any] = weakref.WeakSet()  # the dialects protect() put the statement check on
+_LISTENING: weakref.WeakSet[Any] = weakref.WeakSet()  # what the statement check listens on: dialects, or Engine
 
 
 def _listen(target: Any) -> None:
     """The statement check on one engine's dialect, or on every dialect (``Engine``, the class).
 
-    Which dialects have it is kept here, not asked of ``event.contains``: SQLAlchemy's registry keys a
-    listener by the ``id()`` of its target, and a new dialect at the address of a collected one must
-    never pass for one that has the check."""
-    if isinstance(target, type):
-        if not event.contains(target, "do_execute", _do_execute):
-            for name, fn in _DIALECT_EVENTS:
-                event.listen(target, name, fn)
-    elif target.dialect not in _LISTENING:
+    What has it is kept here, not asked of ``event.contains``: SQLAlchemy's registry keys a listener
+    by the ``id()`` of its target, and a new dialect at the address of a collected one must never pass
+    for one that has the check."""
+    key = target if isinstance(target, type) else target.dialect
+    if key not in _LISTENING:
         for name, fn in _DIALECT_EVENTS:
             event.listen(target, name, fn)
-        _LISTENING.add(target.dialect)
+        _LISTENING.add(key)
 
 
 def _stop_listening(target: Any) -> None:
-    if isinstance(target, type):
-        if event.contains(target, "do_execute", _do_execute):
-            for name, fn in _DIALECT_EVENTS:
-                event.remove(target, name, fn)
-    elif target.dialect in _LISTENING:
+    key = target if isinstance(target, type) else target.dialect
+    if key in _LISTENING:
         for name, fn in _DIALECT_EVENTS:
             event.remove(target, name, fn)
-        _LISTENING.discard(target.dialect)
+        _LISTENING.discard(key)
 
 
 def _guarded(connection: Connection) -> bool:

@@ -24,7 +24,7 @@ import pytest
 from ..errors import LabError
 from ..settings import import_object, last_line
 
-__all__ = ["expand", "resolve_url", "resolve_object", "import_hint", "config_file_note", "config_folder", "is_worker",
+__all__ = ["fixture_seen_by", "expand", "resolve_url", "resolve_object", "import_hint", "config_file_note", "config_folder", "is_worker",
            "worker_id", "fail", "failing_on_lab_error", "need"]
 
 
@@ -144,3 +144,14 @@ def need(module: str, package: str, what: str) -> Any:
         return importlib.import_module(module)
     except ImportError:
         fail(f"labsupport: {what} needs {package}, which is not installed: pip install {package}")
+
+
+def fixture_seen_by(node: pytest.Item, name: str) -> pytest.FixtureDef[Any] | None:
+    """The definition of fixture ``name`` that ``node`` gets: the most specific one visible from it (a
+    conftest.py, module or class override before the plugin's own), or None if there is none.
+
+    pytest registers its fixture manager as the plugin ``funcmanage``; its ``getfixturedefs`` answers
+    before any fixture runs, without an underscore attribute of pytest's."""
+    manager = node.config.pluginmanager.get_plugin("funcmanage")
+    defs = manager.getfixturedefs(name, node) if manager is not None else None
+    return defs[-1] if defs else None

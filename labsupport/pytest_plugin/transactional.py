@@ -72,7 +72,16 @@ import pytest
 import pytest_asyncio
 
 from . import engines, shapes
-from .options import expand, fail, failing_on_lab_error, import_hint, need, resolve_object, resolve_url
+from .options import (
+    expand,
+    fail,
+    failing_on_lab_error,
+    fixture_seen_by,
+    import_hint,
+    need,
+    resolve_object,
+    resolve_url,
+)
 from .settings_table import Setting, plugin_settings, spec
 
 if TYPE_CHECKING:
@@ -261,8 +270,7 @@ _OWN = pytest.StashKey[dict[tuple[str, str], bool]]()
 
 def _plugins_own(request: pytest.FixtureRequest, name: str) -> bool:
     """Whether the test gets this module's fixture ``name``: nothing overrides it where the test lives
-    and the test does not parametrize it. Looked up once per module or class (pytest's fixture manager,
-    the plugin ``funcmanage``)."""
+    and the test does not parametrize it. Looked up once per module or class."""
     callspec = getattr(request.node, "callspec", None)
     if callspec is not None and name in callspec.params:
         return False
@@ -270,9 +278,8 @@ def _plugins_own(request: pytest.FixtureRequest, name: str) -> bool:
     known = request.config.stash.setdefault(_OWN, {})
     key = (name, parent.nodeid if parent is not None else "")
     if key not in known:
-        manager = request.config.pluginmanager.get_plugin("funcmanage")
-        defs = manager.getfixturedefs(name, request.node) if manager is not None else None
-        known[key] = defs is not None and len(defs) > 0 and getattr(defs[-1].func, "__module__", None) == __name__
+        seen = fixture_seen_by(request.node, name)
+        known[key] = seen is not None and getattr(seen.func, "__module__", None) == __name__
     return known[key]
 
 
